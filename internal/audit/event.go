@@ -1,0 +1,81 @@
+// Package audit records every authentication failure, authorization decision,
+// run and tool call as a hash-chained, tamper-evident event log that is written
+// before anything it describes is allowed to happen.
+package audit
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Event types, named resource.verb.
+const (
+	TypeAuthFailed     = "auth.failed"
+	TypeAuthzDecided   = "authz.decided"
+	TypeRunStarted     = "run.started"
+	TypeRunFinished    = "run.finished"
+	TypeToolDecided    = "tool.decided"
+	TypeToolFinished   = "tool.finished"
+	TypeSessionDenied  = "session.denied"
+	TypeConfigReloaded = "config.reloaded"
+	TypeAdminAction    = "admin.action"
+)
+
+// Decisions.
+const (
+	Allow = "allow"
+	Deny  = "deny"
+)
+
+// Usage is a model's token usage for a run.
+type Usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+// Event is one audit record. Callers fill the descriptive fields; the log
+// fills Seq, Time (when zero), ChainID, PrevHash and Hash, and transforms
+// Content according to the configured content mode before it is stored.
+type Event struct {
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	ChainID  string    `json:"chain_id"`
+	PrevHash string    `json:"prev_hash"`
+	Hash     string    `json:"hash"`
+
+	RequestID string `json:"request_id,omitempty"`
+	RunID     string `json:"run_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	Type      string `json:"type"`
+
+	Subject    string   `json:"subject,omitempty"`
+	AuthMethod string   `json:"auth_method,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
+
+	Decision string `json:"decision,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Resource string `json:"resource,omitempty"`
+
+	// Content holds message or argument contents keyed by name ("message",
+	// "arguments", "response"). Raw on the way in; stored per audit.content.
+	Content map[string]string `json:"content,omitempty"`
+
+	Outcome   string `json:"outcome,omitempty"`
+	LatencyMS int64  `json:"latency_ms,omitempty"`
+	Model     string `json:"model,omitempty"`
+	Usage     *Usage `json:"usage,omitempty"`
+}
+
+// ErrUnavailable means the log could not durably record events within its
+// bound. Whatever the events describe must not happen (fail closed).
+var ErrUnavailable = errors.New("audit log unavailable")
+
+// Sink records events. Record returns only once the events are durable, or
+// an error wrapping ErrUnavailable; it must be safe for concurrent use.
+type Sink interface {
+	Record(ctx context.Context, events ...Event) error
+}

@@ -1,0 +1,35 @@
+// Package authn turns a request's credentials into a verified principal.
+// Authenticators form a chain; each handles the credentials it recognises.
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// Sentinel results of authentication. They describe the caller's credentials,
+// not technical faults; a technical fault is any other error.
+var (
+	// ErrNoCredentials: the request carries no usable bearer token (401).
+	ErrNoCredentials = errors.New("missing bearer token")
+	// ErrInvalidCredentials: credentials were presented and failed validation (403/401).
+	ErrInvalidCredentials = errors.New("invalid token")
+	// ErrNotMine: this authenticator does not handle this kind of token; the chain tries the next.
+	ErrNotMine = errors.New("token not handled by this authenticator")
+)
+
+// TokenVerifier verifies a bearer token. It returns ErrNotMine when the token
+// is not of its kind, an error wrapping ErrInvalidCredentials when it is and
+// fails validation, and any other error for a technical failure.
+type TokenVerifier interface {
+	VerifyToken(ctx context.Context, token string) (*principal.Principal, error)
+}
+
+// CertAuthenticator turns a verified client certificate into a principal.
+// It returns (nil, nil) when the request carries no client certificate.
+type CertAuthenticator interface {
+	AuthenticateCert(r *http.Request) (*principal.Principal, error)
+}

@@ -1,0 +1,49 @@
+// Package principal defines who is calling: the verified identity that every
+// authorization decision, tool call and audit event is made for.
+package principal
+
+import (
+	"context"
+	"slices"
+)
+
+// Method names how a principal was authenticated.
+type Method string
+
+// Authentication methods.
+const (
+	MethodAPIKey Method = "api_key"
+	MethodJWT    Method = "jwt"
+	MethodMTLS   Method = "mtls"
+)
+
+// Principal is a verified caller. It is built only by authenticators and is
+// never filled from anything the model or the request body chooses.
+type Principal struct {
+	Subject string
+	Roles   []string
+	Scopes  []string
+	// Claims are the verified token claims, or the API key's configured attributes.
+	Claims map[string]any
+	Method Method
+	Issuer string
+	// CertIdentity is the verified client certificate identity when the
+	// request also came over mTLS (recorded even when a token names the subject).
+	CertIdentity string
+}
+
+// HasRole reports whether the principal holds role r.
+func (p *Principal) HasRole(r string) bool { return p != nil && slices.Contains(p.Roles, r) }
+
+type ctxKey struct{}
+
+// With returns a context carrying p.
+func With(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// From returns the principal carried by ctx, or nil.
+func From(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
