@@ -20,6 +20,9 @@ const (
 	TypeSessionDenied  = "session.denied"
 	TypeConfigReloaded = "config.reloaded"
 	TypeAdminAction    = "admin.action"
+	// TypeAuthSuppressed summarizes authentication failures that were counted
+	// but not recorded one by one because they exceeded the recording bound.
+	TypeAuthSuppressed = "auth.suppressed"
 )
 
 // Decisions.
@@ -68,6 +71,10 @@ type Event struct {
 	LatencyMS int64  `json:"latency_ms,omitempty"`
 	Model     string `json:"model,omitempty"`
 	Usage     *Usage `json:"usage,omitempty"`
+
+	// Count is how many occurrences an aggregate event stands for (the
+	// suppressed authentication failures of an auth.suppressed event).
+	Count int64 `json:"count,omitempty"`
 }
 
 // ErrUnavailable means the log could not durably record events within its

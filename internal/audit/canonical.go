@@ -1,0 +1,161 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// GenesisHash is the prev_hash of the first event of every chain.
+var GenesisHash = strings.Repeat("0", 64)
+
+// canonicalVersion names the canonical encoding below. It is part of every
+// encoding so a future change of format cannot be confused with tampering.
+const canonicalVersion = 1
+
+// canonicalEvent fixes the field order of the canonical encoding. It lists
+// every Event field except Hash (which is computed over it); a test fails when
+// Event gains a field that is missing here, because such a field would not
+// be protected by the chain.
+type canonicalEvent struct {
+	V        int    `json:"v"`
+	ChainID  string `json:"chain_id"`
+	Seq      int64  `json:"seq"`
+	Time     string `json:"time"`
+	PrevHash string `json:"prev_hash"`
+
+	RequestID string `json:"request_id,omitempty"`
+	RunID     string `json:"run_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	Type      string `json:"type"`
+
+	Subject    string   `json:"subject,omitempty"`
+	AuthMethod string   `json:"auth_method,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
+
+	Decision string `json:"decision,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Resource string `json:"resource,omitempty"`
+
+	Content map[string]string `json:"content,omitempty"`
+
+	Outcome   string `json:"outcome,omitempty"`
+	LatencyMS int64  `json:"latency_ms,omitempty"`
+	Model     string `json:"model,omitempty"`
+	Usage     *Usage `json:"usage,omitempty"`
+	Count     int64  `json:"count,omitempty"`
+}
+
+// EncodeCanonical returns the canonical encoding of e, the bytes its hash is
+// computed over: a compact JSON object (encoding/json rules, including its
+// HTML-safe escaping and its replacement of invalid UTF-8) with the fields in
+// the fixed order of canonicalEvent, "v" first, empty optional fields left out,
+// content keys sorted, and the time in UTC as RFC 3339 with nanoseconds and no
+// trailing zeros. Hash is not part of it.
+func EncodeCanonical(e Event) ([]byte, error) {
+	c := canonicalEvent{
+		V:          canonicalVersion,
+		ChainID:    e.ChainID,
+		Seq:        e.Seq,
+		Time:       e.Time.UTC().Format(time.RFC3339Nano),
+		PrevHash:   e.PrevHash,
+		RequestID:  e.RequestID,
+		RunID:      e.RunID,
+		SessionID:  e.SessionID,
+		Type:       e.Type,
+		Subject:    e.Subject,
+		AuthMethod: e.AuthMethod,
+		Issuer:     e.Issuer,
+		Roles:      e.Roles,
+		Decision:   e.Decision,
+		Rule:       e.Rule,
+		Reason:     e.Reason,
+		Resource:   e.Resource,
+		Content:    e.Content,
+		Outcome:    e.Outcome,
+		LatencyMS:  e.LatencyMS,
+		Model:      e.Model,
+		Usage:      e.Usage,
+		Count:      e.Count,
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeCanonical parses a canonical encoding back into an event (without
+// Hash). Stores may keep events in this form.
+func DecodeCanonical(b []byte) (Event, error) {
+	var c canonicalEvent
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	if c.V != canonicalVersion {
+		return Event{}, fmt.Errorf("decode event: unknown canonical version %d", c.V)
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.Time)
+	if err != nil {
+		return Event{}, fmt.Errorf("decode event time: %w", err)
+	}
+	return Event{
+		Seq:        c.Seq,
+		Time:       t.UTC(),
+		ChainID:    c.ChainID,
+		PrevHash:   c.PrevHash,
+		RequestID:  c.RequestID,
+		RunID:      c.RunID,
+		SessionID:  c.SessionID,
+		Type:       c.Type,
+		Subject:    c.Subject,
+		AuthMethod: c.AuthMethod,
+		Issuer:     c.Issuer,
+		Roles:      c.Roles,
+		Decision:   c.Decision,
+		Rule:       c.Rule,
+		Reason:     c.Reason,
+		Resource:   c.Resource,
+		Content:    c.Content,
+		Outcome:    c.Outcome,
+		LatencyMS:  c.LatencyMS,
+		Model:      c.Model,
+		Usage:      c.Usage,
+		Count:      c.Count,
+	}, nil
+}
+
+// ComputeHash returns the hex SHA-256 over e.PrevHash, a newline and the
+// canonical encoding of e: the value e.Hash must hold.
+func ComputeHash(e Event) (string, error) {
+	b, err := EncodeCanonical(e)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte(e.PrevHash))
+	h.Write([]byte{'\n'})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// normalize returns e as it reads back after a canonical round trip (UTC
+// time, valid UTF-8, nil for empty slices and maps), so that what the log
+// hashes is exactly what any store returns.
+func normalize(e Event) (Event, error) {
+	b, err := EncodeCanonical(e)
+	if err != nil {
+		return Event{}, err
+	}
+	n, err := DecodeCanonical(b)
+	if err != nil {
+		return Event{}, err
+	}
+	n.Hash = e.Hash
+	return n, nil
+}

@@ -1,0 +1,189 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxListLimit caps Query.Limit.
+const MaxListLimit = 1000
+
+// Query is a page request of /admin/audit, newest events first.
+type Query struct {
+	Subject  string
+	Type     string
+	Decision string
+	Since    time.Time // inclusive
+	Until    time.Time // exclusive
+	Cursor   string    // opaque, from Page.NextCursor
+	Limit    int       // default DefaultListLimit, at most MaxListLimit
+}
+
+// Page is one page of events; NextCursor is empty on the last page.
+type Page struct {
+	Events     []Event `json:"events"`
+	NextCursor string  `json:"next_cursor,omitempty"`
+}
+
+// ErrBadQuery is wrapped by ParseQuery and List for invalid parameters (a
+// client error: 400).
+var ErrBadQuery = errors.New("invalid audit query")
+
+// ParseQuery reads subject, type, decision, since, until (RFC 3339), cursor
+// and limit from URL query values.
+func ParseQuery(v url.Values) (Query, error) {
+	q := Query{Subject: v.Get("subject"), Type: v.Get("type"), Decision: v.Get("decision"), Cursor: v.Get("cursor")}
+	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
+		if s := v.Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return Query{}, fmt.Errorf("%w: %s must be an RFC 3339 time", ErrBadQuery, name)
+			}
+			*dst = t
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return Query{}, fmt.Errorf("%w: limit must be a positive integer", ErrBadQuery)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+// List returns one page of events matching q, newest first.
+func List(ctx context.Context, s Store, q Query) (Page, error) {
+	f := Filter{Subject: q.Subject, Type: q.Type, Decision: q.Decision, Since: q.Since, Until: q.Until, Desc: true,
+		Limit: min(max(q.Limit, 0), MaxListLimit)}
+	if f.Limit == 0 {
+		f.Limit = DefaultListLimit
+	}
+	if q.Cursor != "" {
+		id, err := strconv.ParseInt(strings.TrimPrefix(q.Cursor, "c"), 10, 64)
+		if err != nil || !strings.HasPrefix(q.Cursor, "c") || id < 1 {
+			return Page{}, fmt.Errorf("%w: bad cursor", ErrBadQuery)
+		}
+		f.BeforeID = id
+	}
+	entries, err := s.List(ctx, f)
+	if err != nil {
+		return Page{}, fmt.Errorf("list audit events: %w", err)
+	}
+	p := Page{Events: make([]Event, 0, len(entries))}
+	for _, e := range entries {
+		p.Events = append(p.Events, e.Event)
+	}
+	if len(entries) == f.Limit {
+		p.NextCursor = "c" + strconv.FormatInt(entries[len(entries)-1].ID, 10)
+	}
+	return p, nil
+}
+
+// exportLine is one line of an export: an event, or a checkpoint wrapped in
+// {"checkpoint": ...}.
+type exportLine struct {
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// Export writes every event at or after since (zero: all) as JSON lines,
+// ordered by chain and seq, followed by the checkpoints as
+// {"checkpoint": {...}} lines. The output can be given to
+// `audit verify --checkpoint`.
+func Export(ctx context.Context, w io.Writer, s Store, since time.Time) error {
+	enc := json.NewEncoder(w)
+	if err := s.Scan(ctx, since, func(e Event) error { return enc.Encode(e) }); err != nil {
+		return fmt.Errorf("export audit events: %w", err)
+	}
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("export checkpoints: %w", err)
+	}
+	for _, c := range cps {
+		if !since.IsZero() && c.Time.Before(since) {
+			continue
+		}
+		if err := enc.Encode(exportLine{Checkpoint: &c}); err != nil {
+			return fmt.Errorf("export checkpoints: %w", err)
+		}
+	}
+	return nil
+}
+
+// TailOptions configures WriteTail.
+type TailOptions struct {
+	Lines  int           // how many recent events first; default 20
+	Follow bool          // keep printing new events until ctx ends
+	JSON   bool          // JSON lines instead of one readable line each
+	Poll   time.Duration // follow poll interval; default 1s
+}
+
+// WriteTail prints the most recent events, oldest first, and with Follow
+// keeps printing new ones until ctx is done (which is not an error).
+func WriteTail(ctx context.Context, w io.Writer, s Store, o TailOptions) error {
+	setDefault(&o.Lines, 20)
+	setDefault(&o.Poll, time.Second)
+	entries, err := s.List(ctx, Filter{Desc: true, Limit: o.Lines})
+	if err != nil {
+		return fmt.Errorf("tail audit log: %w", err)
+	}
+	slices.Reverse(entries)
+	var last int64
+	for {
+		for _, e := range entries {
+			if err := writeEvent(w, e.Event, o.JSON); err != nil {
+				return fmt.Errorf("tail audit log: %w", err)
+			}
+			last = max(last, e.ID)
+		}
+		if !o.Follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(o.Poll):
+		}
+		entries, err = s.List(ctx, Filter{AfterID: last, Limit: MaxListLimit})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("tail audit log: %w", err)
+		}
+	}
+}
+
+func writeEvent(w io.Writer, e Event, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(e)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-16s", e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), e.Type)
+	for _, kv := range [][2]string{
+		{"decision", e.Decision}, {"subject", e.Subject}, {"method", e.AuthMethod},
+		{"resource", e.Resource}, {"rule", e.Rule}, {"outcome", e.Outcome}, {"reason", e.Reason},
+		{"model", e.Model}, {"run", e.RunID}, {"session", e.SessionID}, {"request", e.RequestID},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%s", kv[0], strconv.Quote(kv[1]))
+		}
+	}
+	if e.LatencyMS != 0 {
+		fmt.Fprintf(&b, " latency_ms=%d", e.LatencyMS)
+	}
+	if e.Count != 0 {
+		fmt.Fprintf(&b, " count=%d", e.Count)
+	}
+	fmt.Fprintf(&b, " chain=%s seq=%d\n", e.ChainID, e.Seq)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

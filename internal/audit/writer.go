@@ -1,0 +1,182 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// run is the single writer. While it commits one group (an fsync), new
+// requests queue up; the next loop takes all of them at once.
+func (l *Log) run() {
+	defer close(l.done)
+	var checkC <-chan time.Time
+	if l.cfg.CheckpointKey != nil {
+		t := time.NewTicker(l.cfg.CheckpointInterval)
+		defer t.Stop()
+		checkC = t.C
+	}
+	summary := time.NewTicker(l.cfg.SummaryInterval)
+	defer summary.Stop()
+	for {
+		select {
+		case r := <-l.queue:
+			l.commit(l.collect(r))
+		case <-checkC:
+			l.checkpoint()
+		case <-summary.C:
+			l.recordSuppressed()
+		case <-l.closing:
+			for {
+				select {
+				case r := <-l.queue:
+					l.commit(l.collect(r))
+					continue
+				default:
+				}
+				break
+			}
+			l.recordSuppressed()
+			if l.cfg.CheckpointKey != nil && l.sinceCheck > 0 {
+				l.checkpoint()
+			}
+			return
+		}
+	}
+}
+
+// collect takes first and whatever else is queued, up to MaxBatch events,
+// keeping only the requests whose callers are still waiting.
+func (l *Log) collect(first *request) []*request {
+	var batch []*request
+	n := 0
+	take := func(r *request) {
+		if r.state.CompareAndSwap(statePending, stateTaken) {
+			batch = append(batch, r)
+			n += len(r.events)
+		}
+	}
+	take(first)
+	for n < l.cfg.MaxBatch {
+		select {
+		case r := <-l.queue:
+			take(r)
+			continue
+		default:
+		}
+		break
+	}
+	return batch
+}
+
+// commit chains the batch's events onto the head and appends them in one
+// transaction, then answers every request of the batch.
+func (l *Log) commit(batch []*request) {
+	if len(batch) == 0 {
+		return
+	}
+	err := l.appendBatch(batch)
+	for _, r := range batch {
+		r.done <- err
+	}
+	if err == nil && l.cfg.CheckpointKey != nil && l.sinceCheck >= l.cfg.CheckpointEvery {
+		l.checkpoint()
+	}
+}
+
+func (l *Log) appendBatch(batch []*request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
+	defer cancel()
+	if err := l.loadHead(ctx); err != nil {
+		l.stats.failures.Add(1)
+		return err
+	}
+	var events []Event
+	seq, prev := l.seq, l.hash
+	for _, r := range batch {
+		for _, e := range r.events {
+			seq++
+			e.ChainID, e.Seq, e.PrevHash = l.cfg.ChainID, seq, prev
+			h, err := ComputeHash(e)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			e.Hash, prev = h, h
+			events = append(events, e)
+		}
+	}
+	if err := l.cfg.Store.Append(ctx, events); err != nil {
+		// The commit may or may not have happened (a lost acknowledgement):
+		// the store, not memory, says where the chain continues.
+		l.stale = true
+		l.stats.failures.Add(1)
+		return fmt.Errorf("%w: append events: %w", ErrUnavailable, err)
+	}
+	l.seq, l.hash = seq, prev
+	l.sinceCheck += len(events)
+	l.stats.events.Add(int64(len(events)))
+	l.stats.batches.Add(1)
+	return nil
+}
+
+// loadHead reads the chain's head from the store when the one in memory
+// cannot be trusted (at start and after a failed commit).
+func (l *Log) loadHead(ctx context.Context) error {
+	if !l.stale {
+		return nil
+	}
+	e, ok, err := l.cfg.Store.Head(ctx, l.cfg.ChainID)
+	if err != nil {
+		return fmt.Errorf("%w: read chain head: %w", ErrUnavailable, err)
+	}
+	l.seq, l.hash = 0, GenesisHash
+	if ok {
+		l.seq, l.hash = e.Seq, e.Hash
+	}
+	l.stale = false
+	return nil
+}
+
+// checkpoint signs and stores the current head of a non-empty chain.
+func (l *Log) checkpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
+	defer cancel()
+	if err := l.loadHead(ctx); err != nil {
+		l.cfg.Logger.Error("audit checkpoint", "err", err)
+		return
+	}
+	if l.seq == 0 {
+		return
+	}
+	c := SignCheckpoint(l.cfg.CheckpointKey, l.cfg.ChainID, l.seq, l.hash, l.cfg.Now())
+	if err := l.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+		l.cfg.Logger.Error("audit checkpoint", "err", fmt.Errorf("save checkpoint: %w", err))
+		return
+	}
+	l.sinceCheck = 0
+}
+
+// recordSuppressed records the count of authentication failures dropped by
+// the bound since the last summary. On failure the count is kept for later.
+func (l *Log) recordSuppressed() {
+	n := l.limiter.takeDropped()
+	if n == 0 {
+		return
+	}
+	e, err := l.prepare(Event{
+		Type:    TypeAuthSuppressed,
+		Outcome: "suppressed",
+		Reason:  "authentication failures over the recording bound",
+		Count:   n,
+	})
+	if err == nil {
+		r := &request{events: []Event{e}, done: make(chan error, 1)}
+		r.state.Store(stateTaken)
+		l.commit([]*request{r})
+		err = <-r.done
+	}
+	if err != nil {
+		l.limiter.addDropped(n)
+		l.cfg.Logger.Error("audit suppressed failures", "err", err, "count", n)
+	}
+}
