@@ -44,7 +44,7 @@ func TestDecode_AcceptsValidArguments(t *testing.T) {
 	s := mustCompile(t, richSchema)
 	tests := []struct {
 		name, in string
-		want tools.Args
+		want     tools.Args
 	}{
 		{"empty object", `{}`, tools.Args{}},
 		{"every type", ` {"name":"ab","count":3,"ratio":0.5,"on":true,"field":"status","tags":["x","y"],"nested":{"k":"v"}} `,
