@@ -1,0 +1,177 @@
+// Package httptool runs operator-declared HTTP tools: a URL template filled
+// from the call's validated arguments, fixed headers (secrets already
+// expanded from the environment by config loading), a method, a timeout and
+// a response-size cap. The caller's subject is sent as X-Gatehouse-Subject.
+//
+// Redirects are never followed: a 3xx answer is a tool error. Following one
+// could carry the operator's secret headers to a host the operator did not
+// name.
+//
+// Header values are secrets. They are never logged and never appear in an
+// error this package returns.
+package httptool
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/tools"
+	"github.com/gatehousehq/gatehouse/internal/tools/schema"
+)
+
+// SubjectHeader carries the verified caller's subject to the backend.
+const SubjectHeader = "X-Gatehouse-Subject"
+
+const (
+	defaultTimeout          = 10 * time.Second
+	defaultMaxResponseBytes = 1 << 20
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	bodyMethods  = []string{http.MethodPost, http.MethodPut, http.MethodPatch}
+	queryMethods = []string{http.MethodGet, http.MethodDelete}
+)
+
+// Config declares one HTTP tool.
+type Config struct {
+	Name        string
+	Description string
+	// Method is GET, POST, PUT, PATCH or DELETE; empty means GET.
+	Method string
+	// URL is an http or https URL, in escaped form, with {param} placeholders
+	// in its path or query. Each names a required string or integer parameter.
+	URL string
+	// Headers are sent with every call. Values are secrets.
+	Headers map[string]string
+	// Parameters is the JSON schema of the arguments (see package schema);
+	// empty means no arguments.
+	Parameters json.RawMessage
+	// Timeout bounds one call; zero means 10 s.
+	Timeout time.Duration
+	// MaxResponseBytes caps the response body; zero means 1 MiB.
+	MaxResponseBytes int64
+	// Client sends the requests; nil means a new http.Client. It is copied,
+	// and the copy never follows redirects.
+	Client *http.Client
+}
+
+// Tool is an HTTP tool. It is safe for concurrent use.
+type Tool struct {
+	spec     tools.Spec
+	method   string
+	tmpl     *urlTemplate
+	headers  http.Header
+	extra    []string // parameters not in the URL: body or query
+	timeout  time.Duration
+	maxBytes int64
+	client   *http.Client
+}
+
+var _ tools.Tool = (*Tool)(nil)
+
+// New validates cfg and fills its defaults.
+func New(cfg Config) (*Tool, error) {
+	if !nameRE.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("http tool %q: name must be 1-64 letters, digits, _ or -", cfg.Name)
+	}
+	t, err := build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("http tool %s: %w", cfg.Name, err)
+	}
+	return t, nil
+}
+
+func build(cfg Config) (*Tool, error) {
+	method := strings.ToUpper(cfg.Method)
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !slices.Contains(bodyMethods, method) && !slices.Contains(queryMethods, method) {
+		return nil, fmt.Errorf("unsupported method %q", cfg.Method)
+	}
+	params := cfg.Parameters
+	if len(params) == 0 {
+		params = json.RawMessage(`{"type":"object","properties":{}}`)
+	}
+	sch, err := schema.Compile(params)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := parseTemplate(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range tmpl.names {
+		p, ok := sch.Property(name)
+		if !ok {
+			return nil, fmt.Errorf("url placeholder {%s} is not a declared parameter", name)
+		}
+		if p.Type != schema.TypeString && p.Type != schema.TypeInteger {
+			return nil, fmt.Errorf("url placeholder {%s} must be a string or integer parameter", name)
+		}
+		if !p.Required {
+			return nil, fmt.Errorf("url placeholder {%s} must be a required parameter", name)
+		}
+	}
+	var extra []string
+	for _, name := range sch.Properties() {
+		if slices.Contains(tmpl.names, name) {
+			continue
+		}
+		if p, _ := sch.Property(name); p.Type == schema.TypeObject && slices.Contains(queryMethods, method) {
+			return nil, fmt.Errorf("parameter %s: %s sends parameters as query values, which cannot hold objects", name, method)
+		}
+		extra = append(extra, name)
+	}
+	headers := make(http.Header, len(cfg.Headers))
+	for k, v := range cfg.Headers {
+		// Errors name the header, never its value.
+		if !headerNameRE.MatchString(k) {
+			return nil, fmt.Errorf("invalid header name %q", k)
+		}
+		if strings.EqualFold(k, SubjectHeader) || strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
+			return nil, fmt.Errorf("header %s is set by gatehouse", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, fmt.Errorf("header %s: value contains a control character", k)
+		}
+		headers.Set(k, v)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	maxBytes := cfg.MaxResponseBytes
+	if maxBytes == 0 {
+		maxBytes = defaultMaxResponseBytes
+	}
+	if timeout < 0 || maxBytes < 0 {
+		return nil, fmt.Errorf("timeout and max response bytes must not be negative")
+	}
+	client := &http.Client{}
+	if cfg.Client != nil {
+		c := *cfg.Client
+		client = &c
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Tool{
+		spec:     tools.Spec{Name: cfg.Name, Description: cfg.Description, Parameters: params},
+		method:   method,
+		tmpl:     tmpl,
+		headers:  headers,
+		extra:    extra,
+		timeout:  timeout,
+		maxBytes: maxBytes,
+		client:   client,
+	}, nil
+}
+
+// Spec returns what the model is shown of the tool.
+func (t *Tool) Spec() tools.Spec { return t.spec }
