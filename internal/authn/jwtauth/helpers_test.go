@@ -33,7 +33,6 @@ type testKey struct {
 	pub  jwk.Key
 }
 
-
 func newTestKey(t testing.TB, alg, kid string) testKey {
 	t.Helper()
 	var raw any

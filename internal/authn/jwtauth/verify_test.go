@@ -191,8 +191,7 @@ func TestNew_RejectsUnsafeConfig(t *testing.T) {
 		{"jwks and jwks_url", func(c *IssuerConfig) { c.JWKSURL = "https://idp.test/keys" }},
 		{"huge leeway", func(c *IssuerConfig) { c.Leeway = time.Hour }},
 		{"static jwks with private key", func(c *IssuerConfig) {
-			b, _ := key.priv.(interface{ MarshalJSON() ([]byte, error) }).MarshalJSON()
-			c.JWKS = []byte(`{"keys":[` + string(b) + `]}`)
+			c.JWKS = []byte(`{"keys":[` + string(mustJSON(t, key.priv)) + `]}`)
 		}},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,278 @@
+package jwtauth
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/authn"
+)
+
+func TestKeySet_RotationAcceptsNewKeyAfterOneRefetchAndRefusesDroppedKey(t *testing.T) {
+	old, next := newTestKey(t, "RS256", "old"), newTestKey(t, "RS256", "new")
+	srv := newKeyServer(t, old)
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}})
+	claims := claimsFor(srv.URL, time.Now())
+	oldTok := old.sign(t, claims, nil)
+	if err := verify(t, v, oldTok); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond) // let MinRefreshInterval pass since the start fetch
+
+	srv.setKeys(t, next, old)
+	before := srv.fetches.Load()
+	if err := verify(t, v, next.sign(t, claims, nil)); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	if got := srv.fetches.Load() - before; got != 1 {
+		t.Errorf("fetches for new key = %d, want 1", got)
+	}
+	if err := verify(t, v, oldTok); err != nil {
+		t.Fatalf("old key still published: %v", err)
+	}
+
+	srv.setKeys(t, next)
+	time.Sleep(250 * time.Millisecond)
+	// An unknown kid makes the verifier see the old key gone.
+	mustBeInvalid(t, verify(t, v, newTestKey(t, "RS256", "other").sign(t, claims, nil)))
+	mustBeInvalid(t, verify(t, v, oldTok)) // cached, but its key is no longer published
+	mustBeInvalid(t, verify(t, v, old.sign(t, claimsFor(srv.URL, time.Now()), nil)))
+}
+
+func TestKeySet_KeepsLastGoodKeysWhenIssuerIsDown(t *testing.T) {
+	key := newTestKey(t, "ES256", "k1")
+	srv := newKeyServer(t, key)
+	cfg := issuerConfig(srv.URL)
+	cfg.MaxKeyAge = 300 * time.Millisecond
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1})
+	srv.setDown(true)
+	time.Sleep(700 * time.Millisecond) // background refreshes fail
+	if srv.fetches.Load() < 2 {
+		t.Errorf("fetches = %d, want background refresh attempts", srv.fetches.Load())
+	}
+	if err := verify(t, v, key.sign(t, claimsFor(srv.URL, time.Now()), nil)); err != nil {
+		t.Fatalf("with issuer down: %v", err)
+	}
+	// An unknown kid while down is refused as invalid, not a technical fault.
+	mustBeInvalid(t, verify(t, v, newTestKey(t, "ES256", "k2").sign(t, claimsFor(srv.URL, time.Now()), nil)))
+	if st := v.Status(); st[0].Keys != 1 || st[0].LastError == nil {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+func TestKeySet_BackgroundRefreshPicksUpNewKeys(t *testing.T) {
+	a, b := newTestKey(t, "ES256", "a"), newTestKey(t, "ES256", "b")
+	srv := newKeyServer(t, a)
+	cfg := issuerConfig(srv.URL)
+	cfg.MaxKeyAge = 200 * time.Millisecond
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}})
+	srv.setKeys(t, b)
+	deadline := time.Now().Add(3 * time.Second)
+	for v.issuers[srv.URL].keys.current().byKid["b"] == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh never fetched the new key")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := srv.fetches.Load()
+	time.Sleep(450 * time.Millisecond)
+	if got := srv.fetches.Load(); got != n {
+		t.Errorf("fetches after Close went from %d to %d", n, got)
+	}
+}
+
+func TestKeySet_UnknownKidStormFetchesAtMostOncePerInterval(t *testing.T) {
+	key := newTestKey(t, "ES256", "good")
+	srv := newKeyServer(t, key)
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}, CacheSize: -1})
+	attacker := newTestKey(t, "ES256", "")
+	claims := claimsFor(srv.URL, time.Now())
+	good := key.sign(t, claims, nil)
+	storm := make([]string, 1000)
+	for i := range storm {
+		kid := make([]byte, 8)
+		_, _ = rand.Read(kid)
+		storm[i] = attacker.sign(t, claims, map[string]any{"kid": hex.EncodeToString(kid)})
+	}
+
+	start := time.Now()
+	before := srv.fetches.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(storm)+100)
+	for i, tok := range storm {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := verify(t, v, tok); !errors.Is(err, authn.ErrInvalidCredentials) {
+				errs <- errors.New("storm token: " + errString(err))
+			}
+			if i%10 == 0 {
+				if err := verify(t, v, good); err != nil {
+					errs <- errors.New("valid token during storm: " + err.Error())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	// The start fetch counts against the first interval.
+	allowed := int64(elapsed/(200*time.Millisecond)) + 1
+	if got := srv.fetches.Load() - before; got > allowed {
+		t.Errorf("JWKS fetches during %v storm = %d, want <= %d", elapsed, got, allowed)
+	}
+	t.Logf("storm of %d tokens over %v: %d JWKS fetches", len(storm), elapsed, srv.fetches.Load()-before)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "accepted"
+	}
+	return err.Error()
+}
+
+func TestKeySet_OneFetchInFlight(t *testing.T) {
+	key := newTestKey(t, "ES256", "k1")
+	release := make(chan struct{})
+	var mu sync.Mutex
+	fetches := 0
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches++
+		n := fetches
+		mu.Unlock()
+		if n > 1 {
+			<-release // every refetch hangs until released
+		}
+		_, _ = w.Write(jwksOf(t, key))
+	}))
+	defer srv.Close()
+	cfg := IssuerConfig{Issuer: "https://idp.test", Audiences: []string{testAudience}, JWKSURL: srv.URL, MinRefreshInterval: time.Millisecond}
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1})
+	time.Sleep(5 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := key.sign(t, claimsFor(cfg.Issuer, time.Now()), map[string]any{"kid": "unknown" + string(rune('a'+i%26))})
+			_ = verify(t, v, tok)
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	// 1 start fetch + 1 joined refetch (+1 if a late request started one after it finished).
+	if fetches > 3 {
+		t.Errorf("fetches = %d, want one in flight at a time", fetches)
+	}
+}
+
+func TestParseJWKS_RefusesUnsafeKeys(t *testing.T) {
+	good := newTestKey(t, "ES256", "good")
+	weakRaw, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakJWK := `{"kty":"RSA","kid":"weak","e":"AQAB","n":"` + base64.RawURLEncoding.EncodeToString(weakRaw.N.Bytes()) + `"}`
+	dupA, dupB := newTestKey(t, "ES256", "dup"), newTestKey(t, "ES256", "dup")
+	privJSON := mustJSON(t, good.priv)
+	set := strings.Replace(string(jwksOf(t, good, dupA, dupB)), `[`, `[`+weakJWK+`,`, 1)
+	snap, err := parseJWKS([]byte(set), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.all) != 1 || snap.byKid["good"] == nil {
+		t.Errorf("kept %d keys (%v), want only the good one", len(snap.all), snap.byKid)
+	}
+	for name, body := range map[string]string{
+		"private key": `{"keys":[` + string(privJSON) + `]}`,
+		"symmetric":   `{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0"}]}`,
+		"only weak":   `{"keys":[` + weakJWK + `]}`,
+		"enc key":     `{"keys":[` + strings.Replace(string(mustJSON(t, good.pub)), `{`, `{"use":"enc",`, 1) + `]}`,
+		"not json":    `<html>`,
+	} {
+		if _, err := parseJWKS([]byte(body), nil); err == nil {
+			t.Errorf("%s: key set accepted", name)
+		}
+	}
+}
+
+func TestKeySet_BodyOverCapIsRefused(t *testing.T) {
+	key := newTestKey(t, "ES256", "k1")
+	srv := newKeyServer(t, key)
+	srv.setBody([]byte(`{"keys":[],"pad":"` + strings.Repeat("x", MaxJWKSSize) + `"}`))
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}})
+	st := v.Status()
+	if st[0].Keys != 0 || st[0].LastError == nil || !strings.Contains(st[0].LastError.Error(), "exceeds") {
+		t.Errorf("status = %+v, want body cap error", st)
+	}
+}
+
+func TestKeySet_FetchTimesOut(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	cfg := IssuerConfig{Issuer: "https://idp.test", Audiences: []string{testAudience}, JWKSURL: srv.URL}
+	start := time.Now()
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, FetchTimeout: 200 * time.Millisecond})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("New took %v with a hanging issuer", d)
+	}
+	if st := v.Status(); st[0].LastError == nil {
+		t.Error("no fetch error recorded")
+	}
+}
+
+func TestDiscovery_IssuerMismatchIsRefused(t *testing.T) {
+	key := newTestKey(t, "ES256", "k1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/jwks" {
+			_, _ = w.Write(jwksOf(t, key))
+			return
+		}
+		_, _ = w.Write([]byte(`{"issuer":"https://evil.example","jwks_uri":"http://` + r.Host + `/jwks"}`))
+	}))
+	defer srv.Close()
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}})
+	err := verify(t, v, key.sign(t, claimsFor(srv.URL, time.Now()), nil))
+	if !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("err = %v, want ErrKeysUnavailable", err)
+	}
+	if st := v.Status(); st[0].LastError == nil || !strings.Contains(st[0].LastError.Error(), "names issuer") {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
