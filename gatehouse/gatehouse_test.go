@@ -1,0 +1,84 @@
+package gatehouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func noop(context.Context, Call) (any, error) { return "ok", nil }
+
+func TestRegister_RefusesInvalidDefinitions(t *testing.T) {
+	valid := ToolDef{Name: "lookup", Policy: Policy{Permission: "read"}, Func: noop}
+	tests := []struct {
+		name   string
+		edit   func(*ToolDef)
+		wantIn string
+	}{
+		{"bad name", func(d *ToolDef) { d.Name = "look up" }, "name must be"},
+		{"empty name", func(d *ToolDef) { d.Name = "" }, "name must be"},
+		{"nil func", func(d *ToolDef) { d.Func = nil }, "func is nil"},
+		{"no permission", func(d *ToolDef) { d.Policy.Permission = "" }, "needs a permission"},
+		{"bad schema", func(d *ToolDef) { d.Parameters = json.RawMessage(`{"type":"object","oneOf":[]}`) }, `unsupported keyword "oneOf"`},
+		{"condition not bool", func(d *ToolDef) { d.Policy.Condition = `principal.subject` }, "must yield bool"},
+		{"condition syntax", func(d *ToolDef) { d.Policy.Condition = `args.x ==` }, "condition: 1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def := valid
+			tt.edit(&def)
+			err := NewRegistry().Register(def)
+			if err == nil || !strings.Contains(err.Error(), tt.wantIn) {
+				t.Errorf("Register error = %v, want one containing %q", err, tt.wantIn)
+			}
+		})
+	}
+}
+
+func TestRegister_RefusesDuplicateName(t *testing.T) {
+	reg := NewRegistry()
+	def := ToolDef{Name: "lookup", Policy: Policy{Permission: "read"}, Func: noop}
+	if err := reg.Register(def); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(def); !errors.Is(err, ErrDuplicateTool) {
+		t.Errorf("second Register error = %v, want ErrDuplicateTool", err)
+	}
+}
+
+func TestTools_ListsSortedWithDefaultParameters(t *testing.T) {
+	reg := NewRegistry()
+	for _, name := range []string{"zeta", "alpha"} {
+		if err := reg.Register(ToolDef{Name: name, Description: name + " tool", Policy: Policy{Permission: "read", Condition: `tool.name == "` + name + `"`}, Func: noop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, tool := range reg.Tools() {
+		got = append(got, tool.Name+" "+tool.Description+" "+string(tool.Parameters)+" "+tool.Policy.Condition)
+	}
+	want := []string{
+		`alpha alpha tool {"type":"object","properties":{}} tool.name == "alpha"`,
+		`zeta zeta tool {"type":"object","properties":{}} tool.name == "zeta"`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Tools (-want +got):\n%s", diff)
+	}
+}
+
+func TestTools_ReturnsCopiesOfParameters(t *testing.T) {
+	reg := NewRegistry()
+	params := json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)
+	if err := reg.Register(ToolDef{Name: "t", Parameters: params, Policy: Policy{Permission: "read"}, Func: noop}); err != nil {
+		t.Fatal(err)
+	}
+	params[0] = 'X'
+	reg.Tools()[0].Parameters[0] = 'Y'
+	if got := reg.Tools()[0].Parameters[0]; got != '{' {
+		t.Errorf("registered parameters changed through a caller's slice: %q", got)
+	}
+}
