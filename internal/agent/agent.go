@@ -1,0 +1,84 @@
+// Package agent runs an agent: model turns and tool calls until a final
+// answer. Every tool call passes the policy gate at the moment it would run,
+// and its allow decision is durable in the audit log before the tool starts.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+)
+
+// Tool is a tool as one agent offers it: the implementation, its policy and
+// the strict decoder of its arguments.
+type Tool struct {
+	Impl   tools.Tool
+	Policy authz.ToolPolicy
+	// Decode validates raw arguments against the tool's schema: exactly one
+	// JSON object, no duplicate, case-variant or unknown keys, right types.
+	Decode func(raw []byte) (tools.Args, error)
+}
+
+// Limits bound a run.
+type Limits struct {
+	MaxToolRounds    int
+	MaxToolCalls     int
+	MaxParallelTools int
+	ToolTimeout      time.Duration
+	RunTimeout       time.Duration
+}
+
+// Agent is a named assistant.
+type Agent struct {
+	Name          string
+	SystemMessage string
+	Model         string // empty = the provider's default
+	Tools         map[string]*Tool
+	Order         []string // tool names in config order, for a stable tool list
+	Limits        Limits
+}
+
+// Errors a run can end with; the HTTP layer maps them to statuses.
+var (
+	ErrRunTimeout = errors.New("run timed out")
+	// ErrLimit means a run limit was reached before a final answer.
+	ErrLimit = errors.New("run limit reached")
+)
+
+// LimitError says which limit ended the run.
+type LimitError struct {
+	Limit string
+	Value int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("the run reached %s (%d) before a final answer", e.Limit, e.Value)
+}
+
+// Unwrap makes errors.Is(err, ErrLimit) hold.
+func (e *LimitError) Unwrap() error { return ErrLimit }
+
+// ToolCallRecord is one tool call as reported to the caller.
+type ToolCallRecord struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+	Decision  string `json:"decision"`
+	Rule      string `json:"rule,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Status    string `json:"status"` // ok | error | denied | invalid_arguments | not_run
+}
+
+// Result is a finished run.
+type Result struct {
+	Response  string
+	Model     string
+	ToolCalls []ToolCallRecord
+	Usage     llm.Usage
+	// Messages are the run's new messages (user, assistant, tool), for the session.
+	Messages []llm.Message
+}

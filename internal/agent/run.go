@@ -1,0 +1,169 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// Runner runs agents. It is safe for concurrent use.
+type Runner struct {
+	Model llm.Model
+	Perms *authz.Permissions
+	Audit audit.Sink
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// RunRequest is one run's input.
+type RunRequest struct {
+	Agent     *Agent
+	Principal *principal.Principal
+	Message   string
+	History   []llm.Message // earlier turns of the session
+	RequestID string
+	RunID     string
+	SessionID string
+}
+
+// Run performs the run. Its audit events are durable before anything they
+// describe happens; if they cannot be recorded the run stops with an error
+// wrapping audit.ErrUnavailable.
+func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
+	start := r.Now()
+	a := req.Agent
+	if a.Limits.RunTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, a.Limits.RunTimeout, ErrRunTimeout)
+		defer cancel()
+	}
+	ctx = principal.With(ctx, req.Principal)
+	base := r.baseEvent(req)
+
+	started := base
+	started.Type = audit.TypeRunStarted
+	started.Model = r.modelName(a)
+	started.Resource = "agent:" + a.Name
+	started.Content = map[string]string{"message": req.Message}
+	if err := r.Audit.Record(ctx, started); err != nil {
+		return nil, fmt.Errorf("record run start: %w", err)
+	}
+	r.Log.InfoContext(ctx, "run started", "request_id", req.RequestID, "run_id", req.RunID,
+		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
+
+	res, runErr := r.loop(ctx, req, base)
+	if runErr != nil && errors.Is(context.Cause(ctx), ErrRunTimeout) && !errors.Is(runErr, audit.ErrUnavailable) {
+		runErr = ErrRunTimeout
+	}
+	if errors.Is(runErr, audit.ErrUnavailable) {
+		return nil, runErr
+	}
+	finished := base
+	finished.Type = audit.TypeRunFinished
+	finished.LatencyMS = r.Now().Sub(start).Milliseconds()
+	finished.Resource = "agent:" + a.Name
+	finished.Model = r.modelName(a)
+	finished.Usage = &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}
+	if runErr != nil {
+		finished.Outcome = "error"
+		finished.Reason = runErr.Error()
+	} else {
+		finished.Outcome = "ok"
+		finished.Model = res.Model
+		finished.Content = map[string]string{"response": res.Response}
+	}
+	// The run's end is recorded even when the caller's deadline passed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.Audit.Record(rctx, finished); err != nil {
+		return nil, fmt.Errorf("record run end: %w", err)
+	}
+	if runErr != nil {
+		return res, runErr
+	}
+	return res, nil
+}
+
+func (r *Runner) modelName(a *Agent) string {
+	if a.Model != "" {
+		return a.Model
+	}
+	return r.Model.Name()
+}
+
+func (r *Runner) baseEvent(req RunRequest) audit.Event {
+	p := req.Principal
+	return audit.Event{
+		RequestID: req.RequestID, RunID: req.RunID, SessionID: req.SessionID,
+		Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+	}
+}
+
+// loop alternates model turns and tool rounds. It always returns a non-nil
+// Result so usage is reported even for failed runs.
+func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event) (*Result, error) {
+	a := req.Agent
+	res := &Result{}
+	offered := r.offered(req.Principal, a)
+	msgs := make([]llm.Message, 0, len(req.History)+4)
+	if a.SystemMessage != "" {
+		msgs = append(msgs, llm.Message{Role: "system", Content: a.SystemMessage})
+	}
+	msgs = append(msgs, req.History...)
+	user := llm.Message{Role: "user", Content: req.Message}
+	msgs = append(msgs, user)
+	res.Messages = append(res.Messages, user)
+	calls := 0
+	for round := 0; ; round++ {
+		resp, err := r.Model.Complete(ctx, llm.Request{Model: a.Model, Messages: msgs, Tools: offered})
+		if err != nil {
+			return res, err
+		}
+		res.Usage.PromptTokens += resp.Usage.PromptTokens
+		res.Usage.CompletionTokens += resp.Usage.CompletionTokens
+		res.Usage.TotalTokens += resp.Usage.TotalTokens
+		res.Model = resp.Model
+		msgs = append(msgs, resp.Message)
+		res.Messages = append(res.Messages, resp.Message)
+		if len(resp.Message.ToolCalls) == 0 {
+			res.Response = resp.Message.Content
+			return res, nil
+		}
+		if round >= a.Limits.MaxToolRounds {
+			return res, &LimitError{Limit: "max_tool_rounds", Value: a.Limits.MaxToolRounds}
+		}
+		calls += len(resp.Message.ToolCalls)
+		if calls > a.Limits.MaxToolCalls {
+			return res, &LimitError{Limit: "max_tool_calls", Value: a.Limits.MaxToolCalls}
+		}
+		results, records, err := r.toolRound(ctx, req, base, offered, resp.Message.ToolCalls)
+		res.ToolCalls = append(res.ToolCalls, records...)
+		if err != nil {
+			return res, err
+		}
+		msgs = append(msgs, results...)
+		res.Messages = append(res.Messages, results...)
+	}
+}
+
+// offered lists the tools shown to the model: those whose permission the
+// caller holds, in config order.
+func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
+	var defs []llm.ToolDef
+	for _, name := range a.Order {
+		t := a.Tools[name]
+		if !r.Perms.Visible(p, t.Policy) {
+			continue
+		}
+		s := t.Impl.Spec()
+		defs = append(defs, llm.ToolDef{Name: s.Name, Description: s.Description, Parameters: s.Parameters})
+	}
+	return defs
+}

@@ -1,0 +1,142 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+)
+
+// toolError is what the model receives instead of a result.
+type toolError struct {
+	Error   string `json:"error"` // not_authorized | invalid_arguments | tool_error
+	Tool    string `json:"tool"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// toolRound runs one round of tool calls concurrently (bounded) and returns
+// the tool messages in call order.
+func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
+	shown := make(map[string]bool, len(offered))
+	for _, d := range offered {
+		shown[d.Name] = true
+	}
+	msgs := make([]llm.Message, len(calls))
+	records := make([]ToolCallRecord, len(calls))
+	errs := make([]error, len(calls))
+	sem := make(chan struct{}, max(1, req.Agent.Limits.MaxParallelTools))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			content, rec, err := r.oneCall(ctx, req, base, shown, c)
+			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
+			records[i] = rec
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return msgs, records, errors.Join(errs...)
+}
+
+// oneCall gates and runs one tool call. A returned error ends the run (the
+// audit log could not record); refusals and tool failures are answered to
+// the model as tool errors.
+func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
+	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
+	decided := base
+	decided.Type = audit.TypeToolDecided
+	decided.Resource = "tool:" + c.Name
+	decided.Content = map[string]string{"arguments": c.Arguments}
+
+	var args tools.Args
+	var d authz.Decision
+	status := "denied"
+	t, exists := req.Agent.Tools[c.Name]
+	switch {
+	case !exists || !shown[c.Name]:
+		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
+	default:
+		var err error
+		args, err = t.Decode([]byte(c.Arguments))
+		if err != nil {
+			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: "invalid arguments: " + err.Error()}
+			status = "invalid_arguments"
+		} else {
+			d = r.Perms.AuthorizeTool(ctx, req.Principal, t.Policy, args)
+		}
+	}
+	rec.Rule, rec.Reason = d.Rule, d.Reason
+	decided.Rule, decided.Reason = d.Rule, d.Reason
+	if d.Allow {
+		rec.Decision, decided.Decision = audit.Allow, audit.Allow
+	} else {
+		rec.Decision, decided.Decision = audit.Deny, audit.Deny
+	}
+	// Durable before the tool runs (fail closed).
+	if err := r.Audit.Record(ctx, decided); err != nil {
+		rec.Status = "not_run"
+		return "", rec, fmt.Errorf("record tool decision: %w", err)
+	}
+	if !d.Allow {
+		rec.Status = status
+		kind := "not_authorized"
+		if status == "invalid_arguments" {
+			kind = "invalid_arguments"
+		}
+		return encode(toolError{Error: kind, Tool: c.Name, Reason: d.Reason}), rec, nil
+	}
+
+	start := r.Now()
+	tctx := ctx
+	if req.Agent.Limits.ToolTimeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, req.Agent.Limits.ToolTimeout)
+		defer cancel()
+	}
+	out, callErr := t.Impl.Call(tctx, args)
+	var content string
+	if callErr == nil {
+		b, err := json.Marshal(out)
+		if err != nil {
+			callErr = fmt.Errorf("encode result: %w", err)
+		} else {
+			content = string(b)
+		}
+	}
+	finished := base
+	finished.Type = audit.TypeToolFinished
+	finished.Resource = "tool:" + c.Name
+	finished.LatencyMS = r.Now().Sub(start).Milliseconds()
+	if callErr != nil {
+		rec.Status = "error"
+		msg := callErr.Error()
+		if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			msg = "the tool timed out"
+		}
+		content = encode(toolError{Error: "tool_error", Tool: c.Name, Message: msg})
+		finished.Outcome, finished.Reason = "error", msg
+	} else {
+		rec.Status = "ok"
+		finished.Outcome = "ok"
+	}
+	if err := r.Audit.Record(context.WithoutCancel(ctx), finished); err != nil {
+		return "", rec, fmt.Errorf("record tool result: %w", err)
+	}
+	return content, rec, nil
+}
+
+func encode(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

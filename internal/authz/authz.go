@@ -1,0 +1,89 @@
+// Package authz decides what a principal may do: roles and scopes map to
+// permissions, endpoints require permissions, and tools carry a policy
+// (permission plus optional condition) checked when tools are shown and again
+// when each call is about to run. Everything is denied unless a rule allows it.
+package authz
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// Decision is the outcome of an authorization check.
+type Decision struct {
+	Allow bool
+	// Rule names what decided, e.g. "role:agent grants respond" or "default deny".
+	Rule string
+	// Reason is a human sentence safe to show the caller.
+	Reason string
+}
+
+// Permissions maps roles and OAuth scopes to permissions.
+type Permissions struct {
+	roles  map[string]map[string]bool
+	scopes map[string]map[string]bool
+}
+
+// NewPermissions builds the role and scope maps.
+func NewPermissions(roles, scopes map[string][]string) *Permissions {
+	p := &Permissions{roles: toSets(roles), scopes: toSets(scopes)}
+	return p
+}
+
+func toSets(m map[string][]string) map[string]map[string]bool {
+	out := make(map[string]map[string]bool, len(m))
+	for k, perms := range m {
+		set := make(map[string]bool, len(perms))
+		for _, p := range perms {
+			set[p] = true
+		}
+		out[k] = set
+	}
+	return out
+}
+
+// Check decides whether p holds permission perm through one of its own
+// roles or scopes.
+func (ps *Permissions) Check(p *principal.Principal, perm string) Decision {
+	if p == nil {
+		return Decision{Rule: "default deny", Reason: "no authenticated caller"}
+	}
+	for _, r := range p.Roles {
+		if ps.roles[r][perm] {
+			return Decision{Allow: true, Rule: fmt.Sprintf("role:%s grants %s", r, perm)}
+		}
+	}
+	for _, s := range p.Scopes {
+		if ps.scopes[s][perm] {
+			return Decision{Allow: true, Rule: fmt.Sprintf("scope:%s grants %s", s, perm)}
+		}
+	}
+	return Decision{Rule: "default deny", Reason: fmt.Sprintf("no role or scope of the caller grants %s", perm)}
+}
+
+// Has reports whether p holds perm.
+func (ps *Permissions) Has(p *principal.Principal, perm string) bool {
+	return ps.Check(p, perm).Allow
+}
+
+// Granted lists the permissions p holds, sorted.
+func (ps *Permissions) Granted(p *principal.Principal) []string {
+	var out []string
+	add := func(set map[string]bool) {
+		for perm := range set {
+			if !slices.Contains(out, perm) {
+				out = append(out, perm)
+			}
+		}
+	}
+	for _, r := range p.Roles {
+		add(ps.roles[r])
+	}
+	for _, s := range p.Scopes {
+		add(ps.scopes[s])
+	}
+	slices.Sort(out)
+	return out
+}

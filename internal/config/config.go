@@ -1,0 +1,168 @@
+// Package config defines gatehouse's configuration: the YAML shape, loading
+// with ${ENV} expansion, defaults, and validation whose messages name the key.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole gatehouse configuration. Unknown keys are an error.
+type Config struct {
+	Server   Server           `yaml:"server"`
+	Model    Model            `yaml:"model"`
+	Auth     Auth             `yaml:"auth"`
+	Authz    Authz            `yaml:"authz"`
+	Tools    map[string]Tool  `yaml:"tools"`
+	Agents   map[string]Agent `yaml:"agents"`
+	Audit    Audit            `yaml:"audit"`
+	Sessions Sessions         `yaml:"sessions"`
+	Demo     Demo             `yaml:"demo"`
+}
+
+// Server holds the listener and request limits.
+type Server struct {
+	Addr            string        `yaml:"addr"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	RateLimit       RateLimit     `yaml:"rate_limit"`
+	TLS             TLS           `yaml:"tls"`
+}
+
+// RateLimit is a per-subject token bucket. Zero requests_per_minute disables it.
+type RateLimit struct {
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	Burst             int `yaml:"burst"`
+}
+
+// TLS turns on HTTPS; ClientCAFile turns on mTLS client authentication.
+type TLS struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Model configures the model provider.
+type Model struct {
+	Provider   string        `yaml:"provider"` // openai | offline
+	BaseURL    string        `yaml:"base_url"`
+	Model      string        `yaml:"model"`
+	APIKeyEnv  string        `yaml:"api_key_env"`
+	Timeout    time.Duration `yaml:"timeout"`
+	MaxRetries *int          `yaml:"max_retries"`
+}
+
+// Auth configures authentication.
+type Auth struct {
+	InvalidTokenStatus int      `yaml:"invalid_token_status"`
+	APIKeys            []APIKey `yaml:"api_keys"`
+	JWT                JWT      `yaml:"jwt"`
+	MTLS               MTLS     `yaml:"mtls"`
+}
+
+// APIKey is a configured key: only its SHA-256 digest is stored.
+type APIKey struct {
+	Subject string            `yaml:"subject"`
+	SHA256  string            `yaml:"sha256"`
+	Roles   []string          `yaml:"roles"`
+	Claims  map[string]string `yaml:"claims"`
+}
+
+// JWT lists trusted token issuers.
+type JWT struct {
+	Issuers []Issuer `yaml:"issuers"`
+}
+
+// Issuer is one trusted JWT issuer.
+type Issuer struct {
+	Issuer             string        `yaml:"issuer"`
+	Audiences          []string      `yaml:"audiences"`
+	JWKSURL            string        `yaml:"jwks_url"`
+	Algorithms         []string      `yaml:"algorithms"`
+	RolesClaim         string        `yaml:"roles_claim"`
+	SubjectClaim       string        `yaml:"subject_claim"`
+	Leeway             time.Duration `yaml:"leeway"`
+	RequiredTyp        string        `yaml:"required_typ"`
+	MinRefreshInterval time.Duration `yaml:"min_refresh_interval"`
+	MaxKeyAge          time.Duration `yaml:"max_key_age"`
+}
+
+// MTLS maps verified client certificate identities to roles.
+type MTLS struct {
+	Identities []Identity `yaml:"identities"`
+}
+
+// Identity maps a certificate identity (URI SAN or CN) to roles.
+type Identity struct {
+	Match string   `yaml:"match"`
+	Roles []string `yaml:"roles"`
+}
+
+// Authz maps roles and OAuth scopes to permissions.
+type Authz struct {
+	Roles  map[string][]string `yaml:"roles"`
+	Scopes map[string][]string `yaml:"scopes"`
+}
+
+// Tool declares a tool and its policy.
+type Tool struct {
+	Type             string            `yaml:"type"` // builtin | http
+	Permission       string            `yaml:"permission"`
+	Condition        string            `yaml:"condition"`
+	Description      string            `yaml:"description"`
+	Method           string            `yaml:"method"`
+	URL              string            `yaml:"url"`
+	Headers          map[string]string `yaml:"headers"`
+	Parameters       map[string]any    `yaml:"parameters"`
+	Timeout          time.Duration     `yaml:"timeout"`
+	MaxResponseBytes int64             `yaml:"max_response_bytes"`
+}
+
+// Agent is a named assistant.
+type Agent struct {
+	Default          bool          `yaml:"default"`
+	SystemMessage    string        `yaml:"system_message"`
+	Model            string        `yaml:"model"`
+	Tools            []string      `yaml:"tools"`
+	MaxToolRounds    int           `yaml:"max_tool_rounds"`
+	MaxToolCalls     int           `yaml:"max_tool_calls"`
+	MaxParallelTools int           `yaml:"max_parallel_tools"`
+	ToolTimeout      time.Duration `yaml:"tool_timeout"`
+	RunTimeout       time.Duration `yaml:"run_timeout"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	DSN                string        `yaml:"dsn"`
+	Content            string        `yaml:"content"` // full | hmac | none
+	HMACKeyEnv         string        `yaml:"hmac_key_env"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout"`
+	CheckpointKeyFile  string        `yaml:"checkpoint_key_file"`
+	CheckpointEvery    int           `yaml:"checkpoint_every"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Sessions configures the session store.
+type Sessions struct {
+	DSN string `yaml:"dsn"`
+}
+
+// Demo configures the demo database behind the builtin tools.
+type Demo struct {
+	DSN string `yaml:"dsn"`
+}
+
+// DefaultAgent returns the name of the default agent.
+func (c *Config) DefaultAgent() string {
+	for name, a := range c.Agents {
+		if a.Default {
+			return name
+		}
+	}
+	if len(c.Agents) == 1 {
+		for name := range c.Agents {
+			return name
+		}
+	}
+	return ""
+}

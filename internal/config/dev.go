@@ -1,0 +1,116 @@
+package config
+
+import (
+	"bytes"
+	"path/filepath"
+	"text/template"
+)
+
+// DevUser is a demo user of dev mode.
+type DevUser struct {
+	Name   string // subject and role
+	Hash   string // sha256 hex of the generated key
+	Claims map[string]string
+}
+
+// DevUsers are the demo users dev mode creates, in order.
+func DevUsers() []DevUser {
+	return []DevUser{
+		{Name: "viewer"},
+		{Name: "agent"},
+		{Name: "admin"},
+		{Name: "customer", Claims: map[string]string{"customer_id": "C-100"}},
+	}
+}
+
+// DevYAML renders the documented config that `serve --dev` writes into its
+// data dir and then loads like any other config file.
+func DevYAML(dataDir string, users []DevUser, jwksURL string) ([]byte, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users, "JWKSURL": jwksURL})
+	return b.Bytes(), err
+}
+
+var devTemplate = template.Must(template.New("dev").Parse(`# gatehouse.yaml — written by 'gatehouse serve --dev'. A documented starting point:
+# copy it, edit it, and run 'gatehouse config check FILE' then 'gatehouse serve --config FILE'.
+# ${VAR} is replaced by the environment variable VAR. Unknown keys are an error.
+
+server:
+  addr: "127.0.0.1:8080"
+  max_body_bytes: 1048576      # larger request bodies get 413
+  request_timeout: 120s        # a run still going after this gets 504
+  rate_limit: {requests_per_minute: 600, burst: 60}   # per subject; 429 with Retry-After beyond
+  tls: {cert_file: "", key_file: "", client_ca_file: ""}   # client_ca_file turns on mTLS
+
+model:
+  provider: offline            # openai | offline ('serve --dev' uses openai when OPENAI_API_KEY is set)
+  base_url: ""                 # empty = OpenAI; any OpenAI-compatible server (vLLM, Ollama, Azure ...)
+  model: gpt-4o-mini
+  api_key_env: OPENAI_API_KEY  # the name of the variable holding the key, never the key
+  timeout: 60s
+  max_retries: 2               # retries on 429 and 5xx
+
+auth:
+  invalid_token_status: 403    # 403 (the tutorial's) or 401 (RFC 6750)
+  api_keys:                    # only SHA-256 digests; 'gatehouse keys new' makes one
+{{- range .Users}}
+    - subject: {{.Name}}
+      sha256: "{{.Hash}}"
+      roles: [{{.Name}}]
+{{- if .Claims}}
+      claims: { {{- range $k, $v := .Claims}}{{$k}}: "{{$v}}"{{end -}} }
+{{- end}}
+{{- end}}
+  jwt:
+    issuers:                   # the dev issuer: 'gatehouse token' mints tokens it accepts
+      - issuer: gatehouse-dev
+        audiences: [gatehouse]
+        jwks_url: "{{.JWKSURL}}"
+        algorithms: [ES256]
+        roles_claim: roles     # dotted path: realm_access.roles, groups, ...
+        leeway: 30s
+  mtls:
+    identities: []             # e.g. {match: "spiffe://corp/ns/ops/sa/bot", roles: [agent]}
+
+authz:
+  roles:                       # role -> permissions; everything else is denied
+    viewer: [read]
+    agent: [read, respond, claims.read]
+    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write]
+    customer: [respond, claims.read, payments.read]
+  scopes: {}                   # OAuth scope -> permissions
+
+tools:
+  claims_status:   {type: builtin, permission: claims.read}
+  payments_lookup: {type: builtin, permission: payments.read,
+                    condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
+  policy_update:   {type: builtin, permission: policy.write}
+  # an operator's own tool:
+  # crm_lookup: {type: http, method: GET, url: "https://crm.internal/customers/{customer_id}",
+  #              headers: {Authorization: "Bearer ${CRM_TOKEN}"}, permission: crm.read,
+  #              description: "Look up a CRM customer",
+  #              parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}}
+
+agents:
+  support_agent:
+    default: true
+    system_message: "You are a concise support assistant for authenticated users."
+    tools: [claims_status, payments_lookup, policy_update]
+    max_tool_rounds: 8
+
+audit:
+  dsn: "sqlite://{{.Dir}}/audit.db"   # or postgres://...
+  content: hmac                       # full | hmac | none
+  hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY
+  checkpoint_key_file: "{{.Dir}}/audit-checkpoint.key"
+
+sessions:
+  dsn: "sqlite://{{.Dir}}/sessions.db"
+
+demo:
+  dsn: "sqlite://{{.Dir}}/demo.db"    # the demo insurance data behind the builtin tools
+`))

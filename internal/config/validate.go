@@ -1,0 +1,281 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults used when a key is absent.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultRequestTimeout  = 120 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultModelTimeout    = 60 * time.Second
+	DefaultMaxRetries      = 2
+	DefaultMaxToolRounds   = 8
+	DefaultMaxToolCalls    = 32
+	DefaultMaxParallel     = 4
+	DefaultToolTimeout     = 30 * time.Second
+)
+
+// SetDefaults fills absent keys.
+func (c *Config) SetDefaults() {
+	s := &c.Server
+	if s.Addr == "" {
+		s.Addr = DefaultAddr
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.RequestTimeout == 0 {
+		s.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if s.RateLimit.RequestsPerMinute > 0 && s.RateLimit.Burst == 0 {
+		s.RateLimit.Burst = max(1, s.RateLimit.RequestsPerMinute/10)
+	}
+	m := &c.Model
+	if m.Provider == "" {
+		m.Provider = "openai"
+	}
+	if m.Model == "" {
+		m.Model = "gpt-4o-mini"
+	}
+	if m.APIKeyEnv == "" {
+		m.APIKeyEnv = "OPENAI_API_KEY"
+	}
+	if m.Timeout == 0 {
+		m.Timeout = DefaultModelTimeout
+	}
+	if m.MaxRetries == nil {
+		n := DefaultMaxRetries
+		m.MaxRetries = &n
+	}
+	if c.Auth.InvalidTokenStatus == 0 {
+		c.Auth.InvalidTokenStatus = 403
+	}
+	for i := range c.Auth.JWT.Issuers {
+		is := &c.Auth.JWT.Issuers[i]
+		if len(is.Algorithms) == 0 {
+			is.Algorithms = []string{"RS256", "ES256"}
+		}
+		if is.RolesClaim == "" {
+			is.RolesClaim = "roles"
+		}
+		if is.Leeway == 0 {
+			is.Leeway = 30 * time.Second
+		}
+	}
+	for name, a := range c.Agents {
+		if a.MaxToolRounds == 0 {
+			a.MaxToolRounds = DefaultMaxToolRounds
+		}
+		if a.MaxToolCalls == 0 {
+			a.MaxToolCalls = DefaultMaxToolCalls
+		}
+		if a.MaxParallelTools == 0 {
+			a.MaxParallelTools = DefaultMaxParallel
+		}
+		if a.ToolTimeout == 0 {
+			a.ToolTimeout = DefaultToolTimeout
+		}
+		if a.RunTimeout == 0 {
+			a.RunTimeout = c.Server.RequestTimeout
+		}
+		c.Agents[name] = a
+	}
+	if c.Audit.Content == "" {
+		c.Audit.Content = "hmac"
+	}
+	if c.Audit.HMACKeyEnv == "" {
+		c.Audit.HMACKeyEnv = "GATEHOUSE_AUDIT_HMAC_KEY"
+	}
+	if c.Audit.CommitTimeout == 0 {
+		c.Audit.CommitTimeout = 2 * time.Second
+	}
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
+	permPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$`)
+)
+
+// Validate checks the config and returns every problem found, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		bad("server.max_body_bytes", "must be positive")
+	}
+	if c.Server.RequestTimeout < 0 {
+		bad("server.request_timeout", "must be positive")
+	}
+	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+		bad("server.tls", "cert_file and key_file go together")
+	}
+	if c.Server.TLS.ClientCAFile != "" && c.Server.TLS.CertFile == "" {
+		bad("server.tls.client_ca_file", "mTLS needs cert_file and key_file")
+	}
+	switch c.Model.Provider {
+	case "openai", "offline":
+	default:
+		bad("model.provider", "must be openai or offline, not %q", c.Model.Provider)
+	}
+	if c.Model.BaseURL != "" {
+		if u, err := url.Parse(c.Model.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("model.base_url", "must be an http(s) URL")
+		}
+	}
+	if *c.Model.MaxRetries < 0 || *c.Model.MaxRetries > 10 {
+		bad("model.max_retries", "must be 0..10")
+	}
+	if s := c.Auth.InvalidTokenStatus; s != 401 && s != 403 {
+		bad("auth.invalid_token_status", "must be 401 or 403, not %d", s)
+	}
+	seenHash := map[string]bool{}
+	for i, k := range c.Auth.APIKeys {
+		key := fmt.Sprintf("auth.api_keys[%d]", i)
+		if k.Subject == "" {
+			bad(key+".subject", "is required")
+		}
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			bad(key+".sha256", "must be 64 hex characters (gatehouse keys new prints it)")
+		} else if seenHash[strings.ToLower(k.SHA256)] {
+			bad(key+".sha256", "duplicates another key")
+		}
+		seenHash[strings.ToLower(k.SHA256)] = true
+		c.checkRoles(key+".roles", k.Roles, bad)
+	}
+	for i, is := range c.Auth.JWT.Issuers {
+		key := fmt.Sprintf("auth.jwt.issuers[%d]", i)
+		if is.Issuer == "" {
+			bad(key+".issuer", "is required")
+		}
+		if len(is.Audiences) == 0 {
+			bad(key+".audiences", "at least one audience is required")
+		}
+		for _, alg := range is.Algorithms {
+			if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
+				bad(key+".algorithms", "%q is not allowed (asymmetric algorithms only)", alg)
+			}
+		}
+	}
+	for i, id := range c.Auth.MTLS.Identities {
+		key := fmt.Sprintf("auth.mtls.identities[%d]", i)
+		if id.Match == "" {
+			bad(key+".match", "is required")
+		}
+		c.checkRoles(key+".roles", id.Roles, bad)
+	}
+	for _, role := range sortedKeys(c.Authz.Roles) {
+		for _, p := range c.Authz.Roles[role] {
+			if !permPattern.MatchString(p) {
+				bad("authz.roles."+role, "invalid permission %q", p)
+			}
+		}
+	}
+	for _, name := range sortedKeys(c.Tools) {
+		t := c.Tools[name]
+		key := "tools." + name
+		if !namePattern.MatchString(name) {
+			bad(key, "tool names are letters, digits, _ and -, starting with a letter")
+		}
+		switch t.Type {
+		case "builtin":
+			if !slices.Contains(BuiltinTools(), name) {
+				bad(key+".type", "no builtin tool is named %q (builtin: %s)", name, strings.Join(BuiltinTools(), ", "))
+			}
+		case "http":
+			if t.URL == "" {
+				bad(key+".url", "is required for http tools")
+			}
+		default:
+			bad(key+".type", "must be builtin or http, not %q", t.Type)
+		}
+		if t.Permission == "" {
+			bad(key+".permission", "is required (everything is denied unless a rule allows it)")
+		} else if !permPattern.MatchString(t.Permission) {
+			bad(key+".permission", "invalid permission %q", t.Permission)
+		}
+	}
+	if len(c.Agents) == 0 {
+		bad("agents", "at least one agent is required")
+	}
+	defaults := 0
+	for _, name := range sortedKeys(c.Agents) {
+		a := c.Agents[name]
+		key := "agents." + name
+		if !namePattern.MatchString(name) {
+			bad(key, "agent names are letters, digits, _ and -, starting with a letter")
+		}
+		if a.Default {
+			defaults++
+		}
+		for i, tn := range a.Tools {
+			if _, ok := c.Tools[tn]; !ok {
+				bad(fmt.Sprintf("%s.tools[%d]", key, i), "unknown tool %q", tn)
+			}
+		}
+		if a.MaxToolRounds < 0 || a.MaxToolRounds > 64 {
+			bad(key+".max_tool_rounds", "must be 1..64")
+		}
+		if a.MaxParallelTools < 0 || a.MaxToolCalls < 0 {
+			bad(key, "limits must be positive")
+		}
+	}
+	if defaults > 1 {
+		bad("agents", "only one agent may be the default")
+	}
+	if len(c.Agents) > 1 && defaults == 0 {
+		bad("agents", "with several agents, one must have default: true")
+	}
+	switch c.Audit.Content {
+	case "full", "hmac", "none":
+	default:
+		bad("audit.content", "must be full, hmac or none, not %q", c.Audit.Content)
+	}
+	if c.Audit.DSN == "" {
+		bad("audit.dsn", "is required (sqlite://path or postgres://...)")
+	}
+	if c.Sessions.DSN == "" {
+		bad("sessions.dsn", "is required (sqlite://path or postgres://...)")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) checkRoles(key string, roles []string, bad func(string, string, ...any)) {
+	if len(roles) == 0 {
+		bad(key, "at least one role is required")
+	}
+	for _, r := range roles {
+		if _, ok := c.Authz.Roles[r]; !ok {
+			bad(key, "role %q is not defined in authz.roles", r)
+		}
+	}
+}
+
+// BuiltinTools returns the tool names that exist with type: builtin.
+func BuiltinTools() []string {
+	return []string{"claims_status", "payments_lookup", "policy_update"}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// protect authenticates the caller, checks perm against the caller's own
+// roles and scopes, records the decision, applies the rate limit, and only
+// then calls h with the principal in the context.
+func (s *Server) protect(perm string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := s.rt.Load()
+		info := infoFrom(r.Context())
+		p, err := rt.Authn.Authenticate(r)
+		if err != nil {
+			s.authFailed(w, r, rt, err)
+			return
+		}
+		info.subject, info.authMethod = p.Subject, string(p.Method)
+		d := rt.Perms.Check(p, perm)
+		ev := audit.Event{
+			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
+			Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+			Rule: d.Rule, Reason: d.Reason, Resource: r.Method + " " + r.Pattern,
+			Decision: audit.Deny,
+		}
+		if d.Allow {
+			ev.Decision = audit.Allow
+		}
+		if p.CertIdentity != "" {
+			ev.Reason = joinReason(ev.Reason, "client certificate: "+p.CertIdentity)
+		}
+		if err := s.Audit.Record(r.Context(), ev); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !d.Allow {
+			writeError(w, r, errForbidden)
+			return
+		}
+		if rt.Limiter != nil {
+			if ok, wait := rt.Limiter.Allow(p.Subject); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				writeError(w, r, errRateLimit)
+				return
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
+	})
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// authFailed answers an authentication failure per SPEC and records it
+// through the bounded auth-failure sink. Tokens never reach the event.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime, err error) {
+	info := infoFrom(r.Context())
+	reason := "invalid credentials"
+	switch {
+	case errors.Is(err, authn.ErrNoCredentials):
+		reason = "missing bearer token"
+	case errors.Is(err, authn.ErrInvalidCredentials):
+	default:
+		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())
+		reason = "authentication unavailable"
+	}
+	if s.AuthFailures != nil {
+		_ = s.AuthFailures.Record(context.WithoutCancel(r.Context()), audit.Event{
+			Type: audit.TypeAuthFailed, RequestID: info.requestID, Decision: audit.Deny,
+			Reason: reason, Resource: r.Method + " " + r.URL.Path,
+		})
+	}
+	realm := `Bearer realm="gatehouse"`
+	if rt.ResourceMetadataURL != "" {
+		realm += fmt.Sprintf(`, resource_metadata=%q`, rt.ResourceMetadataURL)
+	}
+	switch {
+	case errors.Is(err, authn.ErrNoCredentials):
+		w.Header().Set("WWW-Authenticate", realm)
+		writeError(w, r, err)
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		if rt.InvalidTokenStatus == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token"`)
+			writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Detail: "Invalid token"})
+			return
+		}
+		writeError(w, r, err)
+	default:
+		writeError(w, r, errAuthDown)
+	}
+}

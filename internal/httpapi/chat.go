@@ -1,0 +1,189 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/session"
+)
+
+type chatRequest struct {
+	Message   string `json:"message"`
+	SessionID string `json:"session_id,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+}
+
+type tutorialChatResponse struct {
+	Authenticated bool   `json:"authenticated"`
+	Response      string `json:"response"`
+	RunID         string `json:"run_id"`
+	SessionID     string `json:"session_id"`
+}
+
+type chatResponse struct {
+	Response  string                 `json:"response"`
+	RunID     string                 `json:"run_id"`
+	SessionID string                 `json:"session_id"`
+	Agent     string                 `json:"agent"`
+	Model     string                 `json:"model"`
+	ToolCalls []agent.ToolCallRecord `json:"tool_calls"`
+	Usage     usage                  `json:"usage"`
+}
+
+type usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+// decodeJSON reads exactly one JSON object into v; unknown fields are refused.
+func decodeJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooLarge
+		}
+		return errBadRequest("could not read the request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("malformed JSON: " + err.Error())
+	}
+	if dec.More() {
+		return errBadRequest("malformed JSON: more than one value")
+	}
+	return nil
+}
+
+// handleChat serves POST /chat (tutorial shape) and POST /v1/chat.
+func (s *Server) handleChat(tutorial bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := s.rt.Load()
+		info := infoFrom(r.Context())
+		p := principal.From(r.Context())
+		var req chatRequest
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if req.Message == "" {
+			writeError(w, r, errBadRequest("field 'message' is required"))
+			return
+		}
+		if tutorial && (req.SessionID != "" || req.Agent != "") {
+			writeError(w, r, errBadRequest("/chat takes only 'message'; use /v1/chat for sessions and agents"))
+			return
+		}
+		name := req.Agent
+		if name == "" {
+			name = rt.DefaultAgent
+		}
+		ag, ok := rt.Agents[name]
+		if !ok {
+			writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "unknown_agent", Detail: fmt.Sprintf("no agent named %q", name)})
+			return
+		}
+		var history []llm.Message
+		sessionID := req.SessionID
+		if sessionID != "" {
+			sess, err := s.Sessions.Get(r.Context(), sessionID, p.Subject)
+			if errors.Is(err, session.ErrNotFound) {
+				s.sessionDenied(r, p, sessionID)
+				writeError(w, r, errNotFound)
+				return
+			}
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			if sess.Agent != ag.Name {
+				writeError(w, r, errBadRequest(fmt.Sprintf("session belongs to agent %q", sess.Agent)))
+				return
+			}
+			history = fromSession(sess.Messages)
+		} else {
+			sessionID = newID("ses_")
+			now := time.Now().UTC()
+			if err := s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Subject, Agent: ag.Name, Created: now, Updated: now}); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		runID := newID("run_")
+		res, err := rt.Runner.Run(r.Context(), agent.RunRequest{
+			Agent: ag, Principal: p, Message: req.Message, History: history,
+			RequestID: info.requestID, RunID: runID, SessionID: sessionID,
+		})
+		if err != nil {
+			ae := *toAPIError(err)
+			ae.RunID = runID
+			writeError(w, r, &ae)
+			return
+		}
+		if err := s.Sessions.Append(r.Context(), sessionID, p.Subject, toSession(res.Messages)...); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if tutorial {
+			writeJSON(w, http.StatusOK, tutorialChatResponse{Authenticated: true, Response: res.Response, RunID: runID, SessionID: sessionID})
+			return
+		}
+		calls := res.ToolCalls
+		if calls == nil {
+			calls = []agent.ToolCallRecord{}
+		}
+		writeJSON(w, http.StatusOK, chatResponse{
+			Response: res.Response, RunID: runID, SessionID: sessionID, Agent: ag.Name, Model: res.Model,
+			ToolCalls: calls,
+			Usage:     usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
+		})
+	})
+}
+
+// sessionDenied records an attempt on a session the caller does not own
+// (or that does not exist); the answer is the same 404 either way.
+func (s *Server) sessionDenied(r *http.Request, p *principal.Principal, id string) {
+	info := infoFrom(r.Context())
+	s.log.WarnContext(r.Context(), "session access denied", "request_id", info.requestID, "subject", p.Subject, "session_id", id)
+	_ = s.Audit.Record(r.Context(), audit.Event{
+		Type: audit.TypeSessionDenied, RequestID: info.requestID, SessionID: id,
+		Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+		Decision: audit.Deny, Rule: "session owner", Reason: "no session with this id for this subject", Resource: "session:" + id,
+	})
+}
+
+func fromSession(ms []session.Message) []llm.Message {
+	out := make([]llm.Message, 0, len(ms))
+	for _, m := range ms {
+		lm := llm.Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallID}
+		for _, tc := range m.ToolCalls {
+			lm.ToolCalls = append(lm.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
+		}
+		out = append(out, lm)
+	}
+	return out
+}
+
+func toSession(ms []llm.Message) []session.Message {
+	now := time.Now().UTC()
+	out := make([]session.Message, 0, len(ms))
+	for _, m := range ms {
+		sm := session.Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallID, Time: now}
+		for _, tc := range m.ToolCalls {
+			sm.ToolCalls = append(sm.ToolCalls, session.ToolCall{ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
+		}
+		out = append(out, sm)
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/session"
+)
+
+// apiError is an error with its HTTP status, machine code and a message safe
+// for the client. Every error response is built from one.
+type apiError struct {
+	Status int
+	Code   string
+	Detail string
+	// Reasons lists individual problems (e.g. config validation), when useful.
+	Reasons []string
+	// RunID is set for errors that end a run.
+	RunID string
+}
+
+func (e *apiError) Error() string { return e.Detail }
+
+func errBadRequest(detail string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Detail: detail}
+}
+
+var (
+	errForbidden  = &apiError{Status: http.StatusForbidden, Code: "forbidden", Detail: "Not authorized for this action"}
+	errNotFound   = &apiError{Status: http.StatusNotFound, Code: "not_found", Detail: "Not found"}
+	errTooLarge   = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Detail: "Request body too large"}
+	errRateLimit  = &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Detail: "Rate limit exceeded"}
+	errAuditDown  = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "The audit log cannot record; nothing was run"}
+	errAuthDown   = &apiError{Status: http.StatusServiceUnavailable, Code: "authentication_unavailable", Detail: "Authentication is temporarily unavailable"}
+	errInternal   = &apiError{Status: http.StatusInternalServerError, Code: "internal", Detail: "Internal server error"}
+	errMissingTok = &apiError{Status: http.StatusUnauthorized, Code: "missing_token", Detail: "Missing bearer token"}
+)
+
+// toAPIError maps any error to what the client sees. This is the one place
+// domain errors become HTTP statuses.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	var le *agent.LimitError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, audit.ErrUnavailable):
+		return errAuditDown
+	case errors.Is(err, authn.ErrNoCredentials):
+		return errMissingTok
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		return &apiError{Status: http.StatusForbidden, Code: "invalid_token", Detail: "Invalid token"}
+	case errors.As(err, &mbe):
+		return errTooLarge
+	case errors.As(err, &le):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "run_limit", Detail: le.Error()}
+	case errors.Is(err, agent.ErrRunTimeout), errors.Is(err, errRequestTimeout):
+		return &apiError{Status: http.StatusGatewayTimeout, Code: "timeout", Detail: "The run timed out"}
+	case errors.Is(err, llm.ErrProvider):
+		return &apiError{Status: http.StatusBadGateway, Code: "upstream_failed", Detail: "The model provider failed after retries"}
+	case errors.Is(err, session.ErrNotFound):
+		return errNotFound
+	}
+	return errInternal
+}
+
+type errorBody struct {
+	Detail    string   `json:"detail"`
+	Error     string   `json:"error"`
+	RequestID string   `json:"request_id"`
+	RunID     string   `json:"run_id,omitempty"`
+	Reasons   []string `json:"reasons,omitempty"`
+}
+
+// writeError writes err as SPEC's JSON error body.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	info := infoFrom(r.Context())
+	info.errCode = ae.Code
+	switch ae.Status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, ae.Status, errorBody{Detail: ae.Detail, Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing else to do
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/session"
+)
+
+func handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.Ready(ctx); err != nil {
+				s.log.WarnContext(r.Context(), "not ready", "error", err.Error())
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the audit log does not accept writes"})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "config_version": s.Version()})
+	})
+}
+
+func (s *Server) handleGetSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principal.From(r.Context())
+		id := r.PathValue("id")
+		sess, err := s.Sessions.Get(r.Context(), id, p.Subject)
+		if errors.Is(err, session.ErrNotFound) {
+			s.sessionDenied(r, p, id)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if sess.Messages == nil {
+			sess.Messages = []session.Message{}
+		}
+		writeJSON(w, http.StatusOK, sess)
+	})
+}
+
+func (s *Server) handleReload() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principal.From(r.Context())
+		info := infoFrom(r.Context())
+		version, err := s.Reload(r.Context())
+		ev := audit.Event{
+			Type: audit.TypeConfigReloaded, RequestID: info.requestID,
+			Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+			Resource: "config", Outcome: "ok",
+		}
+		if err != nil {
+			ev.Outcome, ev.Reason = "refused", err.Error()
+		}
+		if aerr := s.Audit.Record(r.Context(), ev); aerr != nil {
+			writeError(w, r, aerr)
+			return
+		}
+		if err != nil {
+			writeError(w, r, &apiError{Status: http.StatusBadRequest, Code: "invalid_config",
+				Detail: "The new config is invalid; the old one keeps serving", Reasons: strings.Split(err.Error(), "\n")})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "version": version})
+	})
+}

@@ -1,0 +1,123 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Offline is the deterministic demo model: it calls the demo tools when a
+// message names a claim, customer or policy, and says plainly that it is
+// offline. It exists for the quickstart and tests, never as a silent fallback.
+type Offline struct{}
+
+var _ Model = Offline{}
+
+// OfflineModelName is reported as the model of offline runs.
+const OfflineModelName = "gatehouse-offline-demo"
+
+// Name implements Model.
+func (Offline) Name() string { return "offline demo model" }
+
+var (
+	claimRef    = regexp.MustCompile(`\bCLM-\d+\b`)
+	customerRef = regexp.MustCompile(`\bC-\d+\b`)
+	policyRef   = regexp.MustCompile(`\bPOL-\d+\b`)
+	policySet   = regexp.MustCompile(`(?i)\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
+)
+
+const offlinePrefix = "[offline demo model: no LLM is connected] "
+
+// Complete implements Model.
+func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
+	resp := &Response{Model: OfflineModelName, Message: Message{Role: "assistant"}}
+	last := req.Messages[len(req.Messages)-1]
+	if last.Role == "tool" {
+		resp.Message.Content = offlinePrefix + summarize(req.Messages)
+		return resp, nil
+	}
+	text := last.Content
+	has := map[string]bool{}
+	for _, t := range req.Tools {
+		has[t.Name] = true
+	}
+	var calls []ToolCall
+	var missing []string
+	call := func(tool string, args map[string]string) {
+		if !has[tool] {
+			missing = append(missing, tool)
+			return
+		}
+		b, _ := json.Marshal(args)
+		calls = append(calls, ToolCall{ID: fmt.Sprintf("call_%d_%d", len(req.Messages), len(calls)+1), Name: tool, Arguments: string(b)})
+	}
+	for _, id := range unique(claimRef.FindAllString(text, -1)) {
+		call("claims_status", map[string]string{"claim_id": id})
+	}
+	for _, id := range unique(customerRef.FindAllString(text, -1)) {
+		call("payments_lookup", map[string]string{"customer_id": id})
+	}
+	policies := unique(policyRef.FindAllString(text, -1))
+	if m := policySet.FindStringSubmatch(text); m != nil {
+		for _, id := range policies {
+			call("policy_update", map[string]string{"policy_id": id, "field": strings.ToLower(m[1]), "value": m[2]})
+		}
+	} else if len(policies) > 0 {
+		return answer(resp, fmt.Sprintf("I can change a policy's status or premium, e.g. \"set %s status to active\".", policies[0])), nil
+	}
+	if len(calls) > 0 {
+		resp.Message.ToolCalls = calls
+		return resp, nil
+	}
+	if len(missing) > 0 {
+		return answer(resp, fmt.Sprintf("You are not permitted to use the tool needed for that (%s).", strings.Join(unique(missing), ", "))), nil
+	}
+	return answer(resp, fmt.Sprintf("You said: %q. Name a claim (CLM-1001), a customer (C-100) or a policy (\"set POL-500 status to active\") and I will look it up with the demo tools.", truncate(text, 200))), nil
+}
+
+func answer(r *Response, s string) *Response {
+	r.Message.Content = offlinePrefix + s
+	return r
+}
+
+// summarize reports the results of the latest round of tool calls.
+func summarize(msgs []Message) string {
+	names := map[string]string{}
+	var results []string
+	for i := len(msgs) - 1; i >= 0 && msgs[i].Role == "tool"; i-- {
+		results = append([]string{msgs[i].ToolCallID + "\x00" + msgs[i].Content}, results...)
+	}
+	for _, m := range msgs {
+		for _, tc := range m.ToolCalls {
+			names[tc.ID] = tc.Name
+		}
+	}
+	var b strings.Builder
+	b.WriteString("Here is what the tools returned:")
+	for _, r := range results {
+		id, content, _ := strings.Cut(r, "\x00")
+		fmt.Fprintf(&b, "\n- %s: %s", names[id], content)
+	}
+	return b.String()
+}
+
+func unique(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,159 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
+)
+
+// OpenAIConfig configures an OpenAI-compatible provider.
+type OpenAIConfig struct {
+	BaseURL    string // empty = OpenAI
+	APIKey     string
+	Model      string
+	Timeout    time.Duration // per attempt
+	MaxRetries int           // on 429 and 5xx
+	// MaxRetryDelay caps the SDK's backoff between attempts (default 8 s).
+	MaxRetryDelay time.Duration
+	HTTPClient    *http.Client
+}
+
+// OpenAI is a Model backed by the official openai-go client.
+type OpenAI struct {
+	client openai.Client
+	model  string
+	name   string
+}
+
+var _ Model = (*OpenAI)(nil)
+
+// NewOpenAI builds the client.
+func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
+	if c.Model == "" {
+		return nil, errors.New("openai: model is required")
+	}
+	if c.APIKey == "" {
+		return nil, errors.New("openai: api key is empty (set the variable named by model.api_key_env)")
+	}
+	opts := []option.RequestOption{
+		option.WithAPIKey(c.APIKey),
+		option.WithMaxRetries(c.MaxRetries),
+	}
+	if c.BaseURL != "" {
+		opts = append(opts, option.WithBaseURL(c.BaseURL))
+	}
+	if c.Timeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(c.Timeout))
+	}
+	if c.MaxRetryDelay > 0 {
+		opts = append(opts, option.WithMaxRetryDelay(c.MaxRetryDelay))
+	}
+	if c.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(c.HTTPClient))
+	}
+	name := "openai"
+	if c.BaseURL != "" {
+		name = "openai-compatible at " + c.BaseURL
+	}
+	return &OpenAI{client: openai.NewClient(opts...), model: c.Model, name: name}, nil
+}
+
+// Name implements Model.
+func (o *OpenAI) Name() string { return o.name }
+
+// Complete implements Model.
+func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
+	model := req.Model
+	if model == "" {
+		model = o.model
+	}
+	params := openai.ChatCompletionNewParams{
+		Model:    shared.ChatModel(model),
+		Messages: toParams(req.Messages),
+	}
+	for _, t := range req.Tools {
+		var ps shared.FunctionParameters
+		if err := json.Unmarshal(t.Parameters, &ps); err != nil {
+			return nil, fmt.Errorf("encode tool %s: %w", t.Name, err)
+		}
+		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+			Name:        t.Name,
+			Description: openai.String(t.Description),
+			Parameters:  ps,
+		}))
+	}
+	resp, err := o.client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		var apiErr *openai.Error
+		if errors.As(err, &apiErr) {
+			return nil, fmt.Errorf("%w: upstream status %d", ErrProvider, apiErr.StatusCode)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrProvider, err)
+	}
+	if len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("%w: response has no choices", ErrProvider)
+	}
+	m := resp.Choices[0].Message
+	out := &Response{
+		Model:   resp.Model,
+		Message: Message{Role: "assistant", Content: m.Content},
+		Usage: Usage{
+			PromptTokens:     resp.Usage.PromptTokens,
+			CompletionTokens: resp.Usage.CompletionTokens,
+			TotalTokens:      resp.Usage.TotalTokens,
+		},
+	}
+	for _, tc := range m.ToolCalls {
+		if tc.Type != "function" {
+			continue
+		}
+		out.Message.ToolCalls = append(out.Message.ToolCalls, ToolCall{
+			ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments,
+		})
+	}
+	return out, nil
+}
+
+func toParams(msgs []Message) []openai.ChatCompletionMessageParamUnion {
+	out := make([]openai.ChatCompletionMessageParamUnion, 0, len(msgs))
+	for _, m := range msgs {
+		switch m.Role {
+		case "system":
+			out = append(out, openai.SystemMessage(m.Content))
+		case "user":
+			out = append(out, openai.UserMessage(m.Content))
+		case "tool":
+			out = append(out, openai.ToolMessage(m.Content, m.ToolCallID))
+		case "assistant":
+			a := openai.ChatCompletionAssistantMessageParam{}
+			if m.Content != "" {
+				a.Content.OfString = openai.String(m.Content)
+			}
+			for _, tc := range m.ToolCalls {
+				a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
+					OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
+						ID: tc.ID,
+						Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{
+							Name: tc.Name, Arguments: tc.Arguments,
+						},
+					},
+				})
+			}
+			out = append(out, openai.ChatCompletionMessageParamUnion{OfAssistant: &a})
+		}
+	}
+	return out
+}

@@ -1,0 +1,93 @@
+// Package builtin holds the demo tools of the tutorial — claims_status,
+// payments_lookup and policy_update — over the demo insurance database.
+package builtin
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // the embedded SQLite driver
+)
+
+// DB is the demo insurance database.
+type DB struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS policies (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+  status TEXT NOT NULL, premium REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+  policy_id TEXT NOT NULL REFERENCES policies(id), status TEXT NOT NULL, amount REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+  date TEXT NOT NULL, amount REAL NOT NULL, method TEXT NOT NULL);
+`
+
+const seed = `
+INSERT INTO customers VALUES ('C-100','Ada Moreau'), ('C-200','Ben Okafor');
+INSERT INTO policies VALUES ('POL-500','C-100','active',1200.00), ('POL-501','C-200','active',980.50);
+INSERT INTO claims VALUES ('CLM-1001','C-100','POL-500','in_review',2500.00), ('CLM-1002','C-200','POL-501','approved',740.00);
+INSERT INTO payments VALUES
+  ('PAY-9001','C-100','2026-09-01',100.00,'direct_debit'),
+  ('PAY-9002','C-100','2026-10-01',100.00,'direct_debit'),
+  ('PAY-9003','C-200','2026-09-15',81.71,'card'),
+  ('PAY-9004','C-200','2026-10-15',81.71,'card');
+`
+
+// OpenDemo opens the demo database at dsn (sqlite://path), creating it with
+// the demo rows when it does not exist.
+func OpenDemo(ctx context.Context, dsn string) (*DB, error) {
+	path, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok || path == "" {
+		return nil, fmt.Errorf("open demo database: dsn must be sqlite://path")
+	}
+	_, statErr := os.Stat(path)
+	fresh := os.IsNotExist(statErr)
+	if fresh {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("open demo database: %w", err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	if err != nil {
+		return nil, fmt.Errorf("open demo database: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create demo schema: %w", err)
+	}
+	if fresh {
+		if _, err := db.ExecContext(ctx, seed); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("seed demo database: %w", err)
+		}
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Policy is a policy row.
+type Policy struct {
+	ID         string  `json:"policy_id"`
+	CustomerID string  `json:"customer_id"`
+	Status     string  `json:"status"`
+	Premium    float64 `json:"premium"`
+}
+
+// GetPolicy reads a policy (for tests and tools).
+func (d *DB) GetPolicy(ctx context.Context, id string) (*Policy, error) {
+	var p Policy
+	err := d.db.QueryRowContext(ctx, `SELECT id, customer_id, status, premium FROM policies WHERE id = ?`, id).
+		Scan(&p.ID, &p.CustomerID, &p.Status, &p.Premium)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

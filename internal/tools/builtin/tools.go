@@ -1,0 +1,173 @@
+package builtin
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+)
+
+// Tools returns the builtin tools over db, by name.
+func Tools(db *DB) map[string]tools.Tool {
+	return map[string]tools.Tool{
+		"claims_status":   claimsStatus{db},
+		"payments_lookup": paymentsLookup{db},
+		"policy_update":   policyUpdate{db},
+	}
+}
+
+// errNotFound is deliberately the same for a missing row and a row of
+// another customer, so a caller learns nothing about others' data.
+var errNotFound = errors.New("not found")
+
+// customerScope returns the customer a caller is confined to, if any: a
+// principal carrying a customer_id claim sees only that customer's rows,
+// whatever the policy allowed (defence in depth).
+func customerScope(ctx context.Context) (string, error) {
+	p := principal.From(ctx)
+	if p == nil {
+		return "", errors.New("no authenticated caller")
+	}
+	if id, ok := p.Claims["customer_id"].(string); ok && id != "" {
+		return id, nil
+	}
+	return "", nil
+}
+
+func str(args tools.Args, k string) string {
+	s, _ := args[k].(string)
+	return s
+}
+
+type claimsStatus struct{ db *DB }
+
+func (claimsStatus) Spec() tools.Spec {
+	return tools.Spec{
+		Name:        "claims_status",
+		Description: "Look up the status and amount of an insurance claim by its id (e.g. CLM-1001).",
+		Parameters:  json.RawMessage(`{"type":"object","properties":{"claim_id":{"type":"string","description":"The claim id, e.g. CLM-1001","pattern":"^CLM-[0-9]{1,12}$"}},"required":["claim_id"]}`),
+	}
+}
+
+func (t claimsStatus) Call(ctx context.Context, args tools.Args) (any, error) {
+	scope, err := customerScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		ClaimID    string  `json:"claim_id"`
+		CustomerID string  `json:"customer_id"`
+		PolicyID   string  `json:"policy_id"`
+		Status     string  `json:"status"`
+		Amount     float64 `json:"amount"`
+	}
+	err = t.db.db.QueryRowContext(ctx,
+		`SELECT id, customer_id, policy_id, status, amount FROM claims WHERE id = ? AND (? = '' OR customer_id = ?)`,
+		str(args, "claim_id"), scope, scope).Scan(&out.ClaimID, &out.CustomerID, &out.PolicyID, &out.Status, &out.Amount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim %s: %w", str(args, "claim_id"), errNotFound)
+	}
+	if err != nil {
+		return nil, errors.New("the claims database is unavailable")
+	}
+	return out, nil
+}
+
+type paymentsLookup struct{ db *DB }
+
+func (paymentsLookup) Spec() tools.Spec {
+	return tools.Spec{
+		Name:        "payments_lookup",
+		Description: "List a customer's payments by customer id (e.g. C-100).",
+		Parameters:  json.RawMessage(`{"type":"object","properties":{"customer_id":{"type":"string","description":"The customer id, e.g. C-100","pattern":"^C-[0-9]{1,12}$"}},"required":["customer_id"]}`),
+	}
+}
+
+type payment struct {
+	PaymentID string  `json:"payment_id"`
+	Date      string  `json:"date"`
+	Amount    float64 `json:"amount"`
+	Method    string  `json:"method"`
+}
+
+func (t paymentsLookup) Call(ctx context.Context, args tools.Args) (any, error) {
+	scope, err := customerScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cust := str(args, "customer_id")
+	if scope != "" && scope != cust {
+		return nil, fmt.Errorf("customer %s: %w", cust, errNotFound)
+	}
+	rows, err := t.db.db.QueryContext(ctx, `SELECT id, date, amount, method FROM payments WHERE customer_id = ? ORDER BY date`, cust)
+	if err != nil {
+		return nil, errors.New("the payments database is unavailable")
+	}
+	defer rows.Close()
+	out := struct {
+		CustomerID string    `json:"customer_id"`
+		Payments   []payment `json:"payments"`
+	}{CustomerID: cust, Payments: []payment{}}
+	for rows.Next() {
+		var p payment
+		if err := rows.Scan(&p.PaymentID, &p.Date, &p.Amount, &p.Method); err != nil {
+			return nil, errors.New("the payments database is unavailable")
+		}
+		out.Payments = append(out.Payments, p)
+	}
+	if rows.Err() != nil {
+		return nil, errors.New("the payments database is unavailable")
+	}
+	if len(out.Payments) == 0 {
+		return nil, fmt.Errorf("customer %s: %w", cust, errNotFound)
+	}
+	return out, nil
+}
+
+type policyUpdate struct{ db *DB }
+
+func (policyUpdate) Spec() tools.Spec {
+	return tools.Spec{
+		Name:        "policy_update",
+		Description: "Change a policy's status or premium.",
+		Parameters:  json.RawMessage(`{"type":"object","properties":{"policy_id":{"type":"string","description":"The policy id, e.g. POL-500","pattern":"^POL-[0-9]{1,12}$"},"field":{"type":"string","enum":["status","premium"]},"value":{"type":"string","description":"The new value: a status word, or a premium amount","maxLength":64}},"required":["policy_id","field","value"]}`),
+	}
+}
+
+var validStatus = map[string]bool{"active": true, "suspended": true, "cancelled": true, "lapsed": true}
+
+func (t policyUpdate) Call(ctx context.Context, args tools.Args) (any, error) {
+	scope, err := customerScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, field, value := str(args, "policy_id"), str(args, "field"), str(args, "value")
+	var res sql.Result
+	switch field {
+	case "status":
+		if !validStatus[value] {
+			return nil, fmt.Errorf("status %q is not one of active, suspended, cancelled, lapsed", value)
+		}
+		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET status = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, value, id, scope, scope)
+	case "premium":
+		f, perr := strconv.ParseFloat(value, 64)
+		if perr != nil || f <= 0 || f > 1e9 {
+			return nil, fmt.Errorf("premium %q is not a positive amount", value)
+		}
+		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET premium = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, f, id, scope, scope)
+	default:
+		return nil, fmt.Errorf("field %q cannot be changed: only status or premium", field)
+	}
+	if err != nil {
+		return nil, errors.New("the policies database is unavailable")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("policy %s: %w", id, errNotFound)
+	}
+	return t.db.GetPolicy(ctx, id)
+}
