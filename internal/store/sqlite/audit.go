@@ -1,0 +1,229 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+)
+
+// AuditStore is the audit log in one SQLite file.
+type AuditStore struct {
+	db *sql.DB
+	wl writeLock
+}
+
+var _ audit.Store = (*AuditStore)(nil)
+
+// OpenAudit opens (creating and migrating) the audit log at path.
+func OpenAudit(ctx context.Context, path string) (*AuditStore, error) {
+	db, err := openDB(ctx, path, "audit")
+	if err != nil {
+		return nil, err
+	}
+	return &AuditStore{db: db, wl: newWriteLock()}, nil
+}
+
+// Close closes the database.
+func (s *AuditStore) Close() error { return s.db.Close() }
+
+// Append stores events in one fsync'd transaction.
+func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
+	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events
+			(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+		defer st.Close()
+		for _, e := range events {
+			body, err := audit.EncodeCanonical(e)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+				e.Decision, e.PrevHash, e.Hash, string(body)); err != nil {
+				return fmt.Errorf("append audit event %s/%d: %w", e.ChainID, e.Seq, err)
+			}
+		}
+		return nil
+	})
+}
+
+const eventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body`
+
+// scanEvent reads a row of eventColumns. The columns win over the body, so
+// an edit of either one shows in the hash.
+func scanEvent(rows interface{ Scan(...any) error }) (audit.Entry, error) {
+	var (
+		en      audit.Entry
+		c       audit.Event
+		timeNS  int64
+		bodyStr string
+	)
+	if err := rows.Scan(&en.ID, &c.ChainID, &c.Seq, &timeNS, &c.Type, &c.Subject, &c.Decision,
+		&c.PrevHash, &c.Hash, &bodyStr); err != nil {
+		return en, fmt.Errorf("read audit event: %w", err)
+	}
+	e, err := audit.DecodeCanonical([]byte(bodyStr))
+	if err != nil {
+		return en, fmt.Errorf("read audit event %d: %w", en.ID, err)
+	}
+	e.ChainID, e.Seq, e.Time = c.ChainID, c.Seq, time.Unix(0, timeNS).UTC()
+	e.Type, e.Subject, e.Decision = c.Type, c.Subject, c.Decision
+	e.PrevHash, e.Hash = c.PrevHash, c.Hash
+	en.Event = e
+	return en, nil
+}
+
+// Head returns the last event of a chain.
+func (s *AuditStore) Head(ctx context.Context, chainID string) (audit.Event, bool, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+		WHERE chain_id = ? ORDER BY seq DESC LIMIT 1`, chainID)
+	en, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Event{}, false, nil
+	}
+	if err != nil {
+		return audit.Event{}, false, fmt.Errorf("read chain head: %w", err)
+	}
+	return en.Event, true, nil
+}
+
+// List returns events matching f.
+func (s *AuditStore) List(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Subject != "" {
+		add("subject = ?", f.Subject)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.Decision != "" {
+		add("decision = ?", f.Decision)
+	}
+	if !f.Since.IsZero() {
+		add("time_ns >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time_ns < ?", f.Until.UnixNano())
+	}
+	if f.AfterID > 0 {
+		add("id > ?", f.AfterID)
+	}
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
+	}
+	q := `SELECT ` + eventColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Desc {
+		q += " ORDER BY id DESC"
+	} else {
+		q += " ORDER BY id"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = audit.DefaultListLimit
+	}
+	q += " LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		en, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, en)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// Scan calls fn for each event at or after since, by chain and seq.
+func (s *AuditStore) Scan(ctx context.Context, since time.Time, fn func(audit.Event) error) error {
+	var sinceNS int64 = -1 << 63
+	if !since.IsZero() {
+		sinceNS = since.UnixNano()
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+		WHERE time_ns >= ? ORDER BY chain_id, seq`, sinceNS)
+	if err != nil {
+		return fmt.Errorf("scan audit events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		en, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(en.Event); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan audit events: %w", err)
+	}
+	return nil
+}
+
+// SaveCheckpoint stores a checkpoint durably.
+func (s *AuditStore) SaveCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints
+			(chain_id, seq, hash, time_ns, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ChainID, c.Seq, c.Hash, c.Time.UnixNano(), c.PublicKey, c.Signature); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		return nil
+	})
+}
+
+// Checkpoints returns the stored checkpoints, oldest first.
+func (s *AuditStore) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT chain_id, seq, hash, time_ns, public_key, signature
+		FROM audit_checkpoints ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Checkpoint
+	for rows.Next() {
+		var (
+			c  audit.Checkpoint
+			ns int64
+		)
+		if err := rows.Scan(&c.ChainID, &c.Seq, &c.Hash, &ns, &c.PublicKey, &c.Signature); err != nil {
+			return nil, fmt.Errorf("list checkpoints: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// Ping takes and releases the write lock: it fails when another connection
+// holds the file locked.
+func (s *AuditStore) Ping(ctx context.Context) error {
+	return inTx(ctx, s.db, s.wl, func(*sql.Tx) error { return nil })
+}

@@ -1,0 +1,192 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/session"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
+)
+
+func openAudit(t *testing.T, path string) *AuditStore {
+	t.Helper()
+	s, err := OpenAudit(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// rawDB opens another connection to the file, outside the store.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestAuditStoreConformance(t *testing.T) {
+	storetest.TestAuditStore(t, func(t *testing.T) audit.Store {
+		return openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	})
+}
+
+func TestAuditTamper(t *testing.T) {
+	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		s := openAudit(t, path)
+		db := rawDB(t, path)
+		return s, func(t *testing.T, q string, args ...any) {
+			t.Helper()
+			if _, err := db.Exec(q, args...); err != nil {
+				t.Fatalf("tamper %q: %v", q, err)
+			}
+		}
+	})
+}
+
+func TestSessionStoreConformance(t *testing.T) {
+	storetest.TestSessionStore(t, func(t *testing.T) session.Store {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A byte flipped in the database file itself, the crudest edit, is found.
+func TestAuditFileByteFlipIsDetected(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := openAudit(t, path)
+	l, err := audit.New(audit.Config{Store: s, ChainID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"alice", "bob", "carol-the-customer", "dave"} {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Subject: who, Reason: "because " + who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	s.Close()
+	// Fold the WAL into the main file so the bytes are there.
+	db := rawDB(t, path)
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("because carol"))
+	if i < 0 {
+		t.Fatal("event text not found in the database file")
+	}
+	data[i+len("because c")] ^= 0x01 // carol -> barol
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := audit.Verify(ctx, openAudit(t, path), audit.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || res.FirstBad == nil || res.FirstBad.Seq != 3 || !strings.Contains(res.FirstBad.Reason, "edited") {
+		t.Errorf("Verify = %+v, first bad %+v; want seq 3 edited", res, res.FirstBad)
+	}
+}
+
+// With the file write-locked by another connection, Record fails closed
+// within the commit bound, and works again once the lock is gone.
+func TestRecordFailsClosedWhenFileLocked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := openAudit(t, path)
+	const bound = 1500 * time.Millisecond
+	l, err := audit.New(audit.Config{Store: s, ChainID: "c1", CommitTimeout: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := rawDB(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Decision: audit.Allow, Resource: "policy_update"})
+	took := time.Since(start)
+	if !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Record with the file locked = %v, want ErrUnavailable", err)
+	}
+	if took > bound+500*time.Millisecond {
+		t.Errorf("Record took %v, bound is %v", took, bound)
+	}
+	if err := l.Ready(ctx); !errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("Ready with the file locked = %v, want ErrUnavailable", err)
+	}
+	t.Logf("failed closed after %v: %v", took, err)
+
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if err := l.Ready(ctx); err != nil {
+		t.Errorf("Ready after unlock = %v", err)
+	}
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunFinished}); err != nil {
+		t.Fatalf("Record after unlock = %v", err)
+	}
+	l.Close()
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Events != 2 {
+		t.Errorf("Verify = %+v, %v; want ok with 2 events (the refused one not recorded)", res, err)
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	if _, err := OpenAudit(context.Background(), "a?b"); err == nil {
+		t.Error("OpenAudit accepted a path with '?'")
+	}
+}
+
+// Durability comes from these settings; a commit must be fsync'd.
+func TestOpenSetsWALAndFullSync(t *testing.T) {
+	s := openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	var mode string
+	var sync, busy int
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.QueryRow(`PRAGMA busy_timeout`).Scan(&busy); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || sync != 2 || busy != int(BusyTimeout.Milliseconds()) {
+		t.Errorf("journal_mode %q, synchronous %d, busy_timeout %d; want wal, 2 (FULL), %d", mode, sync, busy, BusyTimeout.Milliseconds())
+	}
+}
