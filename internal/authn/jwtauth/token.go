@@ -27,9 +27,10 @@ func invalid(reason string) error {
 }
 
 // looksLikeJWT reports whether token is ours to judge: a compact JWS starts
-// with the base64url of `{"`. Anything else goes to the next authenticator.
+// with the base64url of `{"`. Anything else goes to the next authenticator;
+// a mangled JWT (one segment, five segments) is still ours, and refused.
 func looksLikeJWT(token string) bool {
-	return strings.HasPrefix(token, "eyJ") && strings.Contains(token, ".")
+	return strings.HasPrefix(token, "eyJ")
 }
 
 // header is the part of a JOSE header this verifier reads.
