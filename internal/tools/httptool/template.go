@@ -88,7 +88,7 @@ func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 		if err != nil {
 			return nil, err
 		}
-		if seg != segments[i] && (segments[i] == "" || segments[i] == "." || segments[i] == "..") {
+		if placeholderRE.MatchString(seg) && (segments[i] == "" || segments[i] == "." || segments[i] == "..") {
 			return nil, fmt.Errorf("argument makes an empty, . or .. path segment")
 		}
 	}
@@ -106,7 +106,8 @@ func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 	path := strings.Join(segments, "/")
 	u, err := url.Parse(t.origin + path)
 	if err != nil {
-		return nil, fmt.Errorf("build url: %w", err)
+		// url.Error repeats the URL, whose host may be internal.
+		return nil, fmt.Errorf("build url: arguments do not form a valid URL")
 	}
 	// Belt and braces: the parsed URL must keep the template's origin, the
 	// exact escaped path built above and its segment count.

@@ -159,3 +159,14 @@ func TestArgError_NamesFieldAndReason(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+func BenchmarkDecode(b *testing.B) {
+	s := mustCompile(b, paymentsSchema)
+	raw := []byte(`{"customer_id":"C-100"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
