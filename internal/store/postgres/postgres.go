@@ -1,0 +1,99 @@
+// Package postgres stores the audit log and sessions in PostgreSQL
+// (github.com/jackc/pgx/v5), so several gatehouse processes can share one
+// audit log (each appending its own chain) and one session store.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DefaultConnectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout, so an unreachable server fails within the audit bound.
+const DefaultConnectTimeout = 2 * time.Second
+
+// migrationLock is the advisory lock key that serializes migrations of
+// processes starting at the same time.
+const migrationLock = 0x6761746568 // "gateh"
+
+// openPool connects to dsn and applies the migrations under migrations/<set>.
+func openPool(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres dsn: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := migrate(ctx, pool, set); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return pool, nil
+}
+
+// migrate applies, in name order and once each, the SQL files of a set.
+func migrate(ctx context.Context, pool *pgxpool.Pool, set string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations
+			(name TEXT PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		names, err := fs.Glob(migrations, "migrations/"+set+"/*.sql")
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`,
+				name).Scan(&done); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if done {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ping checks that the server is reachable and accepts writes (it is not
+// a read-only standby).
+func ping(ctx context.Context, pool *pgxpool.Pool) error {
+	var standby bool
+	if err := pool.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	if standby {
+		return fmt.Errorf("ping postgres: server is a read-only standby")
+	}
+	return nil
+}

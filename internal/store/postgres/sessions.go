@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehousehq/gatehouse/internal/session"
+)
+
+// SessionStore keeps sessions in PostgreSQL.
+type SessionStore struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+var _ session.Store = (*SessionStore)(nil)
+
+// OpenSessions connects to dsn and migrates the session tables.
+func OpenSessions(ctx context.Context, dsn string) (*SessionStore, error) {
+	pool, err := openPool(ctx, dsn, "sessions")
+	if err != nil {
+		return nil, err
+	}
+	return &SessionStore{pool: pool, now: time.Now}, nil
+}
+
+// Close closes the pool.
+func (s *SessionStore) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Create stores a new session. An empty ID is filled with a random one and
+// zero times with now.
+func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
+	if ss.ID == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("create session id: %w", err)
+		}
+		ss.ID = hex.EncodeToString(b)
+	}
+	if ss.Created.IsZero() {
+		ss.Created = s.now().UTC()
+	}
+	if ss.Updated.IsZero() {
+		ss.Updated = ss.Created
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, subject, agent, created_ns, updated_ns)
+			VALUES ($1, $2, $3, $4, $5)`, ss.ID, ss.Subject, ss.Agent, ss.Created.UnixNano(), ss.Updated.UnixNano()); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return insertMessages(ctx, tx, ss.ID, 0, ss.Messages)
+	})
+}
+
+func insertMessages(ctx context.Context, tx pgx.Tx, id string, first int, msgs []session.Message) error {
+	for i, m := range msgs {
+		m.Time = m.Time.UTC()
+		body, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("encode session message: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO session_messages (session_id, idx, body) VALUES ($1, $2, $3)`,
+			id, first+i, string(body)); err != nil {
+			return fmt.Errorf("store session message: %w", err)
+		}
+	}
+	return nil
+}
+
+// Get returns the session id if subject owns it, else session.ErrNotFound.
+func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Session, error) {
+	ss := session.Session{ID: id}
+	var created, updated int64
+	err := s.pool.QueryRow(ctx, `SELECT subject, agent, created_ns, updated_ns FROM sessions
+		WHERE id = $1 AND subject = $2`, id, subject).Scan(&ss.Subject, &ss.Agent, &created, &updated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, session.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	ss.Created, ss.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	rows, err := s.pool.Query(ctx, `SELECT body FROM session_messages WHERE session_id = $1 ORDER BY idx`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get session messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("get session messages: %w", err)
+		}
+		var m session.Message
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			return nil, fmt.Errorf("decode session message: %w", err)
+		}
+		ss.Messages = append(ss.Messages, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get session messages: %w", err)
+	}
+	return &ss, nil
+}
+
+// Append adds messages to a session subject owns; otherwise it changes
+// nothing and returns session.ErrNotFound. The row lock taken by the UPDATE
+// orders concurrent appends to one session.
+func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...session.Message) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET updated_ns = $1 WHERE id = $2 AND subject = $3`,
+			s.now().UnixNano(), id, subject)
+		if err != nil {
+			return fmt.Errorf("append to session: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return session.ErrNotFound
+		}
+		var next int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages
+			WHERE session_id = $1`, id).Scan(&next); err != nil {
+			return fmt.Errorf("append to session: %w", err)
+		}
+		return insertMessages(ctx, tx, id, next, msgs)
+	})
+}
