@@ -25,10 +25,7 @@ import (
 // GATEHOUSE_TEST_POSTGRES, dropped when the test ends.
 func testDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL tests skipped")
-	}
+	base := requirePostgres(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
@@ -47,6 +44,16 @@ func testDSN(t testing.TB) string {
 		conn.Close(ctx)
 	})
 	return withParam(t, base, "search_path", schema)
+}
+
+// requirePostgres returns GATEHOUSE_TEST_POSTGRES, or skips the test.
+func requirePostgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL tests skipped")
+	}
+	return base
 }
 
 // withParam adds a connection parameter to a URL or keyword/value DSN.
@@ -76,10 +83,12 @@ func openAudit(t testing.TB, dsn string) *AuditStore {
 }
 
 func TestAuditStoreConformance(t *testing.T) {
+	requirePostgres(t)
 	storetest.TestAuditStore(t, func(t *testing.T) audit.Store { return openAudit(t, testDSN(t)) })
 }
 
 func TestAuditTamper(t *testing.T) {
+	requirePostgres(t)
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
 		s := openAudit(t, testDSN(t))
 		return s, func(t *testing.T, q string, args ...any) {
@@ -92,6 +101,7 @@ func TestAuditTamper(t *testing.T) {
 }
 
 func TestSessionStoreConformance(t *testing.T) {
+	requirePostgres(t)
 	storetest.TestSessionStore(t, func(t *testing.T) session.Store {
 		s, err := OpenSessions(context.Background(), testDSN(t))
 		if err != nil {
