@@ -1,0 +1,325 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/store/sqlite"
+)
+
+func openStore(t *testing.T) *sqlite.AuditStore {
+	t.Helper()
+	s, err := sqlite.OpenAudit(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newLog(t *testing.T, cfg audit.Config) *audit.Log {
+	t.Helper()
+	l, err := audit.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func events(t *testing.T, s audit.Store) []audit.Event {
+	t.Helper()
+	var out []audit.Event
+	if err := s.Scan(context.Background(), time.Time{}, func(e audit.Event) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mustVerify(t *testing.T, s audit.Store, opts audit.VerifyOptions) audit.VerifyResult {
+	t.Helper()
+	res, err := audit.Verify(context.Background(), s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Fatalf("Verify: %v", res.Err())
+	}
+	return res
+}
+
+// faultyStore injects failures into Append.
+type faultyStore struct {
+	audit.Store
+	appendHook func(ctx context.Context, events []audit.Event) error
+}
+
+func (f *faultyStore) Append(ctx context.Context, events []audit.Event) error {
+	if f.appendHook != nil {
+		return f.appendHook(ctx, events)
+	}
+	return f.Store.Append(ctx, events)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	s := openStore(t)
+	tests := []struct {
+		name string
+		cfg  audit.Config
+	}{
+		{"no store", audit.Config{}},
+		{"unknown mode", audit.Config{Store: s, ContentMode: "raw"}},
+		{"hmac without key", audit.Config{Store: s, ContentMode: audit.ContentHMAC}},
+		{"hmac short key", audit.Config{Store: s, ContentMode: audit.ContentHMAC, HMACKey: []byte("short")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if l, err := audit.New(tt.cfg); err == nil {
+				l.Close()
+				t.Error("New succeeded")
+			}
+		})
+	}
+}
+
+func TestContentModes(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	raw := map[string]string{"message": "my card is 4111", "arguments": `{"customer_id":"C-100"}`}
+	tests := []struct {
+		mode audit.ContentMode
+		want map[string]string
+	}{
+		{audit.ContentFull, raw},
+		{audit.ContentHMAC, map[string]string{
+			"message": audit.HashValue(key, raw["message"]), "arguments": audit.HashValue(key, raw["arguments"])}},
+		{audit.ContentNone, nil},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			s := openStore(t)
+			l := newLog(t, audit.Config{Store: s, ContentMode: tt.mode, HMACKey: key})
+			in := map[string]string{"message": raw["message"], "arguments": raw["arguments"]}
+			if err := l.Record(context.Background(), audit.Event{Type: audit.TypeRunStarted, Content: in}); err != nil {
+				t.Fatal(err)
+			}
+			got := events(t, s)[0].Content
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stored content (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(raw, in); diff != "" {
+				t.Errorf("caller's content changed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// RFC 4231 test case 2.
+func TestHashValue(t *testing.T) {
+	got := audit.HashValue([]byte("Jefe"), "what do ya want for nothing?")
+	want := "hmac-sha256:5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+	if got != want {
+		t.Errorf("HashValue = %s, want %s", got, want)
+	}
+}
+
+func TestRecordFillsChainFields(t *testing.T) {
+	s := openStore(t)
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := newLog(t, audit.Config{Store: s, ChainID: "main", Now: func() time.Time { return at }})
+	ctx := context.Background()
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted, Seq: 99, Hash: "forged"},
+		audit.Event{Type: audit.TypeRunFinished}); err != nil {
+		t.Fatal(err)
+	}
+	got := events(t, s)
+	if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 || got[0].PrevHash != audit.GenesisHash ||
+		got[1].PrevHash != got[0].Hash || !got[0].Time.Equal(at) || got[0].ChainID != "main" {
+		t.Errorf("stored events = %+v", got)
+	}
+	if err := l.Record(ctx, audit.Event{}); err == nil || errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("Record without type = %v, want a plain error", err)
+	}
+}
+
+func TestRecordFailsClosedWhenStoreHangs(t *testing.T) {
+	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Event) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	const bound = 200 * time.Millisecond
+	l := newLog(t, audit.Config{Store: s, CommitTimeout: bound})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			start := time.Now()
+			err := l.Record(context.Background(), audit.Event{Type: audit.TypeToolDecided})
+			if !errors.Is(err, audit.ErrUnavailable) {
+				t.Errorf("Record = %v, want ErrUnavailable", err)
+			}
+			if took := time.Since(start); took > bound+150*time.Millisecond {
+				t.Errorf("Record took %v, bound %v", took, bound)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestRecordHonoursContext(t *testing.T) {
+	block := make(chan struct{})
+	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Event) error {
+		<-block
+		return errors.New("late")
+	}}
+	l := newLog(t, audit.Config{Store: s})
+	defer close(block)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := l.Record(ctx, audit.Event{Type: audit.TypeToolDecided})
+	if !errors.Is(err, audit.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Record = %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+}
+
+// A commit that reports failure may still have happened (a lost ack). The
+// next batch must continue from what the store holds, not from memory.
+func TestFailedCommitReloadsHead(t *testing.T) {
+	inner := openStore(t)
+	var calls atomic.Int32
+	s := &faultyStore{Store: inner}
+	s.appendHook = func(ctx context.Context, events []audit.Event) error {
+		switch calls.Add(1) {
+		case 2: // committed, but the caller hears an error
+			if err := inner.Append(ctx, events); err != nil {
+				return err
+			}
+			return errors.New("connection reset")
+		case 3: // not committed
+			return errors.New("disk full")
+		}
+		return inner.Append(ctx, events)
+	}
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1"})
+	ctx := context.Background()
+	want := []error{nil, audit.ErrUnavailable, audit.ErrUnavailable, nil, nil}
+	for i, w := range want {
+		err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted})
+		if !errors.Is(err, w) || (w == nil && err != nil) {
+			t.Fatalf("Record %d = %v, want %v", i, err, w)
+		}
+	}
+	res := mustVerify(t, inner, audit.VerifyOptions{})
+	if res.Events != 4 || res.Chains["c1"].Seq != 4 {
+		t.Errorf("Verify = %+v; want 4 events (3 acknowledged, 1 with a lost ack)", res)
+	}
+	if st := l.Stats(); st.Failures != 2 {
+		t.Errorf("Stats = %+v, want 2 failures", st)
+	}
+}
+
+func TestRecordAfterCloseFails(t *testing.T) {
+	l := newLog(t, audit.Config{Store: openStore(t)})
+	l.Close()
+	if err := l.Record(context.Background(), audit.Event{Type: audit.TypeRunStarted}); !errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("Record after Close = %v, want ErrUnavailable", err)
+	}
+	if err := l.Ready(context.Background()); !errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("Ready after Close = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestAuthFailuresAreBoundedAndCounted(t *testing.T) {
+	s := openStore(t)
+	var now atomic.Int64
+	now.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	l := newLog(t, audit.Config{Store: s, AuthFailureRate: 1, AuthFailureBurst: 3, Now: clock})
+	ctx := context.Background()
+	for range 10 {
+		if err := l.RecordAuthFailure(ctx, audit.Event{Reason: "invalid token"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now.Add(int64(2 * time.Second)) // two more tokens
+	for range 5 {
+		if err := l.RecordAuthFailure(ctx, audit.Event{Reason: "invalid token"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.Stats().Suppressed; got != 10 {
+		t.Errorf("Suppressed = %d, want 10", got)
+	}
+	l.Close()
+	var failed, suppressed int64
+	for _, e := range events(t, s) {
+		switch e.Type {
+		case audit.TypeAuthFailed:
+			failed++
+		case audit.TypeAuthSuppressed:
+			suppressed += e.Count
+		}
+	}
+	if failed != 5 || suppressed != 10 {
+		t.Errorf("recorded %d auth.failed and suppressed count %d; want 5 and 10", failed, suppressed)
+	}
+}
+
+func TestCheckpointsEveryNEventsAndWhenIdle(t *testing.T) {
+	s := openStore(t)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointEvery: 3,
+		CheckpointInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	for range 7 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // idle: interval checkpoints of seq 7
+	cps, err := s.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for _, c := range cps {
+		if len(seqs) == 0 || seqs[len(seqs)-1] != c.Seq {
+			seqs = append(seqs, c.Seq)
+		}
+	}
+	if len(cps) < 4 || seqs[len(seqs)-1] != 7 || !containsAll(seqs, 3, 6) {
+		t.Errorf("checkpoint seqs %v (%d checkpoints); want 3, 6 and repeated idle ones at 7", seqs, len(cps))
+	}
+	mustVerify(t, s, audit.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)})
+
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{PublicKey: other.Public().(ed25519.PublicKey)})
+	if err != nil || res.OK || !strings.Contains(res.FirstBad.Reason, "unexpected key") {
+		t.Errorf("Verify with another key = %+v, %v; want a checkpoint problem", res, err)
+	}
+}
+
+func containsAll(s []int64, vs ...int64) bool {
+	for _, v := range vs {
+		found := false
+		for _, x := range s {
+			found = found || x == v
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
