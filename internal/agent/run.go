@@ -59,7 +59,9 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
 
 	res, runErr := r.loop(ctx, req, base)
-	if runErr != nil && errors.Is(context.Cause(ctx), ErrRunTimeout) && !errors.Is(runErr, audit.ErrUnavailable) {
+	// Whichever deadline ended the run (the agent's or the request's), the
+	// caller hears that it timed out.
+	if runErr != nil && ctx.Err() != nil && !errors.Is(runErr, audit.ErrUnavailable) {
 		runErr = ErrRunTimeout
 	}
 	if errors.Is(runErr, audit.ErrUnavailable) {

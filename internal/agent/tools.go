@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -68,7 +69,11 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
 	default:
 		var err error
-		args, err = t.Decode([]byte(c.Arguments))
+		raw := c.Arguments
+		if strings.TrimSpace(raw) == "" {
+			raw = "{}" // some models send nothing for a tool without arguments
+		}
+		args, err = t.Decode([]byte(raw))
 		if err != nil {
 			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: "invalid arguments: " + err.Error()}
 			status = "invalid_arguments"

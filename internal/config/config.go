@@ -78,6 +78,7 @@ type Issuer struct {
 	Issuer             string        `yaml:"issuer"`
 	Audiences          []string      `yaml:"audiences"`
 	JWKSURL            string        `yaml:"jwks_url"`
+	JWKSFile           string        `yaml:"jwks_file"`
 	Algorithms         []string      `yaml:"algorithms"`
 	RolesClaim         string        `yaml:"roles_claim"`
 	SubjectClaim       string        `yaml:"subject_claim"`
@@ -136,6 +137,7 @@ type Audit struct {
 	DSN                string        `yaml:"dsn"`
 	Content            string        `yaml:"content"` // full | hmac | none
 	HMACKeyEnv         string        `yaml:"hmac_key_env"`
+	HMACKeyFile        string        `yaml:"hmac_key_file"`
 	CommitTimeout      time.Duration `yaml:"commit_timeout"`
 	CheckpointKeyFile  string        `yaml:"checkpoint_key_file"`
 	CheckpointEvery    int           `yaml:"checkpoint_every"`

@@ -25,13 +25,13 @@ func DevUsers() []DevUser {
 
 // DevYAML renders the documented config that `serve --dev` writes into its
 // data dir and then loads like any other config file.
-func DevYAML(dataDir string, users []DevUser, jwksURL string) ([]byte, error) {
+func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users, "JWKSURL": jwksURL})
+	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users})
 	return b.Bytes(), err
 }
 
@@ -69,7 +69,7 @@ auth:
     issuers:                   # the dev issuer: 'gatehouse token' mints tokens it accepts
       - issuer: gatehouse-dev
         audiences: [gatehouse]
-        jwks_url: "{{.JWKSURL}}"
+        jwks_file: "{{.Dir}}/dev-jwks.json"   # or jwks_url; both empty = OIDC discovery from issuer
         algorithms: [ES256]
         roles_claim: roles     # dotted path: realm_access.roles, groups, ...
         leeway: 30s
@@ -105,7 +105,8 @@ agents:
 audit:
   dsn: "sqlite://{{.Dir}}/audit.db"   # or postgres://...
   content: hmac                       # full | hmac | none
-  hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY
+  hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY      # the key, when set; else hmac_key_file
+  hmac_key_file: "{{.Dir}}/audit-hmac.key"   # made on first start (mode 0600)
   checkpoint_key_file: "{{.Dir}}/audit-checkpoint.key"
 
 sessions:

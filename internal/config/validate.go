@@ -163,6 +163,9 @@ func (c *Config) Validate() error {
 		if is.Issuer == "" {
 			bad(key+".issuer", "is required")
 		}
+		if is.JWKSURL != "" && is.JWKSFile != "" {
+			bad(key, "jwks_url and jwks_file are exclusive")
+		}
 		if len(is.Audiences) == 0 {
 			bad(key+".audiences", "at least one audience is required")
 		}

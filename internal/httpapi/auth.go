@@ -79,7 +79,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 		reason = "authentication unavailable"
 	}
 	if s.AuthFailures != nil {
-		_ = s.AuthFailures.Record(context.WithoutCancel(r.Context()), audit.Event{
+		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
 			Type: audit.TypeAuthFailed, RequestID: info.requestID, Decision: audit.Deny,
 			Reason: reason, Resource: r.Method + " " + r.URL.Path,
 		})

@@ -32,6 +32,9 @@ type Runtime struct {
 	Limiter            *RateLimiter // nil: no rate limit
 	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728).
 	ResourceMetadataURL string
+	// Close releases what the runtime holds (key refreshers); called once a
+	// reload has replaced it.
+	Close func()
 }
 
 // Deps are the long-lived parts the handlers need.
@@ -40,7 +43,7 @@ type Deps struct {
 	Audit audit.Sink
 	// AuthFailures records authentication failures without blocking the
 	// request; it is bounded so a flood cannot drown the audit writer.
-	AuthFailures audit.Sink
+	AuthFailures func(context.Context, audit.Event) error
 	Sessions     session.Store
 	// Reload builds a new Runtime from the current config source.
 	Reload func(ctx context.Context) (*Runtime, error)
@@ -87,6 +90,9 @@ func (s *Server) Reload(ctx context.Context) (int64, error) {
 	if err != nil {
 		return s.version.Load(), err
 	}
-	s.rt.Store(rt)
+	old := s.rt.Swap(rt)
+	if old != nil && old.Close != nil {
+		old.Close()
+	}
 	return s.version.Add(1), nil
 }

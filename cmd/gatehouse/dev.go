@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/devkey"
+)
+
+const (
+	devConfigName = "gatehouse.yaml"
+	devCredsName  = "dev-credentials.env"
+	devJWKSName   = "dev-jwks.json"
+)
+
+// setupDev prepares the dev data dir on first start — keys for the demo
+// users, the dev JWT key and its JWKS, and the config — and reuses them on
+// later starts. It returns the config path and the demo users' keys.
+func setupDev(dataDir string) (cfgPath string, creds map[string]string, err error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("create data dir: %w", err)
+	}
+	cfgPath = filepath.Join(dataDir, devConfigName)
+	credsPath := filepath.Join(dataDir, devCredsName)
+	key, err := devkey.LoadOrCreate(dataDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("dev jwt key: %w", err)
+	}
+	jwks, err := key.PublicJWKS()
+	if err != nil {
+		return "", nil, fmt.Errorf("dev jwt key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, devJWKSName), jwks, 0o644); err != nil {
+		return "", nil, fmt.Errorf("write dev jwks: %w", err)
+	}
+	if _, err := os.Stat(cfgPath); err == nil {
+		creds, err := readCreds(credsPath)
+		return cfgPath, creds, err
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", nil, err
+	}
+	users := config.DevUsers()
+	creds = map[string]string{}
+	var env strings.Builder
+	env.WriteString("# gatehouse dev credentials — 'source' this file. Generated once; keep it private.\n")
+	for i := range users {
+		k, digest, err := authn.NewKey()
+		if err != nil {
+			return "", nil, err
+		}
+		users[i].Hash = digest
+		creds[users[i].Name] = k
+		fmt.Fprintf(&env, "GATEHOUSE_%s_KEY=%s\n", strings.ToUpper(users[i].Name), k)
+	}
+	if err := os.WriteFile(credsPath, []byte(env.String()), 0o600); err != nil {
+		return "", nil, fmt.Errorf("write credentials: %w", err)
+	}
+	yml, err := config.DevYAML(dataDir, users)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.WriteFile(cfgPath, yml, 0o600); err != nil {
+		return "", nil, fmt.Errorf("write dev config: %w", err)
+	}
+	return cfgPath, creds, nil
+}
+
+func readCreds(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials: %w", err)
+	}
+	defer f.Close()
+	creds := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		name := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(k, "GATEHOUSE_"), "_KEY"))
+		creds[name] = v
+	}
+	return creds, sc.Err()
+}
+
+// printDev tells a newcomer what they have and how to call it.
+func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, modelNote string) {
+	fmt.Fprintf(w, "\ngatehouse dev mode — data in %s\n", dataDir)
+	fmt.Fprintf(w, "model: %s\n", modelNote)
+	fmt.Fprintf(w, "demo users (keys also in %s; 'source' it):\n", filepath.Join(dataDir, devCredsName))
+	for _, u := range config.DevUsers() {
+		fmt.Fprintf(w, "  %-9s GATEHOUSE_%s_KEY=%s\n", u.Name, strings.ToUpper(u.Name), creds[u.Name])
+	}
+	fmt.Fprintf(w, "\ntry:\n")
+	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
+	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])
+	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n\n", baseURL, creds["customer"])
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/authz/condition"
+	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/httpapi"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
+	"github.com/gatehousehq/gatehouse/internal/tools/httptool"
+	"github.com/gatehousehq/gatehouse/internal/tools/schema"
+)
+
+// wiring is what building a runtime needs besides the config.
+type wiring struct {
+	getenv func(string) string
+	log    *slog.Logger
+	audit  audit.Sink
+	demo   *builtin.DB // nil when only checking a config
+	// modelOverride, when set, replaces the configured model (dev mode's
+	// OpenAI-or-offline choice, and tests).
+	modelOverride llm.Model
+	// checkOnly builds everything that validates config, without a model.
+	checkOnly bool
+	// extraTools are registered by Go programs (package gatehouse).
+	extraTools map[string]tools.Tool
+}
+
+// buildRuntime turns a validated config into a Runtime. Errors name the
+// config key they come from.
+func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.Runtime, error) {
+	var errs []error
+	rt := &httpapi.Runtime{
+		Perms:              authz.NewPermissions(cfg.Authz.Roles, cfg.Authz.Scopes),
+		Agents:             map[string]*agent.Agent{},
+		DefaultAgent:       cfg.DefaultAgent(),
+		InvalidTokenStatus: cfg.Auth.InvalidTokenStatus,
+		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
+		RequestTimeout:     cfg.Server.RequestTimeout,
+	}
+	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
+		rt.Limiter = httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+	}
+
+	chain, closeAuth, err := buildAuthn(ctx, cfg, w)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rt.Authn, rt.Close = chain, closeAuth
+
+	gated, err := buildTools(cfg, w)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for name, ac := range cfg.Agents {
+		a := &agent.Agent{
+			Name: name, SystemMessage: ac.SystemMessage, Model: ac.Model,
+			Tools: map[string]*agent.Tool{}, Order: ac.Tools,
+			Limits: agent.Limits{
+				MaxToolRounds: ac.MaxToolRounds, MaxToolCalls: ac.MaxToolCalls,
+				MaxParallelTools: ac.MaxParallelTools, ToolTimeout: ac.ToolTimeout,
+				RunTimeout: min(ac.RunTimeout, cfg.Server.RequestTimeout),
+			},
+		}
+		for _, tn := range ac.Tools {
+			if t, ok := gated[tn]; ok {
+				a.Tools[tn] = t
+			}
+		}
+		rt.Agents[name] = a
+	}
+	var model llm.Model
+	if !w.checkOnly {
+		model, err = buildModel(cfg, w)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		if rt.Close != nil {
+			rt.Close()
+		}
+		return nil, err
+	}
+	rt.Runner = &agent.Runner{Model: model, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	return rt, nil
+}
+
+func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
+	if w.modelOverride != nil {
+		return w.modelOverride, nil
+	}
+	m := cfg.Model
+	switch m.Provider {
+	case "offline":
+		return llm.Offline{}, nil
+	case "openai":
+		key := w.getenv(m.APIKeyEnv)
+		if key == "" && m.BaseURL == "" {
+			return nil, fmt.Errorf("model: provider openai needs an API key in $%s (model.api_key_env)", m.APIKeyEnv)
+		}
+		if key == "" {
+			key = "unused" // many OpenAI-compatible servers need no key
+		}
+		o, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Timeout: m.Timeout, MaxRetries: *m.MaxRetries})
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("model.provider: unknown provider %q", m.Provider)
+}
+
+func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain, func(), error) {
+	chain := &authn.Chain{}
+	closeFn := func() {}
+	var keys []authn.APIKey
+	for i, k := range cfg.Auth.APIKeys {
+		d, err := authn.ParseDigest(k.SHA256)
+		if err != nil {
+			return nil, closeFn, fmt.Errorf("auth.api_keys[%d].sha256: %w", i, err)
+		}
+		keys = append(keys, authn.APIKey{Digest: d, Subject: k.Subject, Roles: k.Roles, Claims: k.Claims})
+	}
+	// Tutorial parity: one static bearer token from the environment.
+	if tok := w.getenv("APP_BEARER_TOKEN"); tok != "" {
+		roles := splitList(w.getenv("APP_BEARER_ROLES"))
+		if len(roles) == 0 {
+			roles = []string{"agent"}
+		}
+		keys = append(keys, authn.APIKey{Digest: sha256Sum(tok), Subject: "app-token", Roles: roles})
+	}
+	if len(cfg.Auth.JWT.Issuers) > 0 && !w.checkOnly {
+		jc := jwtauth.Config{Logger: w.log}
+		for i, is := range cfg.Auth.JWT.Issuers {
+			ic := jwtauth.IssuerConfig{
+				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
+				RolesClaim: is.RolesClaim, SubjectClaim: is.SubjectClaim, Leeway: is.Leeway, RequiredTyp: is.RequiredTyp,
+				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge,
+			}
+			if is.JWKSFile != "" {
+				b, err := os.ReadFile(is.JWKSFile)
+				if err != nil {
+					return nil, closeFn, fmt.Errorf("auth.jwt.issuers[%d].jwks_file: %w", i, err)
+				}
+				ic.JWKS = b
+			}
+			jc.Issuers = append(jc.Issuers, ic)
+		}
+		v, err := jwtauth.New(ctx, jc)
+		if err != nil {
+			return nil, closeFn, fmt.Errorf("auth.jwt: %w", err)
+		}
+		closeFn = func() { v.Close() }
+		chain.Verifiers = append(chain.Verifiers, v)
+	}
+	// API keys last: a JWT-shaped token is judged by its issuer, anything
+	// else by the key list.
+	chain.Verifiers = append(chain.Verifiers, authn.NewAPIKeys(keys))
+	if cfg.Server.TLS.ClientCAFile != "" {
+		ca, err := buildMTLS(cfg)
+		if err != nil {
+			return nil, closeFn, err
+		}
+		chain.Cert = ca
+	}
+	return chain, closeFn, nil
+}
+
+func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
+	env, err := condition.NewEnv()
+	if err != nil {
+		return nil, fmt.Errorf("tools: %w", err)
+	}
+	var impls map[string]tools.Tool
+	impls = builtin.Tools(w.demo)
+	var errs []error
+	out := map[string]*agent.Tool{}
+	for name, tc := range cfg.Tools {
+		key := "tools." + name
+		var impl tools.Tool
+		switch tc.Type {
+		case "builtin":
+			impl = impls[name]
+		case "http":
+			params, err := json.Marshal(tc.Parameters)
+			if err != nil || tc.Parameters == nil {
+				params = json.RawMessage(`{"type":"object","properties":{}}`)
+			}
+			ht, err := httptool.New(httptool.Config{
+				Name: name, Description: tc.Description, Method: tc.Method, URL: tc.URL,
+				Headers: tc.Headers, Parameters: params, Timeout: tc.Timeout, MaxResponseBytes: tc.MaxResponseBytes,
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				continue
+			}
+			impl = ht
+		}
+		if t, ok := w.extraTools[name]; ok {
+			impl = t
+		}
+		if impl == nil {
+			errs = append(errs, fmt.Errorf("%s: no implementation", key))
+			continue
+		}
+		sch, err := schema.Compile(impl.Spec().Parameters)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
+			continue
+		}
+		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
+		if strings.TrimSpace(tc.Condition) != "" {
+			cond, err := env.Compile(tc.Condition)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.condition: %w", key, err))
+				continue
+			}
+			info := condition.ToolInfo{Name: name, Permission: tc.Permission}
+			pol.Condition = func(ctx context.Context, p *principal.Principal, args map[string]any) (bool, error) {
+				return cond.Eval(ctx, p, info, args)
+			}
+		}
+		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
+	}
+	return out, errors.Join(errs...)
+}
