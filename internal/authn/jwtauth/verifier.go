@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -229,12 +231,13 @@ type IssuerStatus struct {
 	LastError error     // of the last fetch attempt, nil if it succeeded
 }
 
-// Status reports each issuer's key state.
+// Status reports each issuer's key state, ordered by issuer.
 func (v *Verifier) Status() []IssuerStatus {
 	out := make([]IssuerStatus, 0, len(v.issuers))
 	for name, iss := range v.issuers {
 		n, at, err := iss.keys.status()
 		out = append(out, IssuerStatus{Issuer: name, Keys: n, FetchedAt: at, LastError: err})
 	}
+	slices.SortFunc(out, func(a, b IssuerStatus) int { return strings.Compare(a.Issuer, b.Issuer) })
 	return out
 }
