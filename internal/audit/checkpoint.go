@@ -71,7 +71,7 @@ func ReadCheckpoints(r io.Reader) ([]Checkpoint, error) {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	var single Checkpoint
-	if json.Unmarshal(data, &single) == nil && single.ChainID != "" {
+	if json.Unmarshal(data, &single) == nil && single.ChainID != "" && len(single.Signature) > 0 {
 		return []Checkpoint{single}, nil
 	}
 	var out []Checkpoint

@@ -174,7 +174,7 @@ func writeEvent(w io.Writer, e Event, asJSON bool) error {
 		{"model", e.Model}, {"run", e.RunID}, {"session", e.SessionID}, {"request", e.RequestID},
 	} {
 		if kv[1] != "" {
-			fmt.Fprintf(&b, " %s=%s", kv[0], strconv.Quote(kv[1]))
+			fmt.Fprintf(&b, " %s=%s", kv[0], quoteIfNeeded(kv[1]))
 		}
 	}
 	if e.LatencyMS != 0 {
@@ -186,4 +186,15 @@ func writeEvent(w io.Writer, e Event, asJSON bool) error {
 	fmt.Fprintf(&b, " chain=%s seq=%d\n", e.ChainID, e.Seq)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// quoteIfNeeded keeps plain values readable and quotes the rest, so a value
+// cannot fake another field or line.
+func quoteIfNeeded(v string) string {
+	for _, r := range v {
+		if r <= ' ' || r == '"' || r == '=' || r == '\\' || !strconv.IsPrint(r) {
+			return strconv.Quote(v)
+		}
+	}
+	return v
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
-func openAudit(t *testing.T, path string) *AuditStore {
+func openAudit(t testing.TB, path string) *AuditStore {
 	t.Helper()
 	s, err := OpenAudit(context.Background(), path)
 	if err != nil {

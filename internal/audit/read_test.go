@@ -1,0 +1,128 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+)
+
+func TestExportWritesEventsThenCheckpoints(t *testing.T) {
+	s := openStore(t)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointEvery: 2})
+	ctx := context.Background()
+	for range 3 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted, Subject: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close() // final checkpoint at 3
+	var buf bytes.Buffer
+	if err := audit.Export(ctx, &buf, s, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("export has %d lines, want 3 events + 2 checkpoints:\n%s", len(lines), buf.String())
+	}
+	var e audit.Event
+	if err := json.Unmarshal([]byte(lines[2]), &e); err != nil || e.Seq != 3 || e.Hash == "" {
+		t.Errorf("line 3 = %s (%v), want event seq 3 with hash", lines[2], err)
+	}
+	cps, err := audit.ReadCheckpoints(&buf)
+	if err != nil || len(cps) != 2 || cps[1].Seq != 3 {
+		t.Fatalf("ReadCheckpoints(export) = %+v, %v", cps, err)
+	}
+	one, _ := json.Marshal(cps[1])
+	single, err := audit.ReadCheckpoints(bytes.NewReader(one))
+	if err != nil || len(single) != 1 || single[0].Hash != cps[1].Hash {
+		t.Errorf("ReadCheckpoints(single) = %+v, %v", single, err)
+	}
+	if _, err := audit.ReadCheckpoints(strings.NewReader(lines[0] + "\n")); err == nil {
+		t.Error("ReadCheckpoints of events only succeeded")
+	}
+}
+
+func TestWriteTail(t *testing.T) {
+	s := openStore(t)
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1"})
+	ctx := context.Background()
+	for _, who := range []string{"a", "b", "c"} {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeAuthzDecided, Subject: who, Decision: audit.Deny}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := audit.WriteTail(ctx, &buf, s, audit.TailOptions{Lines: 2}); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	if strings.Count(got, "\n") != 2 || !strings.Contains(got, "subject=b") ||
+		strings.Index(got, "subject=b") > strings.Index(got, "subject=c") || !strings.Contains(got, "decision=deny") {
+		t.Errorf("tail =\n%s\nwant b then c", got)
+	}
+
+	// Follow prints new events until the context ends.
+	fctx, cancel := context.WithCancel(ctx)
+	pr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- audit.WriteTail(fctx, pr, s, audit.TailOptions{Lines: 1, Follow: true, JSON: true, Poll: 10 * time.Millisecond})
+	}()
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunFinished, Subject: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(pr.String(), `"subject":"d"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("WriteTail follow = %v", err)
+	}
+	if out := pr.String(); strings.Count(out, "\n") != 2 || !strings.Contains(out, `"subject":"d"`) {
+		t.Errorf("followed output =\n%s\nwant c then d as JSON lines", out)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestParseQuery(t *testing.T) {
+	q, err := audit.ParseQuery(url.Values{"subject": {"alice"}, "since": {"2025-01-02T03:04:05Z"}, "limit": {"5"}})
+	if err != nil || q.Subject != "alice" || q.Limit != 5 || q.Since.Year() != 2025 {
+		t.Errorf("ParseQuery = %+v, %v", q, err)
+	}
+	for _, bad := range []url.Values{{"since": {"yesterday"}}, {"limit": {"0"}}, {"until": {"1"}}} {
+		if _, err := audit.ParseQuery(bad); !errors.Is(err, audit.ErrBadQuery) {
+			t.Errorf("ParseQuery(%v) = %v, want ErrBadQuery", bad, err)
+		}
+	}
+	if _, err := audit.List(context.Background(), openStore(t), audit.Query{Cursor: "x1"}); !errors.Is(err, audit.ErrBadQuery) {
+		t.Errorf("List with a bad cursor = %v, want ErrBadQuery", err)
+	}
+}
