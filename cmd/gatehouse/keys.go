@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 )
 
@@ -24,16 +25,6 @@ func (c claimFlags) Set(v string) error {
 	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func runKeys(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "new" {
 		fmt.Fprintln(stderr, "usage: gatehouse keys new --subject S --roles r1,r2 [--claim k=v]")
@@ -48,7 +39,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	if *subject == "" || len(splitList(*roles)) == 0 {
+	if *subject == "" || len(app.SplitList(*roles)) == 0 {
 		fmt.Fprintln(stderr, "keys new: --subject and --roles are required")
 		return errUsage
 	}
@@ -58,7 +49,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "API key (shown once; store it in a secret manager):\n\n  %s\n\n", key)
 	fmt.Fprintf(stdout, "Config lines for auth.api_keys (only the hash is stored):\n\n")
-	fmt.Fprintf(stdout, "    - subject: %q\n      sha256: %q\n      roles: [%s]\n", *subject, digest, strings.Join(splitList(*roles), ", "))
+	fmt.Fprintf(stdout, "    - subject: %q\n      sha256: %q\n      roles: [%s]\n", *subject, digest, strings.Join(app.SplitList(*roles), ", "))
 	if len(claims) > 0 {
 		fmt.Fprintf(stdout, "      claims:\n")
 		for k, v := range claims {

@@ -6,8 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
-	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/devkey"
 )
 
@@ -25,7 +24,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *subject == "" || len(splitList(*roles)) == 0 {
+	if *subject == "" || len(app.SplitList(*roles)) == 0 {
 		fmt.Fprintln(stderr, "token: --subject and --roles are required")
 		return errUsage
 	}
@@ -37,22 +36,10 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("dev jwt key: %w", err)
 	}
-	tok, err := key.Mint(*subject, splitList(*roles), *ttl, claims)
+	tok, err := key.Mint(*subject, app.SplitList(*roles), *ttl, claims)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
-}
-
-func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
-	ids := make([]mtls.Identity, 0, len(cfg.Auth.MTLS.Identities))
-	for _, id := range cfg.Auth.MTLS.Identities {
-		ids = append(ids, mtls.Identity{Match: id.Match, Roles: id.Roles})
-	}
-	a, err := mtls.New(ids)
-	if err != nil {
-		return nil, fmt.Errorf("auth.mtls: %w", err)
-	}
-	return a, nil
 }

@@ -21,7 +21,10 @@ type Config struct {
 
 // Server holds the listener and request limits.
 type Server struct {
-	Addr            string        `yaml:"addr"`
+	Addr string `yaml:"addr"`
+	// PublicURL is how clients reach this service (RFC 9728 metadata);
+	// default derived from addr.
+	PublicURL       string        `yaml:"public_url"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	RequestTimeout  time.Duration `yaml:"request_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -86,6 +89,8 @@ type Issuer struct {
 	RequiredTyp        string        `yaml:"required_typ"`
 	MinRefreshInterval time.Duration `yaml:"min_refresh_interval"`
 	MaxKeyAge          time.Duration `yaml:"max_key_age"`
+	// InsecureAllowHTTP permits plain-http issuer and JWKS URLs off loopback.
+	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
 }
 
 // MTLS maps verified client certificate identities to roles.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -62,6 +62,9 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		errs = append(errs, err)
 	}
 	rt.Authn, rt.Close = chain, closeAuth
+	if len(cfg.Auth.JWT.Issuers) > 0 {
+		rt.ResourceMetadataURL = publicBase(cfg) + jwtauth.ProtectedResourceMetadataPath
+	}
 
 	gated, err := buildTools(cfg, w)
 	if err != nil {
@@ -139,7 +142,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	}
 	// Tutorial parity: one static bearer token from the environment.
 	if tok := w.getenv("APP_BEARER_TOKEN"); tok != "" {
-		roles := splitList(w.getenv("APP_BEARER_ROLES"))
+		roles := SplitList(w.getenv("APP_BEARER_ROLES"))
 		if len(roles) == 0 {
 			roles = []string{"agent"}
 		}
@@ -151,7 +154,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 			ic := jwtauth.IssuerConfig{
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
 				RolesClaim: is.RolesClaim, SubjectClaim: is.SubjectClaim, Leeway: is.Leeway, RequiredTyp: is.RequiredTyp,
-				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge,
+				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge, InsecureAllowHTTP: is.InsecureAllowHTTP,
 			}
 			if is.JWKSFile != "" {
 				b, err := os.ReadFile(is.JWKSFile)

@@ -1,0 +1,27 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/gatehousehq/gatehouse/internal/config"
+)
+
+// Check validates the config at path exactly as a reload would — schema,
+// roles, tool names, CEL conditions, tool schemas, HTTP tool templates —
+// without opening stores, fetching keys or serving. It returns a summary.
+func Check(ctx context.Context, path string, getenv func(string) string) (string, error) {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return "", err
+	}
+	rt, err := buildRuntime(ctx, cfg, wiring{getenv: getenv, log: slog.New(slog.DiscardHandler), checkOnly: true})
+	if err != nil {
+		return "", err
+	}
+	if rt.Close != nil {
+		rt.Close()
+	}
+	return fmt.Sprintf("%d agents, %d tools, %d roles", len(cfg.Agents), len(cfg.Tools), len(cfg.Authz.Roles)), nil
+}
