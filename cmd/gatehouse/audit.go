@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/store"
+)
+
+const auditUsage = `Usage:
+  gatehouse audit verify [--checkpoint FILE]   check every chain; exit 0 and "ok: N events, head <hash>"
+  gatehouse audit tail [--follow] [--json] [-n N]
+  gatehouse audit export [--since RFC3339]      JSON lines: events, then checkpoints
+  gatehouse audit hash VALUE                    the hmac-mode value to search the log for
+
+The log is found by --config FILE (or $GATEHOUSE_CONFIG), --dsn DSN, or --data-dir DIR
+(a dev data dir: DIR/audit.db, DIR/audit-checkpoint.key, DIR/audit-hmac.key).
+`
+
+// auditTarget is where the audit commands find the log and its keys.
+type auditTarget struct {
+	dsn           string
+	checkpointKey string // path; may not exist
+	hmacEnv       string
+	hmacKeyFile   string
+}
+
+func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, auditUsage)
+		return errUsage
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("gatehouse audit "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, auditUsage) }
+	configPath := fs.String("config", "", "config file (default $GATEHOUSE_CONFIG)")
+	dsn := fs.String("dsn", "", "audit log DSN: sqlite://PATH or postgres://...")
+	dataDir := fs.String("data-dir", "", "dev data dir")
+	checkpoint := fs.String("checkpoint", "", "verify: a checkpoint (or export) file kept elsewhere")
+	follow := fs.Bool("follow", false, "tail: keep printing new events")
+	asJSON := fs.Bool("json", false, "tail: JSON lines")
+	lines := fs.Int("n", 20, "tail: how many recent events")
+	since := fs.String("since", "", "export: only events at or after this RFC 3339 time")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	t, err := resolveAuditTarget(*configPath, *dsn, *dataDir, getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "hash":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, auditUsage)
+			return errUsage
+		}
+		key, err := t.hmacKey(getenv)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, audit.HashValue(key, fs.Arg(0)))
+		return nil
+	case "verify", "tail", "export":
+	default:
+		fmt.Fprintf(stderr, "unknown audit command %q\n\n%s", cmd, auditUsage)
+		return errUsage
+	}
+	if t.dsn == "" {
+		return errors.New("audit: no log given: use --config FILE, --dsn DSN or --data-dir DIR")
+	}
+	st, err := store.OpenAudit(ctx, t.dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch cmd {
+	case "verify":
+		return auditVerify(ctx, st, t, *checkpoint, stdout)
+	case "tail":
+		return audit.WriteTail(ctx, stdout, st, audit.TailOptions{Lines: *lines, Follow: *follow, JSON: *asJSON})
+	default:
+		var from time.Time
+		if *since != "" {
+			if from, err = time.Parse(time.RFC3339Nano, *since); err != nil {
+				return fmt.Errorf("audit export: --since must be an RFC 3339 time: %w", err)
+			}
+		}
+		return audit.Export(ctx, stdout, st, from)
+	}
+}
+
+func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) string) (auditTarget, error) {
+	t := auditTarget{hmacEnv: "GATEHOUSE_AUDIT_HMAC_KEY"}
+	switch {
+	case dsn != "":
+		t.dsn = dsn
+		if dataDir != "" {
+			t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
+			t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+		}
+	case dataDir != "":
+		t.dsn = "sqlite://" + filepath.Join(dataDir, "audit.db")
+		t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
+		t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+	default:
+		if configPath == "" {
+			configPath = getenv("GATEHOUSE_CONFIG")
+		}
+		if configPath == "" {
+			return t, nil
+		}
+		cfg, err := config.Load(configPath, getenv)
+		if err != nil {
+			return t, err
+		}
+		t.dsn, t.checkpointKey = cfg.Audit.DSN, cfg.Audit.CheckpointKeyFile
+		t.hmacEnv, t.hmacKeyFile = cfg.Audit.HMACKeyEnv, cfg.Audit.HMACKeyFile
+	}
+	return t, nil
+}
+
+// hmacKey finds the key the server uses: the environment variable, else the
+// key file (never created here: a new key would match nothing).
+func (t auditTarget) hmacKey(getenv func(string) string) ([]byte, error) {
+	if v := getenv(t.hmacEnv); v != "" {
+		return []byte(v), nil
+	}
+	if t.hmacKeyFile != "" {
+		b, err := os.ReadFile(t.hmacKeyFile)
+		if err == nil {
+			return []byte(strings.TrimSpace(string(b))), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("audit hash: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("audit hash: no HMAC key: set $%s, or give --data-dir or --config", t.hmacEnv)
+}
+
+func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointFile string, stdout io.Writer) error {
+	var opts audit.VerifyOptions
+	if t.checkpointKey != "" {
+		key, err := audit.LoadKey(t.checkpointKey)
+		switch {
+		case err == nil:
+			opts.PublicKey = key.Public().(ed25519.PublicKey)
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+	}
+	if checkpointFile != "" {
+		f, err := os.Open(checkpointFile)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		cps, err := audit.ReadCheckpoints(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("audit verify %s: %w", checkpointFile, err)
+		}
+		opts.Checkpoints = cps
+	}
+	res, err := audit.Verify(ctx, st, opts)
+	if err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	switch len(res.Chains) {
+	case 0:
+		fmt.Fprintf(stdout, "ok: 0 events, head %s\n", audit.GenesisHash)
+	case 1:
+		for _, h := range res.Chains {
+			fmt.Fprintf(stdout, "ok: %d events, head %s\n", res.Events, h.Hash)
+		}
+	default:
+		fmt.Fprintf(stdout, "ok: %d events in %d chains\n", res.Events, len(res.Chains))
+		for _, id := range sortedChains(res.Chains) {
+			h := res.Chains[id]
+			fmt.Fprintf(stdout, "chain %s: %d events, head %s\n", id, h.Events, h.Hash)
+		}
+	}
+	return nil
+}
+
+func sortedChains(m map[string]audit.ChainHead) []string {
+	return slices.Sorted(maps.Keys(m))
+}
