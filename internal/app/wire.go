@@ -149,7 +149,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 		keys = append(keys, authn.APIKey{Digest: sha256Sum(tok), Subject: "app-token", Roles: roles})
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 && !w.checkOnly {
-		jc := jwtauth.Config{Logger: w.log}
+		jc := jwtauth.Config{Logger: w.log, CacheSize: cfg.Auth.JWT.CacheSize}
 		for i, is := range cfg.Auth.JWT.Issuers {
 			ic := jwtauth.IssuerConfig{
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,

@@ -74,6 +74,9 @@ type APIKey struct {
 // JWT lists trusted token issuers.
 type JWT struct {
 	Issuers []Issuer `yaml:"issuers"`
+	// CacheSize bounds the verified-token cache (entries): 0 is the default
+	// (10000), negative turns the cache off.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // Issuer is one trusted JWT issuer.
