@@ -58,6 +58,8 @@ type gwOptions struct {
 	extraYAML      string // appended under tools: (indented by caller)
 	auditDSN       string
 	env            map[string]string
+	// config, when set, renders the whole config instead of testConfig.
+	config func(g *gateway) string
 }
 
 const testConfig = `server:
@@ -147,7 +149,11 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 	}
 	g.upstream, g.upstreamURL = llmtest.Start(t, script)
 	g.cfgPath = filepath.Join(g.dir, "gatehouse.yaml")
-	g.writeConfig(g.renderConfig(allUsers, opts))
+	if opts.config != nil {
+		g.writeConfig(opts.config(g))
+	} else {
+		g.writeConfig(g.renderConfig(allUsers, opts))
+	}
 	g.env = map[string]string{"TEST_OPENAI_KEY": "sk-test", "TEST_AUDIT_KEY": "0123456789abcdef0123456789abcdef"}
 	for k, v := range opts.env {
 		g.env[k] = v
@@ -179,6 +185,7 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 		}
 		select {
 		case err := <-done:
+			g.stop = func() error { return nil }
 			t.Fatalf("serve exited early: %v\nstderr:\n%s", err, g.stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
