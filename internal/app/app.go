@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -156,7 +157,7 @@ func Run(ctx context.Context, o Options) error {
 		Extra: extraRoutes(cfg, *dev, *dataDir),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
-	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore))
+	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
@@ -245,7 +246,7 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
 	ac := audit.Config{
-		Store: st, ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
+		Store: st, ChainID: chainID(cfg), ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
 		CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval, Logger: log,
 	}
 	if cfg.Audit.Content == "hmac" {
@@ -347,4 +348,30 @@ func publicBase(cfg *config.Config) string {
 		scheme = "https"
 	}
 	return scheme + "://" + cfg.Server.Addr
+}
+
+// chainID is audit.chain_id, else "main" for SQLite — one process owns the
+// file, so its chain continues across restarts — and a random id per process
+// for PostgreSQL, where several replicas write one log.
+func chainID(cfg *config.Config) string {
+	if cfg.Audit.ChainID != "" {
+		return cfg.Audit.ChainID
+	}
+	if strings.HasPrefix(cfg.Audit.DSN, "sqlite://") {
+		return "main"
+	}
+	return ""
+}
+
+// checkpointPublicKey is the public half of the checkpoint key, the only key
+// /admin/audit/verify accepts checkpoints from; nil when there is none.
+func checkpointPublicKey(cfg *config.Config) ed25519.PublicKey {
+	if cfg.Audit.CheckpointKeyFile == "" {
+		return nil
+	}
+	k, err := audit.LoadKey(cfg.Audit.CheckpointKeyFile)
+	if err != nil {
+		return nil
+	}
+	return k.Public().(ed25519.PublicKey)
 }

@@ -142,11 +142,14 @@ type Agent struct {
 
 // Audit configures the audit log.
 type Audit struct {
-	DSN                string        `yaml:"dsn"`
-	Content            string        `yaml:"content"` // full | hmac | none
-	HMACKeyEnv         string        `yaml:"hmac_key_env"`
-	HMACKeyFile        string        `yaml:"hmac_key_file"`
-	CommitTimeout      time.Duration `yaml:"commit_timeout"`
+	DSN           string        `yaml:"dsn"`
+	Content       string        `yaml:"content"` // full | hmac | none
+	HMACKeyEnv    string        `yaml:"hmac_key_env"`
+	HMACKeyFile   string        `yaml:"hmac_key_file"`
+	CommitTimeout time.Duration `yaml:"commit_timeout"`
+	// ChainID names this process's chain: default "main" for SQLite, a
+	// random id per process for PostgreSQL (several replicas, one log).
+	ChainID            string        `yaml:"chain_id"`
 	CheckpointKeyFile  string        `yaml:"checkpoint_key_file"`
 	CheckpointEvery    int           `yaml:"checkpoint_every"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`

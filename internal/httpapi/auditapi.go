@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 
@@ -33,9 +34,10 @@ func AuditList(st audit.Store) http.Handler {
 }
 
 // AuditVerify serves GET /admin/audit/verify: the chain check as JSON.
-func AuditVerify(st audit.Store) http.Handler {
+// Checkpoints must be signed by pub when it is set.
+func AuditVerify(st audit.Store, pub ed25519.PublicKey) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := audit.Verify(r.Context(), st, audit.VerifyOptions{})
+		res, err := audit.Verify(r.Context(), st, audit.VerifyOptions{PublicKey: pub})
 		if err != nil {
 			writeError(w, r, err)
 			return
