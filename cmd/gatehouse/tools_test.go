@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/devkey"
@@ -318,5 +319,53 @@ func TestDevConfig_RoleToolArgumentMatrix(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestChat_LimitsEndTheRunWithAClearError(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	extra := fmt.Sprintf(`  slow_lookup: {type: http, url: "%s/x", permission: claims.read, description: "slow"}`, slow.URL)
+	agentCfg := "tools: [claims_status, payments_lookup, policy_update, slow_lookup]\n    max_tool_calls: 6\n    tool_timeout: 300ms"
+	script := func(n int, req *llmtest.Request) llmtest.Reply {
+		msg := req.Messages[1].Text() // the user's message: which limit to hit
+		claim := llmtest.Call(fmt.Sprintf("c%d", n), "claims_status", `{"claim_id":"CLM-1001"}`)
+		switch msg {
+		case "rounds":
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim}}
+		case "calls":
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim, claim, claim, claim}}
+		case "parallel":
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim, claim, claim, claim, claim}}
+		case "timeout":
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("s", "slow_lookup", `{}`)}}
+		}
+		return llmtest.Reply{Content: "?"}
+	}
+	g := startGateway(t, gwOptions{script: script, config: func(g *gateway) string {
+		c := g.renderConfig(allUsers, gwOptions{extraYAML: extra})
+		return strings.Replace(c, "tools: [claims_status, payments_lookup, policy_update]", agentCfg, 1)
+	}})
+	for _, c := range []struct{ msg, want string }{
+		{"rounds", "max_tool_rounds (4)"},
+		{"calls", "max_tool_calls (6)"},
+		{"parallel", "max_parallel_tools (4)"},
+		{"timeout", "tool slow_lookup ran longer than tool_timeout (300ms)"},
+	} {
+		t.Run(c.msg, func(t *testing.T) {
+			start := time.Now()
+			r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": c.msg})
+			if r.status != 422 || r.str("error") != "run_limit" || !strings.Contains(r.str("detail"), c.want) || r.str("run_id") == "" {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+		})
 	}
 }

@@ -27,7 +27,7 @@ type Tool struct {
 type Limits struct {
 	MaxToolRounds    int
 	MaxToolCalls     int
-	MaxParallelTools int
+	MaxParallelTools int // tool calls one model turn may ask for at once
 	ToolTimeout      time.Duration
 	RunTimeout       time.Duration
 }
@@ -52,10 +52,14 @@ var (
 // LimitError says which limit ended the run.
 type LimitError struct {
 	Limit string
-	Value int
+	Value int    // the limit (milliseconds for tool_timeout)
+	Tool  string // for tool_timeout
 }
 
 func (e *LimitError) Error() string {
+	if e.Limit == "tool_timeout" {
+		return fmt.Sprintf("tool %s ran longer than tool_timeout (%dms); the run was stopped", e.Tool, e.Value)
+	}
 	return fmt.Sprintf("the run reached %s (%d) before a final answer", e.Limit, e.Value)
 }
 

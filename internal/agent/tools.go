@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
@@ -25,6 +26,9 @@ type toolError struct {
 // toolRound runs one round of tool calls concurrently (bounded) and returns
 // the tool messages in call order.
 func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
+	if n := req.Agent.Limits.MaxParallelTools; n > 0 && len(calls) > n {
+		return nil, nil, &LimitError{Limit: "max_parallel_tools", Value: n}
+	}
 	shown := make(map[string]bool, len(offered))
 	for _, d := range offered {
 		shown[d.Name] = true
@@ -32,14 +36,11 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
 	errs := make([]error, len(calls))
-	sem := make(chan struct{}, max(1, req.Agent.Limits.MaxParallelTools))
 	var wg sync.WaitGroup
 	for i, c := range calls {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			content, rec, err := r.oneCall(ctx, req, base, shown, c)
 			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
 			records[i] = rec
@@ -123,11 +124,13 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	finished.Type = audit.TypeToolFinished
 	finished.Resource = "tool:" + c.Name
 	finished.LatencyMS = r.Now().Sub(start).Milliseconds()
+	var limitErr error
 	if callErr != nil {
 		rec.Status = "error"
 		msg := callErr.Error()
-		if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			msg = "the tool timed out"
+			limitErr = &LimitError{Limit: "tool_timeout", Value: int(req.Agent.Limits.ToolTimeout / time.Millisecond), Tool: c.Name}
 		}
 		content = encode(toolError{Error: "tool_error", Tool: c.Name, Message: msg})
 		finished.Outcome, finished.Reason = "error", msg
@@ -138,7 +141,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	if err := r.Audit.Record(context.WithoutCancel(ctx), finished); err != nil {
 		return "", rec, fmt.Errorf("record tool result: %w", err)
 	}
-	return content, rec, nil
+	return content, rec, limitErr
 }
 
 func encode(v any) string {
