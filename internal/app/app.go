@@ -28,6 +28,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/store"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 )
 
@@ -60,6 +61,26 @@ type Options struct {
 	AuditSink audit.Sink
 	// LogLevel of the JSON logs (default Info).
 	LogLevel slog.Level
+	// GoTools are tools registered by an embedding Go program (package gatehouse).
+	GoTools map[string]GoTool
+}
+
+// GoTool is a tool a Go program registered, with its default policy.
+type GoTool struct {
+	Impl       tools.Tool
+	Permission string
+	Condition  string
+}
+
+func (o Options) goToolConfigs() map[string]config.Tool {
+	if len(o.GoTools) == 0 {
+		return nil
+	}
+	out := map[string]config.Tool{}
+	for name, t := range o.GoTools {
+		out[name] = config.Tool{Type: "go", Permission: t.Permission, Condition: t.Condition, Description: t.Impl.Spec().Description}
+	}
+	return out
 }
 
 // Run serves until ctx ends, then shuts down gracefully, letting runs in
@@ -88,14 +109,14 @@ func Run(ctx context.Context, o Options) error {
 	} else if cfgPath == "" {
 		return errors.New("serve: give --dev for the quickstart, or --config FILE")
 	}
-	cfg, err := config.Load(cfgPath, getenv)
+	cfg, err := config.LoadWith(cfgPath, getenv, o.goToolConfigs())
 	if err != nil {
 		return fmt.Errorf("load %s: %w", cfgPath, err)
 	}
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	w := wiring{getenv: getenv, log: log}
+	w := wiring{getenv: getenv, log: log, goTools: o.GoTools}
 	modelNote := ""
 	if *dev {
 		if key := getenv("OPENAI_API_KEY"); key != "" {
@@ -145,7 +166,7 @@ func Run(ctx context.Context, o Options) error {
 		Log: log, Audit: w.audit, AuthFailures: auditLog.RecordAuthFailure, Sessions: sessions,
 		Ready: auditLog.Ready,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
-			c, err := config.Load(cfgPath, getenv)
+			c, err := config.LoadWith(cfgPath, getenv, o.goToolConfigs())
 			if err != nil {
 				return nil, err
 			}

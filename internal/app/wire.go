@@ -37,8 +37,8 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
-	// extraTools are registered by Go programs (package gatehouse).
-	extraTools map[string]tools.Tool
+	// goTools are registered by an embedding Go program (package gatehouse).
+	goTools map[string]GoTool
 }
 
 // buildRuntime turns a validated config into a Runtime. Errors name the
@@ -214,9 +214,10 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				continue
 			}
 			impl = ht
-		}
-		if t, ok := w.extraTools[name]; ok {
-			impl = t
+		case "go":
+			if t, ok := w.goTools[name]; ok {
+				impl = t.Impl
+			}
 		}
 		if impl == nil {
 			errs = append(errs, fmt.Errorf("%s: no implementation", key))

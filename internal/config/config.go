@@ -17,6 +17,9 @@ type Config struct {
 	Audit    Audit            `yaml:"audit"`
 	Sessions Sessions         `yaml:"sessions"`
 	Demo     Demo             `yaml:"demo"`
+
+	// goTools names the tools an embedding Go program registered (type go).
+	goTools map[string]bool
 }
 
 // Server holds the listener and request limits.

@@ -18,6 +18,13 @@ const maxConfigBytes = 4 << 20
 // Load reads, expands, decodes, defaults and validates the config at path.
 // getenv resolves ${VAR} references (os.Getenv in production).
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return LoadWith(path, getenv, nil)
+}
+
+// LoadWith is Load for a program that registers its own Go tools: each
+// becomes a tool of type go with the given policy, unless the file declares
+// it (with type: go) to set a policy of its own.
+func LoadWith(path string, getenv func(string) string, goTools map[string]Tool) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open config: %w", err)
@@ -30,11 +37,15 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if len(data) > maxConfigBytes {
 		return nil, fmt.Errorf("read config: %s is larger than %d bytes", path, maxConfigBytes)
 	}
-	return Parse(data, getenv)
+	return parse(data, getenv, goTools)
 }
 
 // Parse is Load over bytes.
 func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	return parse(data, getenv, nil)
+}
+
+func parse(data []byte, getenv func(string) string, goTools map[string]Tool) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("parse config: %w", err)
@@ -51,6 +62,19 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	dec.KnownFields(true) // a typo must not silently disable a rule
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	if len(goTools) > 0 {
+		c.goTools = map[string]bool{}
+		if c.Tools == nil {
+			c.Tools = map[string]Tool{}
+		}
+		for name, t := range goTools {
+			c.goTools[name] = true
+			if _, declared := c.Tools[name]; !declared {
+				t.Type = "go"
+				c.Tools[name] = t
+			}
+		}
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {

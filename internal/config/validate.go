@@ -204,8 +204,15 @@ func (c *Config) Validate() error {
 			if t.URL == "" {
 				bad(key+".url", "is required for http tools")
 			}
+		case "go":
+			if !c.goTools[name] {
+				bad(key+".type", "no Go program registered a tool named %q", name)
+			}
 		default:
-			bad(key+".type", "must be builtin or http, not %q", t.Type)
+			bad(key+".type", "must be builtin, http or go, not %q", t.Type)
+		}
+		if c.goTools[name] && t.Type != "go" {
+			bad(key+".type", "%q is registered by the program; declare it with type: go (to set its policy) or not at all", name)
 		}
 		if t.Permission == "" {
 			bad(key+".permission", "is required (everything is denied unless a rule allows it)")
