@@ -1,0 +1,125 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+auth:
+  api_keys:
+    - {subject: bot, sha256: "%s", roles: [agent]}
+authz:
+  roles: {agent: [respond]}
+agents:
+  a: {tools: []}
+audit: {dsn: "sqlite:///tmp/a.db"}
+sessions: {dsn: "sqlite:///tmp/s.db"}
+`
+
+var hash = strings.Repeat("ab", 32)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParse_FillsDefaults(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(minimal, "%s", hash, 1)), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != DefaultAddr || c.Server.MaxBodyBytes != 1<<20 || c.Server.RequestTimeout != 120*time.Second ||
+		c.Model.Provider != "openai" || *c.Model.MaxRetries != 2 || c.Auth.InvalidTokenStatus != 403 || c.Audit.Content != "hmac" {
+		t.Errorf("defaults not filled: %+v", c)
+	}
+	if a := c.Agents["a"]; a.MaxToolRounds != DefaultMaxToolRounds || a.RunTimeout != 120*time.Second {
+		t.Errorf("agent defaults: %+v", a)
+	}
+	if c.DefaultAgent() != "a" {
+		t.Errorf("default agent %q", c.DefaultAgent())
+	}
+}
+
+func TestParse_RefusesUnknownKeys(t *testing.T) {
+	for _, extra := range []string{"unknown_top: 1", "server: {adress: x}", "authz: {rolez: {}}"} {
+		_, err := Parse([]byte(strings.Replace(minimal, "%s", hash, 1)+extra+"\n"), env(nil))
+		if err == nil {
+			t.Errorf("%q was accepted", extra)
+		}
+	}
+}
+
+func TestParse_ExpandsEnvInValuesOnly(t *testing.T) {
+	y := strings.Replace(minimal, "%s", "${KEY_HASH}", 1) + "model: {base_url: \"${BASE}\"}\n"
+	c, err := Parse([]byte(y), env(map[string]string{"KEY_HASH": hash, "BASE": "http://127.0.0.1:9/v1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.APIKeys[0].SHA256 != hash || c.Model.BaseURL != "http://127.0.0.1:9/v1" {
+		t.Errorf("not expanded: %+v", c.Auth.APIKeys[0])
+	}
+	// A value from the environment cannot add structure.
+	y = strings.Replace(minimal, "%s", hash, 1) + "model: {model: \"${M}\"}\n"
+	c, err = Parse([]byte(y), env(map[string]string{"M": "x\"\nauthz: {roles: {agent: [admin]}}"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Authz.Roles["agent"]) != 1 || c.Authz.Roles["agent"][0] != "respond" {
+		t.Errorf("environment value changed the document: %v", c.Authz.Roles)
+	}
+	_, err = Parse([]byte(strings.Replace(minimal, "%s", "${MISSING}", 1)), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "auth.api_keys[0].sha256: environment variable MISSING is not set") {
+		t.Errorf("missing variable: %v", err)
+	}
+}
+
+func TestValidate_NamesTheKey(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	cases := []struct{ edit, want string }{
+		{strings.Replace(base, hash, "nothex", 1), "auth.api_keys[0].sha256: must be 64 hex characters"},
+		{strings.Replace(base, "roles: [agent]", "roles: [ghost]", 1), `auth.api_keys[0].roles: role "ghost" is not defined in authz.roles`},
+		{base + "tools: {t1: {type: builtin, permission: x}}\n", `tools.t1.type: no builtin tool is named "t1"`},
+		{base + "tools: {claims_status: {type: builtin}}\n", "tools.claims_status.permission: is required"},
+		{strings.Replace(base, "tools: []", "tools: [nope]", 1), `agents.a.tools[0]: unknown tool "nope"`},
+		{base + "model: {provider: magic}\n", `model.provider: must be openai or offline`},
+		{base + "auth: {invalid_token_status: 418}\n", ""}, // duplicate key: a YAML error
+		{strings.Replace(base, "audit: {dsn: \"sqlite:///tmp/a.db\"}", "audit: {dsn: x, content: plain}", 1), "audit.content: must be full, hmac or none"},
+		{base + "server: {tls: {client_ca_file: ca.pem}}\n", "server.tls.client_ca_file: mTLS needs cert_file and key_file"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.edit), env(nil))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	withJWT := strings.Replace(base, "auth:\n  api_keys:", "auth:\n  jwt: {issuers: [{issuer: \"https://idp\", audiences: [g], algorithms: [none]}]}\n  api_keys:", 1)
+	if _, err := Parse([]byte(withJWT), env(nil)); err == nil || !strings.Contains(err.Error(), `auth.jwt.issuers[0].algorithms: "none" is not allowed`) {
+		t.Errorf("alg none: %v", err)
+	}
+}
+
+func TestDevYAML_LoadsAsAConfig(t *testing.T) {
+	dir := t.TempDir()
+	users := DevUsers()
+	for i := range users {
+		users[i].Hash = strings.Repeat(string(rune('a'+i)), 64)
+	}
+	y, err := DevYAML(dir, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(p, y, 0o600)
+	c, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatalf("the dev config does not load: %v\n%s", err, y)
+	}
+	if c.Model.Provider != "offline" || len(c.Auth.APIKeys) != 4 || c.Auth.APIKeys[3].Claims["customer_id"] != "C-100" ||
+		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
+		t.Errorf("dev config: %+v", c)
+	}
+	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read" {
+		t.Errorf("customer role: %v", got)
+	}
+}
