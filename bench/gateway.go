@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/app"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+)
+
+// The gateway child is this binary run with childEnv set; it reads its
+// config path and switches from the environment.
+const (
+	childEnv        = "GATEHOUSE_BENCH_GATEWAY_CONFIG"
+	childNoAuditEnv = "GATEHOUSE_BENCH_NOAUDIT"
+	childProfileEnv = "GATEHOUSE_BENCH_CPUPROFILE"
+	auditKey        = "bench-audit-hmac-key-0123456789abcdef"
+)
+
+// noopSink is G-noaudit's sink: every event is "recorded" at once. It is
+// wired here only, through app.Options, and no config can select it.
+type noopSink struct{}
+
+func (noopSink) Record(context.Context, ...audit.Event) error { return nil }
+
+// gatewayMain runs gatehouse until its stdin closes (the harness exited or
+// stopped it), printing the base URL on stdout once it listens.
+func gatewayMain(getenv func(string) string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	if path := getenv(childProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	opts := app.Options{
+		ConfigPath: getenv(childEnv), Addr: "127.0.0.1:0", Getenv: getenv,
+		Stderr: os.Stderr, LogLevel: slog.LevelWarn,
+		Listening: func(base string) { fmt.Printf("listening %s\n", base) },
+	}
+	if getenv(childNoAuditEnv) != "" {
+		opts.AuditSink = noopSink{}
+	}
+	return app.Run(ctx, opts)
+}
+
+// gateway is one running gatehouse child process.
+type gateway struct {
+	base  string
+	pid   int
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan error
+}
+
+// gatewaySpec says how to configure one gateway.
+type gatewaySpec struct {
+	dir       string
+	upstream  string // base URL ending in /v1
+	apiKeyHex string // SHA-256 of the customer's key
+	auditDSN  string
+	jwksFile  string // non-empty adds the RS256 issuer
+	cacheSize int
+	noAudit   bool
+	profile   string
+}
+
+const configTemplate = `server:
+  addr: "127.0.0.1:0"
+  request_timeout: 20s
+  shutdown_timeout: 5s
+model:
+  provider: openai
+  base_url: "{{UPSTREAM}}"
+  model: bench-model
+  api_key_env: BENCH_OPENAI_KEY
+  timeout: 15s
+  max_retries: 0
+auth:
+  api_keys:
+    - {subject: customer, sha256: "{{KEYHASH}}", roles: [customer], claims: {customer_id: C-100}}
+{{JWT}}
+authz:
+  roles:
+    customer: [respond, claims.read, payments.read]
+tools:
+  claims_status:   {type: builtin, permission: claims.read}
+  payments_lookup: {type: builtin, permission: payments.read,
+                    condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
+  policy_update:   {type: builtin, permission: policy.write}
+agents:
+  support_agent:
+    default: true
+    system_message: "You are a concise support assistant for authenticated users."
+    tools: [claims_status, payments_lookup, policy_update]
+    max_tool_rounds: 4
+audit:
+  dsn: "{{AUDIT}}"
+  content: hmac
+  hmac_key_env: BENCH_AUDIT_KEY
+  checkpoint_key_file: "{{DIR}}/checkpoint.key"
+sessions:
+  dsn: "sqlite://{{DIR}}/sessions.db"
+demo:
+  dsn: "sqlite://{{DIR}}/demo.db"
+`
+
+func (s gatewaySpec) config() string {
+	jwt := ""
+	if s.jwksFile != "" {
+		jwt = fmt.Sprintf(`  jwt:
+    cache_size: %d
+    issuers:
+      - {issuer: %q, audiences: [%s], jwks_file: %q, algorithms: [RS256]}`, s.cacheSize, jwtIssuer, jwtAudience, s.jwksFile)
+	}
+	auditDSN := s.auditDSN
+	if auditDSN == "" {
+		auditDSN = "sqlite://" + s.dir + "/audit.db"
+	}
+	return strings.NewReplacer("{{UPSTREAM}}", s.upstream, "{{KEYHASH}}", s.apiKeyHex, "{{JWT}}", jwt,
+		"{{AUDIT}}", auditDSN, "{{DIR}}", s.dir).Replace(configTemplate)
+}
+
+// startGateway writes the spec's config and starts the child, waiting until
+// it listens.
+func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gateway, error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(s.dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfgPath, []byte(s.config()), 0o600); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath, "BENCH_OPENAI_KEY=sk-bench", "BENCH_AUDIT_KEY="+auditKey)
+	if s.noAudit {
+		cmd.Env = append(cmd.Env, childNoAuditEnv+"=1")
+	}
+	if s.profile != "" {
+		cmd.Env = append(cmd.Env, childProfileEnv+"="+s.profile)
+	}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateway{pid: cmd.Process.Pid, cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if base, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				lines <- base
+			}
+		}
+	}()
+	go func() { g.done <- cmd.Wait() }()
+	select {
+	case g.base = <-lines:
+		return g, nil
+	case err := <-g.done:
+		return nil, fmt.Errorf("gateway exited before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		g.stop()
+		return nil, fmt.Errorf("gateway did not start within 30 s")
+	case <-ctx.Done():
+		g.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// stop closes the child's stdin (a graceful shutdown) and kills it if it
+// has not exited within 15 s.
+func (g *gateway) stop() {
+	g.stdin.Close()
+	select {
+	case <-g.done:
+	case <-time.After(15 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+}

@@ -1,0 +1,130 @@
+// Command bench is gatehouse's load harness. It starts a fast scripted
+// OpenAI-compatible upstream, one gatehouse process per scenario (this same
+// binary re-executed in gateway mode, so the gateway's RSS and CPU are read
+// from its own /proc entry), and drives them alternately in open loop (fixed
+// rate, latency from the intended send time) and closed loop (N connections),
+// next to the floor D: the same two upstream calls made directly. It prints
+// one table, the ratios between scenarios and PASS/MISS per target.
+//
+//	go run ./bench            # full run, ~5 minutes on 2 cores
+//	go run ./bench -quick     # ~30 s smoke run
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the harness's flags.
+type options struct {
+	rounds      int
+	segment     time.Duration // one measured open- or closed-loop segment
+	warmup      time.Duration
+	soak        time.Duration // G at saturation, for RSS growth
+	rate        float64
+	conns       int
+	delay       time.Duration // upstream's fixed delay per call
+	scenarios   []string
+	pgDSN       string
+	cpuProfile  string // CPU profile of the G gateway process
+	maxInflight int
+}
+
+func defaultOptions() options {
+	return options{
+		rounds: 2, segment: 8 * time.Second, warmup: 2 * time.Second, soak: 60 * time.Second,
+		rate: 300, conns: 32, maxInflight: 2000,
+		scenarios: allScenarios,
+		pgDSN:     "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+	}
+}
+
+func main() {
+	if os.Getenv(childEnv) != "" {
+		if err := gatewayMain(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "bench gateway:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := defaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "smoke run (~30 s): 1 round of 2 s segments, 6 s soak")
+	fs.IntVar(&o.rounds, "rounds", o.rounds, "alternating rounds over all scenarios")
+	fs.DurationVar(&o.segment, "duration", o.segment, "length of each measured segment (per scenario, mode and round)")
+	fs.DurationVar(&o.warmup, "warmup", o.warmup, "unmeasured closed-loop warm-up per scenario")
+	fs.DurationVar(&o.soak, "soak", o.soak, "G at saturation to watch RSS growth (0 = skip)")
+	fs.Float64Var(&o.rate, "rate", o.rate, "open-loop rate, runs/s")
+	fs.IntVar(&o.conns, "conns", o.conns, "closed-loop connections")
+	fs.DurationVar(&o.delay, "delay", o.delay, "fixed upstream delay per model call")
+	list := fs.String("scenarios", strings.Join(o.scenarios, ","), "scenarios to run")
+	fs.StringVar(&o.pgDSN, "pg", o.pgDSN, "PostgreSQL for G-pg (a scratch database is created and dropped); empty skips it")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the G gateway process to this file")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rounds"] {
+			o.rounds = 1
+		}
+		if !set["duration"] {
+			o.segment = 2 * time.Second
+		}
+		if !set["warmup"] {
+			o.warmup = 500 * time.Millisecond
+		}
+		if !set["soak"] {
+			o.soak = 6 * time.Second
+		}
+	}
+	o.scenarios = nil
+	for _, s := range strings.Split(*list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !known(s) {
+			return o, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ","))
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	if o.rounds < 1 || o.segment <= 0 || o.rate <= 0 || o.conns < 1 {
+		return o, fmt.Errorf("rounds, duration, rate and conns must be positive")
+	}
+	return o, nil
+}
+
+// run is the harness: set up, measure, print.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	env, err := setup(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	res := measure(ctx, o, env, stderr)
+	report(stdout, o, env, res)
+	return ctx.Err()
+}

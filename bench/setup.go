@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/gatehousehq/gatehouse/internal/authn"
+)
+
+// Scenario names, in table order.
+const (
+	scD          = "D"
+	scG          = "G"
+	scJWT        = "G-jwt"
+	scJWTNoCache = "G-jwt-nocache"
+	scNoAudit    = "G-noaudit"
+	scPG         = "G-pg"
+	jwtIssuer    = "https://idp.bench.gatehouse.test"
+	jwtAudience  = "gatehouse"
+)
+
+var allScenarios = []string{scD, scG, scJWT, scJWTNoCache, scNoAudit, scPG}
+
+var descriptions = map[string]string{
+	scD:          "floor: the generator makes the two upstream calls itself",
+	scG:          "/v1/chat: API key, CEL-gated payments_lookup, builtin tool, SQLite audit (fsync, content: hmac)",
+	scJWT:        "G with an RS256 JWT instead of the API key, verified-token cache on",
+	scJWTNoCache: "G with an RS256 JWT, cache off (auth.jwt.cache_size: -1): a signature check per run",
+	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
+	scPG:         "G with the audit log on PostgreSQL",
+}
+
+func known(s string) bool {
+	_, ok := descriptions[s]
+	return ok
+}
+
+// target is one scenario ready to be loaded.
+type target struct {
+	name string
+	gw   *gateway // nil for D
+	run  func(context.Context) error
+	note string // why it was skipped, when run is nil
+}
+
+// env is everything set up for a harness run.
+type env struct {
+	dir      string
+	upstream string
+	targets  []*target
+	closers  []func()
+}
+
+func (e *env) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+func (e *env) target(name string) *target {
+	for _, t := range e.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// setup starts the upstream and one gateway per G scenario.
+func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir}
+	e.closers = append(e.closers, func() { os.RemoveAll(dir) })
+	up, stopUp, err := startUpstream(o.delay)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.upstream = up
+	e.closers = append(e.closers, stopUp)
+	key, keyHex, err := authn.NewKey()
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	client := newClient(max(o.conns, 64))
+	for _, name := range o.scenarios {
+		t := &target{name: name}
+		e.targets = append(e.targets, t)
+		if name == scD {
+			t.run = direct(client, up)
+			continue
+		}
+		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, noAudit: name == scNoAudit}
+		tokens := []string{key}
+		switch name {
+		case scG:
+			spec.profile = o.cpuProfile
+		case scJWT, scJWTNoCache:
+			jwks, toks, err := rsaIssuer(16)
+			if err != nil {
+				e.close()
+				return nil, err
+			}
+			spec.jwksFile = filepath.Join(dir, name+"-jwks.json")
+			if err := os.WriteFile(spec.jwksFile, jwks, 0o600); err != nil {
+				e.close()
+				return nil, err
+			}
+			tokens = toks
+			if name == scJWTNoCache {
+				spec.cacheSize = -1
+			}
+		case scPG:
+			dsn, drop, err := scratchDatabase(ctx, o.pgDSN)
+			if err != nil {
+				t.note = "skipped: PostgreSQL unreachable (" + err.Error() + ")"
+				continue
+			}
+			e.closers = append(e.closers, drop)
+			spec.auditDSN = dsn
+		}
+		gw, err := startGateway(ctx, spec, stderr)
+		if err != nil {
+			e.close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		e.closers = append(e.closers, gw.stop)
+		t.gw = gw
+		t.run = viaGateway(client, gw.base, tokens)
+	}
+	return e, nil
+}
+
+// rsaIssuer makes an RS256 key, its public JWKS and n tokens for the
+// customer (distinct subjects, customer_id C-100, an hour to live).
+func rsaIssuer(n int) ([]byte, []string, error) {
+	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	priv, err := jwk.Import(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := priv.Set(jwk.KeyIDKey, "bench-1"); err != nil {
+		return nil, nil, err
+	}
+	if err := priv.Set(jwk.AlgorithmKey, jwa.RS256()); err != nil {
+		return nil, nil, err
+	}
+	pub, err := priv.PublicKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	set := jwk.NewSet()
+	if err := set.AddKey(pub); err != nil {
+		return nil, nil, err
+	}
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().Truncate(time.Second)
+	var toks []string
+	for i := range n {
+		tok, err := jwt.NewBuilder().Issuer(jwtIssuer).Audience([]string{jwtAudience}).
+			Subject(fmt.Sprintf("customer-%d", i)).IssuedAt(now).NotBefore(now).Expiration(now.Add(time.Hour)).
+			Claim("roles", []string{"customer"}).Claim("customer_id", "C-100").Build()
+		if err != nil {
+			return nil, nil, err
+		}
+		signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), priv))
+		if err != nil {
+			return nil, nil, err
+		}
+		toks = append(toks, string(signed))
+	}
+	return jwks, toks, nil
+}
+
+// scratchDatabase creates a fresh database next to the one dsn names and
+// returns its DSN and a func dropping it.
+func scratchDatabase(ctx context.Context, dsn string) (string, func(), error) {
+	if dsn == "" {
+		return "", nil, fmt.Errorf("no -pg DSN")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(context.Background())
+	name := fmt.Sprintf("gh_bench_%d_%d", os.Getpid(), time.Now().Unix())
+	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(dctx, dsn)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+)
+
+const (
+	question    = "What payments has customer C-100 made?"
+	finalAnswer = "Customer C-100 made 2 payments."
+)
+
+// startUpstream serves the scripted model on loopback: a tool call to
+// payments_lookup for C-100, then, once a tool result is in the
+// conversation, the final answer. It returns the base URL ending in /v1.
+func startUpstream(delay time.Duration) (string, func(), error) {
+	h := llmtest.NewHandler(func(_ int, req *llmtest.Request) llmtest.Reply {
+		if req.Last().Role == "tool" {
+			return llmtest.Reply{Content: finalAnswer, Delay: delay}
+		}
+		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_1", "payments_lookup", `{"customer_id":"C-100"}`)}, Delay: delay}
+	})
+	h.Keep = false
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String() + "/v1", stop, nil
+}
+
+// toolsJSON is what gatehouse offers the customer: the two tools its role
+// may use, with their schemas.
+const toolsJSON = `[{"type":"function","function":{"name":"claims_status","description":"Look up the status and amount of an insurance claim by its id (e.g. CLM-1001).","parameters":{"type":"object","properties":{"claim_id":{"type":"string","description":"The claim id, e.g. CLM-1001","pattern":"^CLM-[0-9]{1,12}$"}},"required":["claim_id"]}}},` +
+	`{"type":"function","function":{"name":"payments_lookup","description":"List a customer's payments by customer id (e.g. C-100).","parameters":{"type":"object","properties":{"customer_id":{"type":"string","description":"The customer id, e.g. C-100","pattern":"^C-[0-9]{1,12}$"}},"required":["customer_id"]}}}]`
+
+// directBodies are D's two request bodies, the same conversation gatehouse
+// sends: system and user message with the tools, then the tool call and
+// its result appended.
+func directBodies() [2][]byte {
+	sys := `{"role":"system","content":"You are a concise support assistant for authenticated users."}`
+	user := `{"role":"user","content":"` + question + `"}`
+	call := `{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"payments_lookup","arguments":"{\"customer_id\":\"C-100\"}"}}]}`
+	result := `{"role":"tool","tool_call_id":"call_1","content":"{\"customer_id\":\"C-100\",\"payments\":[{\"payment_id\":\"PAY-9001\",\"date\":\"2024-01-15\",\"amount\":120.5,\"method\":\"card\"},{\"payment_id\":\"PAY-9002\",\"date\":\"2024-02-15\",\"amount\":120.5,\"method\":\"card\"}]}"}`
+	first := `{"model":"bench-model","messages":[` + sys + `,` + user + `],"tools":` + toolsJSON + `}`
+	second := `{"model":"bench-model","messages":[` + sys + `,` + user + `,` + call + `,` + result + `],"tools":` + toolsJSON + `}`
+	return [2][]byte{[]byte(first), []byte(second)}
+}
+
+// completion is the part of a chat completion D checks.
+type completion struct {
+	Choices []struct {
+		Message struct {
+			Content   *string           `json:"content"`
+			ToolCalls []json.RawMessage `json:"tool_calls"`
+		} `json:"message"`
+	} `json:"choices"`
+}
+
+// direct returns D's run: both upstream calls, each answer decoded and
+// checked, as a client calling the model itself would.
+func direct(client *http.Client, upstream string) func(context.Context) error {
+	bodies := directBodies()
+	url := upstream + "/chat/completions"
+	call := func(ctx context.Context, body []byte) (*completion, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer sk-bench")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("upstream status %d", resp.StatusCode)
+		}
+		var c completion
+		if err := json.Unmarshal(b, &c); err != nil || len(c.Choices) == 0 {
+			return nil, fmt.Errorf("upstream answer: %v", err)
+		}
+		return &c, nil
+	}
+	return func(ctx context.Context) error {
+		c, err := call(ctx, bodies[0])
+		if err != nil {
+			return err
+		}
+		if len(c.Choices[0].Message.ToolCalls) != 1 {
+			return fmt.Errorf("upstream: want one tool call")
+		}
+		if c, err = call(ctx, bodies[1]); err != nil {
+			return err
+		}
+		if m := c.Choices[0].Message; m.Content == nil || *m.Content != finalAnswer {
+			return fmt.Errorf("upstream: want the final answer")
+		}
+		return nil
+	}
+}
+
+// viaGateway returns a G run: POST /v1/chat with the next token, checked
+// for 200, the allowed tool call and the final answer.
+func viaGateway(client *http.Client, base string, tokens []string) func(context.Context) error {
+	url := base + "/v1/chat"
+	body := []byte(`{"message":"` + question + `"}`)
+	allowed := []byte(`"decision":"allow"`)
+	answer := []byte(finalAnswer)
+	var next atomic.Uint64
+	return func(ctx context.Context) error {
+		tok := tokens[next.Add(1)%uint64(len(tokens))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("gateway status %d: %.200s", resp.StatusCode, b)
+		}
+		if !bytes.Contains(b, allowed) || !bytes.Contains(b, answer) {
+			return fmt.Errorf("gateway answer lacks the allowed tool call or the final answer: %.200s", b)
+		}
+		return nil
+	}
+}
+
+// newClient is the generator's HTTP client: enough idle connections that
+// no run waits for, or churns, a connection.
+func newClient(conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * conns
+	t.MaxIdleConnsPerHost = 2 * conns
+	return &http.Client{Transport: t, Timeout: 20 * time.Second}
+}
