@@ -163,14 +163,18 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", g.cfgPath}, func(k string) string { return g.env[k] }, nil, g.stdout, g.stderr)
 	}()
+	var once sync.Once
+	var stopErr error
 	g.stop = func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("gatehouse did not stop")
-		}
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = fmt.Errorf("gatehouse did not stop")
+			}
+		})
+		return stopErr
 	}
 	t.Cleanup(func() {
 		if err := g.stop(); err != nil {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+)
+
+func slowScript(d time.Duration) llmtest.Script {
+	return func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "slow answer", Delay: d} }
+}
+
+func TestShutdown_LetsRunsInFlightFinish(t *testing.T) {
+	g := startGateway(t, gwOptions{script: slowScript(time.Second)})
+	got := make(chan response, 1)
+	go func() { got <- g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hi"}) }()
+	for g.upstream.Count() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := g.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	r := <-got
+	if r.status != 200 || r.str("response") != "slow answer" {
+		t.Fatalf("the run in flight was cut: %d %s", r.status, r.raw)
+	}
+	if _, err := http.Get(g.base + "/health"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+func TestReload_RunInFlightKeepsItsConfig(t *testing.T) {
+	g := startGateway(t, gwOptions{script: slowScript(700 * time.Millisecond)})
+	got := make(chan response, 1)
+	go func() { got <- g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hi"}) }()
+	for g.upstream.Count() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.writeConfig(g.renderConfig([]string{"viewer", "admin"}, gwOptions{}))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := <-got; r.status != 200 {
+		t.Fatalf("run in flight: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hi"}); r.status != 403 || r.str("detail") != "Invalid token" {
+		t.Fatalf("after reload: %d %s", r.status, r.raw)
+	}
+}
+
+func TestReload_OnSIGHUP(t *testing.T) {
+	g := startGateway(t, gwOptions{})
+	if r := g.do("GET", "/v1/sessions/x", "viewer", nil); r.status != 404 {
+		t.Fatalf("before: %d", r.status)
+	}
+	g.writeConfig(g.renderConfig([]string{"agent", "admin"}, gwOptions{}))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := g.do("GET", "/v1/sessions/x", "viewer", nil)
+		if r.status == 403 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload: viewer still gets %d", r.status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(g.stderr.String(), `"msg":"config reloaded"`) {
+		t.Error("no reload log line")
+	}
+}
+
+// TestReadme_QuickstartAnswersFromTheOfflineModel follows the README: serve
+// --dev, source the credentials file, send its curl line.
+func TestReadme_QuickstartAnswersFromTheOfflineModel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gatehouse-data")
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, nil, out, errb)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); base == ""; {
+		if _, after, ok := strings.Cut(out.String(), "gatehouse listening on "); ok {
+			base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no start; stderr %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "offline demo model") {
+		t.Errorf("start-up does not say which model: %s", out.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "dev-credentials.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st, _ := f.Stat(); st.Mode().Perm() != 0o600 {
+		t.Errorf("credentials mode %v", st.Mode().Perm())
+	}
+	creds := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && !strings.HasPrefix(k, "#") {
+			creds[k] = v
+		}
+	}
+	for _, k := range []string{"GATEHOUSE_VIEWER_KEY", "GATEHOUSE_AGENT_KEY", "GATEHOUSE_ADMIN_KEY", "GATEHOUSE_CUSTOMER_KEY"} {
+		if creds[k] == "" {
+			t.Errorf("%s missing", k)
+		}
+	}
+	g := &gateway{t: t, base: base, keys: map[string]string{"agent": creds["GATEHOUSE_AGENT_KEY"]}}
+	r := g.do("POST", "/chat", "agent", map[string]string{"message": "What is the status of claim CLM-1001?"})
+	if r.status != 200 || !strings.Contains(r.str("response"), "offline demo model") || !strings.Contains(r.str("response"), "in_review") {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if strings.Contains(errb.String(), creds["GATEHOUSE_AGENT_KEY"]) {
+		t.Error("a key reached the logs")
+	}
+}
