@@ -55,14 +55,29 @@ func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
 	if c.MaxRetryDelay > 0 {
 		opts = append(opts, option.WithMaxRetryDelay(c.MaxRetryDelay))
 	}
-	if c.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(c.HTTPClient))
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = pooledClient()
 	}
+	opts = append(opts, option.WithHTTPClient(hc))
 	name := "openai"
 	if c.BaseURL != "" {
 		name = "openai-compatible at " + c.BaseURL
 	}
 	return &OpenAI{client: openai.NewClient(opts...), model: c.Model, name: name}, nil
+}
+
+// maxIdlePerHost keeps a connection per concurrent run to the one model
+// host. The default transport keeps 2, so under load each model call beyond
+// those opened, and then dropped, a fresh connection.
+const maxIdlePerHost = 256
+
+// pooledClient is the default transport with room to reuse connections.
+func pooledClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxIdlePerHost
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	return &http.Client{Transport: t}
 }
 
 // Name implements Model.
