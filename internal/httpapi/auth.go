@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -30,7 +31,7 @@ func (s *Server) protect(perm string, h http.Handler) http.Handler {
 		ev := audit.Event{
 			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
 			Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
-			Rule: d.Rule, Reason: d.Reason, Resource: r.Method + " " + r.Pattern,
+			Rule: d.Rule, Reason: d.Reason, Resource: route(r),
 			Decision: audit.Deny,
 		}
 		if d.Allow {
@@ -56,6 +57,16 @@ func (s *Server) protect(perm string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 	})
+}
+
+// route is the route a request matched, "METHOD /path/{wildcard}". Every
+// protected pattern names its method; a pattern without one gets the
+// request's.
+func route(r *http.Request) string {
+	if strings.Contains(r.Pattern, " ") {
+		return r.Pattern
+	}
+	return r.Method + " " + r.Pattern
 }
 
 func joinReason(a, b string) string {
