@@ -68,8 +68,12 @@ func (ps *Permissions) Has(p *principal.Principal, perm string) bool {
 	return ps.Check(p, perm).Allow
 }
 
-// Granted lists the permissions p holds, sorted.
+// Granted lists the permissions p holds, sorted; none for a nil principal,
+// as Check denies one.
 func (ps *Permissions) Granted(p *principal.Principal) []string {
+	if p == nil {
+		return nil
+	}
 	var out []string
 	add := func(set map[string]bool) {
 		for perm := range set {
