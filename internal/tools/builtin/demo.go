@@ -52,6 +52,9 @@ func OpenDemo(ctx context.Context, dsn string) (*DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open demo database: %w", err)
 		}
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			return nil, fmt.Errorf("open demo database: %w", err)
+		}
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 	if err != nil {
