@@ -155,6 +155,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer sessions.Close()
 
+	// Listen before building the runtime: with port 0 the port is known only
+	// now, and the RFC 9728 resource URL derived from server.addr must name it.
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if _, port, err := net.SplitHostPort(cfg.Server.Addr); err == nil && port == "0" {
+		cfg.Server.Addr = ln.Addr().String()
+	}
+
 	rt, err := buildRuntime(ctx, cfg, w)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", cfgPath, err)
@@ -170,9 +181,7 @@ func Run(ctx context.Context, o Options) error {
 			if err != nil {
 				return nil, err
 			}
-			if *addr != "" {
-				c.Server.Addr = *addr
-			}
+			c.Server.Addr = cfg.Server.Addr // the listener does not move on reload
 			return buildRuntime(ctx, c, w)
 		},
 		Extra: extraRoutes(cfg, *dev, *dataDir),
@@ -180,10 +189,6 @@ func Run(ctx context.Context, o Options) error {
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
 	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
 
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	scheme := "http"
 	hs := &http.Server{
 		Handler:           srv.Handler(),
