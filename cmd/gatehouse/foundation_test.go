@@ -240,3 +240,24 @@ func TestResponses_CarrySecurityHeaders(t *testing.T) {
 		t.Errorf("unknown route body %v", body)
 	}
 }
+
+func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
+	g := startGateway(t, gwOptions{config: func(g *gateway) string {
+		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "rate_limit: {requests_per_minute: 6000, burst: 600}", "rate_limit: {requests_per_minute: 6, burst: 2}", 1)
+	}})
+	for i := 0; i < 2; i++ {
+		if r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
+			t.Fatalf("request %d: %d", i, r.status)
+		}
+	}
+	r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"})
+	if r.status != 429 || r.str("error") != "rate_limited" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("third: %d %s %v", r.status, r.raw, r.header)
+	}
+	if n := g.upstream.Count(); n != 2 {
+		t.Errorf("model called %d times", n)
+	}
+	if r := g.do("POST", "/chat", "admin", map[string]string{"message": "hi"}); r.status != 200 {
+		t.Errorf("another subject is limited too: %d", r.status)
+	}
+}

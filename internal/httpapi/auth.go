@@ -27,6 +27,23 @@ func (s *Server) protect(perm string, h http.Handler) http.Handler {
 			return
 		}
 		info.subject, info.authMethod = p.Subject, string(p.Method)
+		// The rate limit comes before the durable decision record, so a
+		// flood by one caller cannot queue fsyncs; refusals go through the
+		// bounded sink.
+		if rt.Limiter != nil {
+			if ok, wait := rt.Limiter.Allow(p.Subject); !ok {
+				if s.AuthFailures != nil {
+					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
+						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,
+						Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: r.Method + " " + r.Pattern,
+					})
+				}
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				writeError(w, r, errRateLimit)
+				return
+			}
+		}
 		d := rt.Perms.Check(p, perm)
 		ev := audit.Event{
 			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
@@ -47,13 +64,6 @@ func (s *Server) protect(perm string, h http.Handler) http.Handler {
 		if !d.Allow {
 			writeError(w, r, errForbidden)
 			return
-		}
-		if rt.Limiter != nil {
-			if ok, wait := rt.Limiter.Allow(p.Subject); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				writeError(w, r, errRateLimit)
-				return
-			}
 		}
 		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 	})
