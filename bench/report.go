@@ -25,7 +25,7 @@ func report(w io.Writer, o options, e *env, res *results) {
 	fmt.Fprintln(tw, "scenario\tmode\truns\truns/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tgw CPU %\tgw CPU ms/run\tgen CPU %\tgw RSS MiB\tgw peak MiB\t")
 	for _, t := range e.targets {
 		if t.run == nil {
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", t.name, t.note)
+			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\t\t\t\t\t\t\t\t\t\n", t.name)
 			continue
 		}
 		for _, mode := range []string{modeOpen, modeClosed} {
@@ -55,6 +55,9 @@ func report(w io.Writer, o options, e *env, res *results) {
 			o.soak, s.s.runs, s.s.rate(), ms(p50), ms(p99), s.s.errs, float64(first)/mib, float64(last)/mib)
 	}
 	for _, t := range e.targets {
+		if t.note != "" {
+			fmt.Fprintf(w, "%s skipped: %s\n", t.name, t.note)
+		}
 		for _, mode := range []string{modeOpen, modeClosed} {
 			if r := res.get(t.name, mode); r != nil && r.s.firstErr != "" {
 				fmt.Fprintf(w, "first error %s %s: %s\n", t.name, mode, r.s.firstErr)

@@ -130,7 +130,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		case scPG:
 			dsn, drop, err := scratchDatabase(ctx, o.pgDSN)
 			if err != nil {
-				t.note = "skipped: PostgreSQL unreachable (" + err.Error() + ")"
+				t.note = err.Error()
 				continue
 			}
 			e.closers = append(e.closers, drop)
@@ -199,13 +199,13 @@ func rsaIssuer(n int) ([]byte, []string, error) {
 // returns its DSN and a func dropping it.
 func scratchDatabase(ctx context.Context, dsn string) (string, func(), error) {
 	if dsn == "" {
-		return "", nil, fmt.Errorf("no -pg DSN")
+		return "", nil, fmt.Errorf("no PostgreSQL DSN (-pg)")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, dsn)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("PostgreSQL unreachable: %w", err)
 	}
 	defer conn.Close(context.Background())
 	name := fmt.Sprintf("gh_bench_%d_%d", os.Getpid(), time.Now().Unix())

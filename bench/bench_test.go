@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary serve as the gateway child too.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		if err := gatewayMain(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "bench gateway:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestHarness_SmokeRunPrintsEveryScenarioWithoutErrors runs the harness for
+// a few seconds at a low rate.
+func TestHarness_SmokeRunPrintsEveryScenarioWithoutErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts five gatehouse processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, progress bytes.Buffer
+	args := []string{"-rounds=1", "-duration=300ms", "-warmup=100ms", "-soak=1s", "-rate=50", "-conns=4",
+		"-pg=" + os.Getenv("GATEHOUSE_TEST_POSTGRES")}
+	if err := run(ctx, args, os.Getenv, &out, &progress); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	table := out.String()
+	for _, sc := range allScenarios {
+		if !containsRow(table, sc) {
+			t.Errorf("no row for %s in:\n%s", sc, table)
+		}
+	}
+	if !strings.Contains(table, "PASS zero errors: 0") {
+		t.Errorf("errors in:\n%s", table)
+	}
+}
+
+func containsRow(table, scenario string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == scenario {
+			return true
+		}
+	}
+	return false
+}
