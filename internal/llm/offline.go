@@ -25,7 +25,9 @@ var (
 	claimRef    = regexp.MustCompile(`\bCLM-\d+\b`)
 	customerRef = regexp.MustCompile(`\bC-\d+\b`)
 	policyRef   = regexp.MustCompile(`\bPOL-\d+\b`)
-	policySet   = regexp.MustCompile(`(?i)\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
+	// policySet needs the imperative "set … status|premium to X", so a
+	// question about a policy ("has its status changed to …?") never writes.
+	policySet = regexp.MustCompile(`(?i)\bset\b.*?\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
 )
 
 const offlinePrefix = "[offline demo model: no LLM is connected] "
@@ -62,7 +64,8 @@ func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 	policies := unique(policyRef.FindAllString(text, -1))
 	if m := policySet.FindStringSubmatch(text); m != nil {
 		for _, id := range policies {
-			call("policy_update", map[string]string{"policy_id": id, "field": strings.ToLower(m[1]), "value": m[2]})
+			// A sentence's full stop is not part of the value ("… to active.").
+			call("policy_update", map[string]string{"policy_id": id, "field": strings.ToLower(m[1]), "value": strings.TrimRight(m[2], ".")})
 		}
 	} else if len(policies) > 0 {
 		return answer(resp, fmt.Sprintf("I can change a policy's status or premium, e.g. \"set %s status to active\".", policies[0])), nil

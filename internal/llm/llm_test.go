@@ -1,0 +1,333 @@
+package llm_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+)
+
+const offlineMark = "[offline demo model: no LLM is connected]"
+
+var demoTools = []llm.ToolDef{
+	{Name: "claims_status", Parameters: json.RawMessage(`{"type":"object"}`)},
+	{Name: "payments_lookup", Parameters: json.RawMessage(`{"type":"object"}`)},
+	{Name: "policy_update", Parameters: json.RawMessage(`{"type":"object"}`)},
+}
+
+func userTurn(text string, tools []llm.ToolDef) llm.Request {
+	return llm.Request{Messages: []llm.Message{{Role: "system", Content: "be helpful"}, {Role: "user", Content: text}}, Tools: tools}
+}
+
+func TestOffline_CallsTheDemoToolANameCallsFor(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want []llm.ToolCall
+	}{
+		{"claim", "What is the status of claim CLM-1001?",
+			[]llm.ToolCall{{ID: "call_2_1", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`}}},
+		{"customer", "Show payments for C-100 please",
+			[]llm.ToolCall{{ID: "call_2_1", Name: "payments_lookup", Arguments: `{"customer_id":"C-100"}`}}},
+		{"claim and customer, repeats once", "CLM-1001 and C-200 and CLM-1001 again",
+			[]llm.ToolCall{
+				{ID: "call_2_1", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`},
+				{ID: "call_2_2", Name: "payments_lookup", Arguments: `{"customer_id":"C-200"}`},
+			}},
+		{"set a policy status", "set POL-500 status to suspended",
+			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"status","policy_id":"POL-500","value":"suspended"}`}}},
+		{"full stop is not part of the value", "Please set POL-500 status to active.",
+			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"status","policy_id":"POL-500","value":"active"}`}}},
+		{"set a premium", "Please set POL-501 premium to 1300.50",
+			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"premium","policy_id":"POL-501","value":"1300.50"}`}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(tc.text, demoTools))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, resp.Message.ToolCalls); diff != "" {
+				t.Errorf("tool calls (-want +got):\n%s", diff)
+			}
+			if resp.Model != llm.OfflineModelName || resp.Message.Role != "assistant" {
+				t.Errorf("model %q role %q", resp.Model, resp.Message.Role)
+			}
+		})
+	}
+}
+
+// Only an instruction to set a field changes a policy; mentioning a policy,
+// or asking about its status, never produces a write.
+func TestOffline_PolicyUpdateOnlyWhenAskedToSet(t *testing.T) {
+	for _, text := range []string{
+		"What about POL-500?",
+		"cancel POL-500",
+		"Has the status of POL-500 changed to cancelled?",
+		"What is the status of POL-500? I would like to know.",
+	} {
+		t.Run(text, func(t *testing.T) {
+			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(text, demoTools))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.Message.ToolCalls) != 0 {
+				t.Fatalf("tool calls %+v; want none", resp.Message.ToolCalls)
+			}
+			if !strings.HasPrefix(resp.Message.Content, offlineMark) {
+				t.Errorf("answer %q does not say it is offline", resp.Message.Content)
+			}
+		})
+	}
+}
+
+func TestOffline_RefusesToolsNotOffered(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		tools   []llm.ToolDef
+		want    []string // in the answer
+		wantOne string   // a tool call name that is still made, if any
+	}{
+		{"claim without claims_status", "CLM-1001?", nil, []string{"not permitted", "claims_status"}, ""},
+		{"policy without policy_update", "set POL-500 status to active", demoTools[:2], []string{"not permitted", "policy_update"}, ""},
+		{"offered tool still called", "CLM-1001 and C-100", demoTools[1:2], nil, "payments_lookup"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(tc.text, tc.tools))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantOne != "" {
+				if len(resp.Message.ToolCalls) != 1 || resp.Message.ToolCalls[0].Name != tc.wantOne {
+					t.Fatalf("tool calls %+v; want one call of %s", resp.Message.ToolCalls, tc.wantOne)
+				}
+				return
+			}
+			if len(resp.Message.ToolCalls) != 0 {
+				t.Fatalf("called %+v, which was not offered", resp.Message.ToolCalls)
+			}
+			for _, s := range append([]string{offlineMark}, tc.want...) {
+				if !strings.Contains(resp.Message.Content, s) {
+					t.Errorf("answer %q does not contain %q", resp.Message.Content, s)
+				}
+			}
+		})
+	}
+}
+
+func TestOffline_SummarisesTheLatestToolRound(t *testing.T) {
+	req := llm.Request{Tools: demoTools, Messages: []llm.Message{
+		{Role: "user", Content: "CLM-1001"},
+		{Role: "assistant", ToolCalls: []llm.ToolCall{{ID: "old", Name: "claims_status"}}},
+		{Role: "tool", ToolCallID: "old", Content: `{"stale":true}`},
+		{Role: "user", Content: "CLM-1001 and C-100"},
+		{Role: "assistant", ToolCalls: []llm.ToolCall{{ID: "a", Name: "claims_status"}, {ID: "b", Name: "payments_lookup"}}},
+		{Role: "tool", ToolCallID: "a", Content: `{"status":"in_review"}`},
+		{Role: "tool", ToolCallID: "b", Content: `{"error":"not_authorized"}`},
+	}}
+	resp, err := llm.Offline{}.Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := offlineMark + " Here is what the tools returned:\n- claims_status: {\"status\":\"in_review\"}\n- payments_lookup: {\"error\":\"not_authorized\"}"
+	if diff := cmp.Diff(want, resp.Message.Content); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	if len(resp.Message.ToolCalls) != 0 {
+		t.Errorf("summary turn made tool calls: %+v", resp.Message.ToolCalls)
+	}
+}
+
+func TestOffline_EveryAnswerSaysItIsOfflineAndIsDeterministic(t *testing.T) {
+	for _, text := range []string{"hi", "", "CLM-1", "POL-500", strings.Repeat("x", 500), "set POL-500 status to active"} {
+		req := userTurn(text, nil)
+		a, err := llm.Offline{}.Complete(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(a.Message.Content, offlineMark) {
+			t.Errorf("answer to %q = %q; does not say it is offline", text, a.Message.Content)
+		}
+		for _, tools := range [][]llm.ToolDef{nil, demoTools} {
+			req := userTurn(text, tools)
+			first, _ := llm.Offline{}.Complete(context.Background(), req)
+			second, _ := llm.Offline{}.Complete(context.Background(), req)
+			if diff := cmp.Diff(first, second); diff != "" {
+				t.Errorf("two answers to %q differ:\n%s", text, diff)
+			}
+		}
+	}
+}
+
+func newClient(t *testing.T, baseURL string, retries int) *llm.OpenAI {
+	t.Helper()
+	m, err := llm.NewOpenAI(llm.OpenAIConfig{
+		BaseURL: baseURL, APIKey: "sk-test", Model: "gpt-test",
+		MaxRetries: retries, MaxRetryDelay: 5 * time.Millisecond, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestNewOpenAI_RequiresModelAndKey(t *testing.T) {
+	for name, c := range map[string]llm.OpenAIConfig{
+		"no model": {APIKey: "sk"},
+		"no key":   {Model: "m"},
+	} {
+		if _, err := llm.NewOpenAI(c); err == nil {
+			t.Errorf("%s: NewOpenAI succeeded", name)
+		}
+	}
+}
+
+func TestOpenAI_ParsesToolCallsAndUsage(t *testing.T) {
+	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{
+			llmtest.Call("call_abc", "claims_status", `{"claim_id":"CLM-1001"}`),
+			llmtest.Call("call_def", "payments_lookup", `{"customer_id":"C-100"}`),
+		}}
+	})
+	resp, err := newClient(t, url, 0).Complete(context.Background(), userTurn("CLM-1001", demoTools))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &llm.Response{
+		Model: "gpt-test",
+		Message: llm.Message{Role: "assistant", ToolCalls: []llm.ToolCall{
+			{ID: "call_abc", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`},
+			{ID: "call_def", Name: "payments_lookup", Arguments: `{"customer_id":"C-100"}`},
+		}},
+		Usage: llm.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30},
+	}
+	if diff := cmp.Diff(want, resp); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+	if srv.Count() != 1 {
+		t.Errorf("requests = %d; want 1", srv.Count())
+	}
+}
+
+func TestOpenAI_SendsHistoryInTheWireShape(t *testing.T) {
+	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "done"} })
+	req := llm.Request{
+		Model: "gpt-override",
+		Tools: demoTools[:2],
+		Messages: []llm.Message{
+			{Role: "system", Content: "sys"},
+			{Role: "user", Content: "CLM-1001?"},
+			{Role: "assistant", ToolCalls: []llm.ToolCall{{ID: "c1", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`}}},
+			{Role: "tool", ToolCallID: "c1", Content: `{"status":"in_review"}`},
+			{Role: "assistant", Content: "It is in review."},
+			{Role: "user", Content: "thanks"},
+		},
+	}
+	resp, err := newClient(t, url, 0).Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Message.Content != "done" || len(resp.Message.ToolCalls) != 0 {
+		t.Errorf("response message = %+v", resp.Message)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d; want 1", len(reqs))
+	}
+	got := reqs[0]
+	if got.Model != "gpt-override" {
+		t.Errorf("model = %q; want the request's model", got.Model)
+	}
+	if diff := cmp.Diff([]string{"claims_status", "payments_lookup"}, got.ToolNames()); diff != "" {
+		t.Errorf("tools (-want +got):\n%s", diff)
+	}
+	for _, tl := range got.Tools {
+		if tl.Type != "function" {
+			t.Errorf("tool %s has type %q; want function", tl.Function.Name, tl.Type)
+		}
+	}
+	wantMsgs := []llmtest.Message{
+		{Role: "system", Content: "sys"},
+		{Role: "user", Content: "CLM-1001?"},
+		{Role: "assistant", ToolCalls: []llmtest.ToolCall{llmtest.Call("c1", "claims_status", `{"claim_id":"CLM-1001"}`)}},
+		{Role: "tool", ToolCallID: "c1", Content: `{"status":"in_review"}`},
+		{Role: "assistant", Content: "It is in review."},
+		{Role: "user", Content: "thanks"},
+	}
+	if diff := cmp.Diff(wantMsgs, got.Messages); diff != "" {
+		t.Errorf("wire messages (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpenAI_UsesConfiguredModelByDefault(t *testing.T) {
+	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "ok"} })
+	if _, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Requests()[0]; got.Model != "gpt-test" || len(got.Tools) != 0 {
+		t.Errorf("request model %q tools %v; want gpt-test and none", got.Model, got.ToolNames())
+	}
+}
+
+func TestOpenAI_ServerErrorsBecomeErrProviderAfterRetries(t *testing.T) {
+	for _, retries := range []int{0, 2} {
+		srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
+			return llmtest.Reply{Status: http.StatusInternalServerError}
+		})
+		_, err := newClient(t, url, retries).Complete(context.Background(), userTurn("hi", nil))
+		if !errors.Is(err, llm.ErrProvider) {
+			t.Errorf("retries=%d: err = %v; want ErrProvider", retries, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "500") {
+			t.Errorf("retries=%d: err %q does not name the upstream status", retries, err)
+		}
+		if got := srv.Count(); got != 1+retries {
+			t.Errorf("retries=%d: attempts = %d; want %d", retries, got, 1+retries)
+		}
+	}
+}
+
+func TestOpenAI_RetriesRateLimitThenSucceeds(t *testing.T) {
+	srv, url := llmtest.Start(t, func(n int, _ *llmtest.Request) llmtest.Reply {
+		if n == 0 {
+			return llmtest.Reply{Status: http.StatusTooManyRequests}
+		}
+		return llmtest.Reply{Content: "after the wait"}
+	})
+	resp, err := newClient(t, url, 2).Complete(context.Background(), userTurn("hi", nil))
+	if err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if resp.Message.Content != "after the wait" || srv.Count() != 2 {
+		t.Errorf("content %q after %d attempts; want the second attempt's answer", resp.Message.Content, srv.Count())
+	}
+}
+
+func TestOpenAI_ContextDeadlineIsNotAProviderError(t *testing.T) {
+	_, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Content: "too late", Delay: 10 * time.Second}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := newClient(t, url, 2).Complete(ctx, userTurn("hi", nil))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v; want a deadline error", err)
+	}
+	if errors.Is(err, llm.ErrProvider) {
+		t.Errorf("err = %v wraps ErrProvider; a caller's deadline is not the provider's failure", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Complete took %s after a 100ms deadline", d)
+	}
+}
