@@ -2,16 +2,28 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 	"github.com/gatehousehq/gatehouse/internal/store"
 )
 
@@ -364,5 +376,298 @@ func TestAudit_ContentIsHMACedAndKeysNeverStored(t *testing.T) {
 				t.Errorf("%s/%d content %s = %q, not an HMAC", e.Type, e.Seq, k, v)
 			}
 		}
+	}
+}
+
+// withCommitTimeout renders the test config with audit.commit_timeout set.
+func withCommitTimeout(t *testing.T, auditDSN, timeout string) func(g *gateway) string {
+	return func(g *gateway) string {
+		c := g.renderConfig(allUsers, gwOptions{auditDSN: auditDSN})
+		out := strings.Replace(c, "  content: hmac\n", "  content: hmac\n  commit_timeout: "+timeout+"\n", 1)
+		if out == c {
+			t.Fatal("the test config has no audit content line to add commit_timeout after")
+		}
+		return out
+	}
+}
+
+// lockSQLite returns functions that take and release a write lock on the
+// SQLite file at path from another connection, as another process would.
+func lockSQLite(t *testing.T, path string) (lock, unlock func() error) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	lock = func() error { _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); return err }
+	unlock = func() error { _, err := conn.ExecContext(ctx, "ROLLBACK"); return err }
+	return lock, unlock
+}
+
+// postgresAudit makes a fresh schema on GATEHOUSE_TEST_POSTGRES (dropped at
+// the end) and a loopback proxy to the server. It returns the DSN through
+// the proxy (for the gateway), the direct DSN (for reading the log) and the
+// proxy.
+func postgresAudit(t *testing.T) (viaProxy, direct string, p *tcpProxy) {
+	t.Helper()
+	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL tests skipped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to GATEHOUSE_TEST_POSTGRES: %v", err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		conn.Close(ctx)
+	})
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		t.Fatalf("GATEHOUSE_TEST_POSTGRES must be a URL with a host, got %q", base)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	direct = u.String()
+	p = startTCPProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	return u.String(), direct, p
+}
+
+// tcpProxy forwards loopback TCP to a target. cut makes the target
+// unreachable (connections dropped, nobody listening); freeze makes it stop
+// answering (connections stay open, nothing gets through).
+type tcpProxy struct {
+	ln     net.Listener
+	frozen atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			if p.frozen.Load() {
+				continue
+			}
+			u, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, u)
+			p.mu.Unlock()
+			go p.pipe(u, c)
+			go p.pipe(c, u)
+		}
+	}()
+	t.Cleanup(func() { p.cut() })
+	return p
+}
+
+// pipe copies src to dst, dropping what arrives while the proxy is frozen.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *tcpProxy) freeze() error {
+	p.frozen.Store(true)
+	return nil
+}
+
+func (p *tcpProxy) cut() error {
+	err := p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// TestAudit_FailsClosedWhenTheStoreCannotCommit: with the audit store unable
+// to commit (the SQLite file locked by another connection; PostgreSQL cut
+// off) an admin's request that would run policy_update gets 503 +
+// Retry-After within the commit bound, and POL-500 is unchanged — whether
+// the outage starts before the request or between run.started and the
+// tool's decision.
+func TestAudit_FailsClosedWhenTheStoreCannotCommit(t *testing.T) {
+	for _, outage := range []string{"sqlite file locked", "postgres unreachable", "postgres not answering"} {
+		for _, midRun := range []bool{false, true} {
+			name := outage + "/before the request"
+			if midRun {
+				name = outage + "/after the run started"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				failClosed(t, outage, midRun)
+			})
+		}
+	}
+}
+
+func failClosed(t *testing.T, backend string, midRun bool) {
+	const bound = time.Second
+	// The outage starts inside the first model call of the admin's request,
+	// when midRun: run.started is durable, the tool's decision is not yet.
+	var outage atomic.Pointer[func() error]
+	outageErr := make(chan error, 1)
+	script := func(n int, req *llmtest.Request) llmtest.Reply {
+		if f := outage.Swap(nil); f != nil {
+			outageErr <- (*f)()
+		}
+		return callScript(n, req)
+	}
+	var gatewayDSN, readDSN string
+	var start, end func() error // end is nil when the outage cannot be ended
+	var proxy *tcpProxy
+	if strings.HasPrefix(backend, "postgres") {
+		gatewayDSN, readDSN, proxy = postgresAudit(t)
+		start = proxy.cut
+		if backend == "postgres not answering" {
+			start = proxy.freeze
+		}
+	}
+	g := startGateway(t, gwOptions{script: script, config: withCommitTimeout(t, gatewayDSN, bound.String())})
+	if proxy != nil {
+		// Cut before the gateway stops: pgx gives a server that does not
+		// answer 15 s to acknowledge each closing connection.
+		t.Cleanup(func() { proxy.cut() })
+	}
+	if backend == "sqlite file locked" {
+		readDSN = sqliteAuditDSN(g)
+		start, end = lockSQLite(t, g.dir+"/audit.db")
+	}
+	log := openAuditLog(t, readDSN)
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hello"}); r.status != 200 {
+		t.Fatalf("before the outage: %d %s", r.status, r.raw)
+	}
+
+	if midRun {
+		outage.Store(&start)
+	} else if err := start(); err != nil {
+		t.Fatalf("start the outage: %v", err)
+	}
+	modelCalls := g.upstream.Count()
+	began := time.Now()
+	r := g.do("POST", "/v1/chat", "admin", map[string]string{
+		"message": `CALL policy_update {"policy_id":"POL-500","field":"status","value":"cancelled"}`,
+	})
+	took := time.Since(began)
+	t.Logf("%s: %d %s after %v", backend, r.status, r.str("error"), took)
+	if midRun {
+		select {
+		case err := <-outageErr:
+			if err != nil {
+				t.Fatalf("start the outage: %v", err)
+			}
+		default:
+			t.Fatal("the model was never called, so the outage never started")
+		}
+	} else if n := g.upstream.Count() - modelCalls; n != 0 {
+		t.Errorf("the model was called %d times during the outage", n)
+	}
+	if r.status != 503 || r.str("error") != "audit_unavailable" || r.header.Get("Retry-After") == "" {
+		t.Errorf("got %d Retry-After=%q %s, want 503 audit_unavailable with Retry-After", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	if took > 3*bound {
+		t.Errorf("the refusal took %v; the bound is %v", took, bound)
+	}
+	if got := policyStatus(t, g, "POL-500"); got != "active" {
+		t.Fatalf("POL-500 status = %q: policy_update ran without its decision on record", got)
+	}
+	if rd := g.do("GET", "/ready", "", nil); rd.status != 503 {
+		t.Errorf("/ready during the outage = %d %s", rd.status, rd.raw)
+	}
+
+	if end != nil {
+		if err := end(); err != nil {
+			t.Fatalf("end the outage: %v", err)
+		}
+		ready := 0
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ready = g.do("GET", "/ready", "", nil).status; ready == 200 {
+				break
+			}
+		}
+		if ready != 200 {
+			t.Fatalf("/ready after the outage = %d", ready)
+		}
+	}
+	// What the log holds of the refused request: its authorization and
+	// run start when the outage came mid-run, nothing when it came first.
+	var want []string
+	if midRun {
+		want = []string{"authz.decided/allow", "run.started"}
+	}
+	if got, _ := log.trail(r.header.Get("X-Request-Id"), false, 0); !cmp.Equal(want, got) {
+		t.Errorf("trail of the refused request = %v, want %v", got, want)
+	}
+	if end == nil {
+		return
+	}
+	// The same request now runs: the outage alone stopped it.
+	if r := g.do("POST", "/v1/chat", "admin", map[string]string{
+		"message": `CALL policy_update {"policy_id":"POL-500","field":"status","value":"cancelled"}`,
+	}); r.status != 200 || policyStatus(t, g, "POL-500") != "cancelled" {
+		t.Fatalf("after the outage: %d %s", r.status, r.raw)
+	}
+	key, err := audit.LoadKey(g.dir + "/checkpoint.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := audit.Verify(context.Background(), log.st, audit.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)})
+	if err != nil || res.Err() != nil {
+		t.Fatalf("verify after the outage: %v %v", err, res.Err())
 	}
 }
