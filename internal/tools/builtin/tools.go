@@ -156,7 +156,8 @@ func (t policyUpdate) Call(ctx context.Context, args tools.Args) (any, error) {
 		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET status = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, value, id, scope, scope)
 	case "premium":
 		f, perr := strconv.ParseFloat(value, 64)
-		if perr != nil || f <= 0 || f > 1e9 {
+		// Written so NaN, which fails every comparison, is refused too.
+		if perr != nil || !(f > 0 && f <= 1e9) {
 			return nil, fmt.Errorf("premium %q is not a positive amount", value)
 		}
 		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET premium = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, f, id, scope, scope)
