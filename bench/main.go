@@ -39,7 +39,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		rounds: 2, segment: 8 * time.Second, warmup: 2 * time.Second, soak: 60 * time.Second,
+		rounds: 2, segment: 6 * time.Second, warmup: 2 * time.Second, soak: 60 * time.Second,
 		rate: 300, conns: 32, maxInflight: 2000,
 		scenarios: allScenarios,
 		pgDSN:     "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
