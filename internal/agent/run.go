@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -31,6 +32,35 @@ type RunRequest struct {
 	RequestID string
 	RunID     string
 	SessionID string
+	// Before are events to make durable together with run.started (the
+	// request's authorization decision).
+	Before []audit.Event
+}
+
+// runLog records a run's events. tool.finished events wait and join the
+// run's next durable write (the next tool decision or run.finished), so a
+// run makes one write per step that must precede an action: before the
+// model is called, before each round of tools runs, before the answer.
+type runLog struct {
+	sink    audit.Sink
+	mu      sync.Mutex
+	pending []audit.Event
+}
+
+func (l *runLog) later(ev audit.Event) {
+	l.mu.Lock()
+	l.pending = append(l.pending, ev)
+	l.mu.Unlock()
+}
+
+func (l *runLog) record(ctx context.Context, evs ...audit.Event) error {
+	l.mu.Lock()
+	if len(l.pending) > 0 {
+		evs = append(l.pending, evs...)
+		l.pending = nil
+	}
+	l.mu.Unlock()
+	return l.sink.Record(ctx, evs...)
 }
 
 // Run performs the run. Its audit events are durable before anything they
@@ -46,19 +76,20 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	}
 	ctx = principal.With(ctx, req.Principal)
 	base := r.baseEvent(req)
+	log := &runLog{sink: r.Audit, pending: req.Before}
 
 	started := base
 	started.Type = audit.TypeRunStarted
 	started.Model = r.modelName(a)
 	started.Resource = "agent:" + a.Name
 	started.Content = map[string]string{"message": req.Message}
-	if err := r.Audit.Record(ctx, started); err != nil {
+	if err := log.record(ctx, started); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
 	r.Log.InfoContext(ctx, "run started", "request_id", req.RequestID, "run_id", req.RunID,
 		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
 
-	res, runErr := r.loop(ctx, req, base)
+	res, runErr := r.loop(ctx, req, base, log)
 	// Whichever deadline ended the run (the agent's or the request's), the
 	// caller hears that it timed out.
 	if runErr != nil && ctx.Err() != nil && !errors.Is(runErr, audit.ErrUnavailable) {
@@ -84,7 +115,7 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	// The run's end is recorded even when the caller's deadline passed.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.Audit.Record(rctx, finished); err != nil {
+	if err := log.record(rctx, finished); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
 	if runErr != nil {
@@ -110,7 +141,7 @@ func (r *Runner) baseEvent(req RunRequest) audit.Event {
 
 // loop alternates model turns and tool rounds. It always returns a non-nil
 // Result so usage is reported even for failed runs.
-func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event) (*Result, error) {
+func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log *runLog) (*Result, error) {
 	a := req.Agent
 	res := &Result{}
 	offered := r.offered(req.Principal, a)
@@ -145,7 +176,7 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event) (*R
 		if calls > a.Limits.MaxToolCalls {
 			return res, &LimitError{Limit: "max_tool_calls", Value: a.Limits.MaxToolCalls}
 		}
-		results, records, err := r.toolRound(ctx, req, base, offered, resp.Message.ToolCalls)
+		results, records, err := r.toolRound(ctx, req, base, log, offered, resp.Message.ToolCalls)
 		res.ToolCalls = append(res.ToolCalls, records...)
 		if err != nil {
 			return res, err

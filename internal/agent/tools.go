@@ -25,7 +25,7 @@ type toolError struct {
 
 // toolRound runs one round of tool calls concurrently (bounded) and returns
 // the tool messages in call order.
-func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
+func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && len(calls) > n {
 		return nil, nil, &LimitError{Limit: "max_parallel_tools", Value: n}
 	}
@@ -41,7 +41,7 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			content, rec, err := r.oneCall(ctx, req, base, shown, c)
+			content, rec, err := r.oneCall(ctx, req, base, log, shown, c)
 			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
 			records[i] = rec
 			errs[i] = err
@@ -54,7 +54,7 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 // oneCall gates and runs one tool call. A returned error ends the run (the
 // audit log could not record); refusals and tool failures are answered to
 // the model as tool errors.
-func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
+func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
 	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
 	decided := base
 	decided.Type = audit.TypeToolDecided
@@ -90,7 +90,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Decision, decided.Decision = audit.Deny, audit.Deny
 	}
 	// Durable before the tool runs (fail closed).
-	if err := r.Audit.Record(ctx, decided); err != nil {
+	if err := log.record(ctx, decided); err != nil {
 		rec.Status = "not_run"
 		return "", rec, fmt.Errorf("record tool decision: %w", err)
 	}
@@ -138,9 +138,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Status = "ok"
 		finished.Outcome = "ok"
 	}
-	if err := r.Audit.Record(context.WithoutCancel(ctx), finished); err != nil {
-		return "", rec, fmt.Errorf("record tool result: %w", err)
-	}
+	log.later(finished)
 	return content, rec, limitErr
 }
 

@@ -29,7 +29,7 @@ func AuditList(st audit.Store) http.Handler {
 		if page.Events == nil {
 			page.Events = []audit.Event{}
 		}
-		writeJSON(w, http.StatusOK, page)
+		respond(w, r, http.StatusOK, page)
 	})
 }
 
@@ -42,6 +42,6 @@ func AuditVerify(st audit.Store, pub ed25519.PublicKey) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, res)
+		respond(w, r, http.StatusOK, res)
 	})
 }

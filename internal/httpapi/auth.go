@@ -17,7 +17,14 @@ import (
 // protect authenticates the caller, checks perm against the caller's own
 // roles and scopes, records the decision, applies the rate limit, and only
 // then calls h with the principal in the context.
-func (s *Server) protect(perm string, h http.Handler) http.Handler {
+func (s *Server) protect(perm string, h http.Handler) http.Handler { return s.guard(perm, false, h) }
+
+// protectRun is protect for routes that start a run: the allow decision is
+// made durable together with the run's start (one write instead of two),
+// or before any earlier response.
+func (s *Server) protectRun(perm string, h http.Handler) http.Handler { return s.guard(perm, true, h) }
+
+func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt := s.rt.Load()
 		info := infoFrom(r.Context())
@@ -57,10 +64,13 @@ func (s *Server) protect(perm string, h http.Handler) http.Handler {
 		if p.CertIdentity != "" {
 			ev.Reason = joinReason(ev.Reason, "client certificate: "+p.CertIdentity)
 		}
-		if err := s.Audit.Record(r.Context(), ev); err != nil {
+		if d.Allow && deferAllow {
+			info.deferEvent(s.Audit, ev)
+		} else if err := s.Audit.Record(r.Context(), ev); err != nil {
 			writeError(w, r, err)
 			return
 		}
+		info.sink = s.Audit
 		if !d.Allow {
 			writeError(w, r, errForbidden)
 			return

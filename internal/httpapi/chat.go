@@ -112,18 +112,16 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 				return
 			}
 			history = fromSession(sess.Messages)
-		} else {
+		}
+		newSession := sessionID == ""
+		if newSession {
 			sessionID = newID("ses_")
-			now := time.Now().UTC()
-			if err := s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Subject, Agent: ag.Name, Created: now, Updated: now}); err != nil {
-				writeError(w, r, err)
-				return
-			}
 		}
 		runID := newID("run_")
 		res, err := rt.Runner.Run(r.Context(), agent.RunRequest{
 			Agent: ag, Principal: p, Message: req.Message, History: history,
 			RequestID: info.requestID, RunID: runID, SessionID: sessionID,
+			Before: info.take(),
 		})
 		if err != nil {
 			ae := *toAPIError(err)
@@ -131,19 +129,27 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 			writeError(w, r, &ae)
 			return
 		}
-		if err := s.Sessions.Append(r.Context(), sessionID, p.Subject, toSession(res.Messages)...); err != nil {
+		// A new session is written once, with its first messages.
+		if newSession {
+			now := time.Now().UTC()
+			err = s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Subject, Agent: ag.Name,
+				Created: now, Updated: now, Messages: toSession(res.Messages)})
+		} else {
+			err = s.Sessions.Append(r.Context(), sessionID, p.Subject, toSession(res.Messages)...)
+		}
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		if tutorial {
-			writeJSON(w, http.StatusOK, tutorialChatResponse{Authenticated: true, Response: res.Response, RunID: runID, SessionID: sessionID})
+			respond(w, r, http.StatusOK, tutorialChatResponse{Authenticated: true, Response: res.Response, RunID: runID, SessionID: sessionID})
 			return
 		}
 		calls := res.ToolCalls
 		if calls == nil {
 			calls = []agent.ToolCallRecord{}
 		}
-		writeJSON(w, http.StatusOK, chatResponse{
+		respond(w, r, http.StatusOK, chatResponse{
 			Response: res.Response, RunID: runID, SessionID: sessionID, Agent: ag.Name, Model: res.Model,
 			ToolCalls: calls,
 			Usage:     usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
@@ -152,11 +158,12 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 }
 
 // sessionDenied records an attempt on a session the caller does not own
-// (or that does not exist); the answer is the same 404 either way.
+// (or that does not exist); the answer is the same 404 either way, and
+// writing it makes the event durable first.
 func (s *Server) sessionDenied(r *http.Request, p *principal.Principal, id string) {
 	info := infoFrom(r.Context())
 	s.log.WarnContext(r.Context(), "session access denied", "request_id", info.requestID, "subject", p.Subject, "session_id", id)
-	_ = s.Audit.Record(r.Context(), audit.Event{
+	info.deferEvent(s.Audit, audit.Event{
 		Type: audit.TypeSessionDenied, RequestID: info.requestID, SessionID: id,
 		Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
 		Decision: audit.Deny, Rule: "session owner", Reason: "no session with this id for this subject", Resource: "session:" + id,

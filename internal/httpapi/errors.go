@@ -87,7 +87,19 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, ae.Status, errorBody{Detail: ae.Detail, Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
+	respond(w, r, ae.Status, errorBody{Detail: ae.Detail, Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
+}
+
+// respond writes a JSON response once the request's deferred audit events
+// are durable; if they cannot be recorded the answer is 503 instead.
+func respond(w http.ResponseWriter, r *http.Request, status int, v any) {
+	info := infoFrom(r.Context())
+	if err := info.flush(r.Context()); err != nil {
+		info.errCode = errAuditDown.Code
+		w.Header().Set("Retry-After", "1")
+		status, v = errAuditDown.Status, errorBody{Detail: errAuditDown.Detail, Error: errAuditDown.Code, RequestID: info.requestID}
+	}
+	writeJSON(w, status, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -12,8 +12,8 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
-func handleHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+func handleHealth(w http.ResponseWriter, r *http.Request) {
+	respond(w, r, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) handleReady() http.Handler {
@@ -23,11 +23,11 @@ func (s *Server) handleReady() http.Handler {
 			defer cancel()
 			if err := s.Ready(ctx); err != nil {
 				s.log.WarnContext(r.Context(), "not ready", "error", err.Error())
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the audit log does not accept writes"})
+				respond(w, r, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the audit log does not accept writes"})
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "config_version": s.Version()})
+		respond(w, r, http.StatusOK, map[string]any{"status": "ready", "config_version": s.Version()})
 	})
 }
 
@@ -46,7 +46,7 @@ func (s *Server) handleGetSession() http.Handler {
 		if sess.Messages == nil {
 			sess.Messages = []session.Message{}
 		}
-		writeJSON(w, http.StatusOK, sess)
+		respond(w, r, http.StatusOK, sess)
 	})
 }
 
@@ -72,6 +72,6 @@ func (s *Server) handleReload() http.Handler {
 				Detail: "The new config is invalid; the old one keeps serving", Reasons: strings.Split(err.Error(), "\n")})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "version": version})
+		respond(w, r, http.StatusOK, map[string]any{"reloaded": true, "version": version})
 	})
 }

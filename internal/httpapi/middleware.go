@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
 )
 
 // reqInfo is per-request state the logging middleware reports once the
@@ -18,6 +20,35 @@ type reqInfo struct {
 	subject    string
 	authMethod string
 	errCode    string
+
+	// pending are audit events deferred so they share one durable write
+	// with the next ones (a chat's decision rides with its run.started).
+	// Every response flushes them first: a request's events are committed
+	// before its response is sent.
+	pending []audit.Event
+	sink    audit.Sink
+}
+
+// defer queues ev to be recorded with the request's next durable write.
+func (i *reqInfo) deferEvent(sink audit.Sink, ev audit.Event) {
+	i.sink = sink
+	i.pending = append(i.pending, ev)
+}
+
+// take hands the deferred events to whoever records next (the run).
+func (i *reqInfo) take() []audit.Event {
+	evs := i.pending
+	i.pending = nil
+	return evs
+}
+
+// flush makes the deferred events durable.
+func (i *reqInfo) flush(ctx context.Context) error {
+	evs := i.take()
+	if len(evs) == 0 {
+		return nil
+	}
+	return i.sink.Record(context.WithoutCancel(ctx), evs...)
 }
 
 type infoKey struct{}

@@ -7,8 +7,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", handleHealth)
 	mux.Handle("GET /ready", s.handleReady())
-	mux.Handle("POST /chat", s.protect("respond", s.handleChat(true)))
-	mux.Handle("POST /v1/chat", s.protect("respond", s.handleChat(false)))
+	mux.Handle("POST /chat", s.protectRun("respond", s.handleChat(true)))
+	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	for pattern, h := range s.Extra {

@@ -30,6 +30,11 @@ const BusyTimeout = time.Second
 
 // openDB opens the file at path (created with its directory when missing)
 // and applies the migrations under migrations/<set>.
+//
+// The audit log commits with synchronous=FULL (fsync on every commit);
+// sessions use synchronous=NORMAL, which in WAL mode survives a process
+// crash but may lose the last commits on power loss — conversation history
+// is not the compliance record, and its fsync was a sixth of a run's cost.
 func openDB(ctx context.Context, path, set string) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %q: path must be non-empty without ? or #", path)
@@ -49,7 +54,11 @@ func openDB(ctx context.Context, path, set string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	if set == "sessions" {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	} else {
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
