@@ -261,3 +261,29 @@ func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
 		t.Errorf("another subject is limited too: %d", r.status)
 	}
 }
+
+func TestChat_OverloadIsRefusedNotQueued(t *testing.T) {
+	g := startGateway(t, gwOptions{script: func(int, *llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Content: "slow", Delay: 800 * time.Millisecond}
+	}, config: func(g *gateway) string {
+		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "request_timeout: 20s", "request_timeout: 20s\n  max_concurrent_runs: 1", 1)
+	}})
+	first := make(chan response, 1)
+	go func() { first <- g.do("POST", "/v1/chat", "agent", map[string]string{"message": "one"}) }()
+	for g.upstream.Count() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := g.do("POST", "/v1/chat", "admin", map[string]string{"message": "two"})
+	if r.status != 503 || r.str("error") != "overloaded" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("second: %d %s", r.status, r.raw)
+	}
+	if r := <-first; r.status != 200 {
+		t.Fatalf("first: %d %s", r.status, r.raw)
+	}
+	if n := g.upstream.Count(); n != 1 {
+		t.Errorf("the refused run reached the model: %d calls", n)
+	}
+	if r := g.do("POST", "/v1/chat", "admin", map[string]string{"message": "three"}); r.status != 200 {
+		t.Fatalf("after: %d", r.status)
+	}
+}

@@ -27,12 +27,15 @@ type Server struct {
 	Addr string `yaml:"addr"`
 	// PublicURL is how clients reach this service (RFC 9728 metadata);
 	// default derived from addr.
-	PublicURL       string        `yaml:"public_url"`
-	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
-	RequestTimeout  time.Duration `yaml:"request_timeout"`
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	RateLimit       RateLimit     `yaml:"rate_limit"`
-	TLS             TLS           `yaml:"tls"`
+	PublicURL      string        `yaml:"public_url"`
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxConcurrentRuns bounds agent runs in flight; beyond it a chat gets
+	// 503 overloaded (so overload cannot grow queues and memory without end).
+	MaxConcurrentRuns int           `yaml:"max_concurrent_runs"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	RateLimit         RateLimit     `yaml:"rate_limit"`
+	TLS               TLS           `yaml:"tls"`
 }
 
 // RateLimit is a per-subject token bucket. Zero requests_per_minute disables it.

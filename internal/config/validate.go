@@ -14,16 +14,17 @@ import (
 
 // Defaults used when a key is absent.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultMaxBodyBytes    = 1 << 20
-	DefaultRequestTimeout  = 120 * time.Second
-	DefaultShutdownTimeout = 30 * time.Second
-	DefaultModelTimeout    = 60 * time.Second
-	DefaultMaxRetries      = 2
-	DefaultMaxToolRounds   = 8
-	DefaultMaxToolCalls    = 32
-	DefaultMaxParallel     = 4
-	DefaultToolTimeout     = 30 * time.Second
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultRequestTimeout    = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxConcurrentRuns = 256
+	DefaultModelTimeout      = 60 * time.Second
+	DefaultMaxRetries        = 2
+	DefaultMaxToolRounds     = 8
+	DefaultMaxToolCalls      = 32
+	DefaultMaxParallel       = 4
+	DefaultToolTimeout       = 30 * time.Second
 )
 
 // SetDefaults fills absent keys.
@@ -37,6 +38,9 @@ func (c *Config) SetDefaults() {
 	}
 	if s.RequestTimeout == 0 {
 		s.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.MaxConcurrentRuns == 0 {
+		s.MaxConcurrentRuns = DefaultMaxConcurrentRuns
 	}
 	if s.ShutdownTimeout == 0 {
 		s.ShutdownTimeout = DefaultShutdownTimeout
@@ -118,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must be positive")
+	}
+	if c.Server.MaxConcurrentRuns < 0 {
+		bad("server.max_concurrent_runs", "must be positive")
 	}
 	if c.Server.RequestTimeout < 0 {
 		bad("server.request_timeout", "must be positive")

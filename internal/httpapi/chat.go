@@ -117,6 +117,15 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		if newSession {
 			sessionID = newID("ses_")
 		}
+		if rt.RunSlots != nil {
+			select {
+			case rt.RunSlots <- struct{}{}:
+				defer func() { <-rt.RunSlots }()
+			default:
+				writeError(w, r, errOverloaded)
+				return
+			}
+		}
 		runID := newID("run_")
 		res, err := rt.Runner.Run(r.Context(), agent.RunRequest{
 			Agent: ag, Principal: p, Message: req.Message, History: history,

@@ -36,6 +36,7 @@ var (
 	errTooLarge   = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Detail: "Request body too large"}
 	errRateLimit  = &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Detail: "Rate limit exceeded"}
 	errAuditDown  = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "The audit log cannot record; nothing was run"}
+	errOverloaded = &apiError{Status: http.StatusServiceUnavailable, Code: "overloaded", Detail: "Too many runs in flight; try again shortly"}
 	errAuthDown   = &apiError{Status: http.StatusServiceUnavailable, Code: "authentication_unavailable", Detail: "Authentication is temporarily unavailable"}
 	errInternal   = &apiError{Status: http.StatusInternalServerError, Code: "internal", Detail: "Internal server error"}
 	errMissingTok = &apiError{Status: http.StatusUnauthorized, Code: "missing_token", Detail: "Missing bearer token"}

@@ -30,6 +30,8 @@ type Runtime struct {
 	MaxBodyBytes       int64
 	RequestTimeout     time.Duration
 	Limiter            *RateLimiter // nil: no rate limit
+	// RunSlots bounds runs in flight (a buffered channel); nil: unbounded.
+	RunSlots chan struct{}
 	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728).
 	ResourceMetadataURL string
 	// Close releases what the runtime holds (key refreshers); called once a
