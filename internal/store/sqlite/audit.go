@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -55,37 +55,11 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
 	})
 }
 
-const eventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body`
-
-// scanEvent reads a row of eventColumns. The columns win over the body, so
-// an edit of either one shows in the hash.
-func scanEvent(rows interface{ Scan(...any) error }) (audit.Entry, error) {
-	var (
-		en      audit.Entry
-		c       audit.Event
-		timeNS  int64
-		bodyStr string
-	)
-	if err := rows.Scan(&en.ID, &c.ChainID, &c.Seq, &timeNS, &c.Type, &c.Subject, &c.Decision,
-		&c.PrevHash, &c.Hash, &bodyStr); err != nil {
-		return en, fmt.Errorf("read audit event: %w", err)
-	}
-	e, err := audit.DecodeCanonical([]byte(bodyStr))
-	if err != nil {
-		return en, fmt.Errorf("read audit event %d: %w", en.ID, err)
-	}
-	e.ChainID, e.Seq, e.Time = c.ChainID, c.Seq, time.Unix(0, timeNS).UTC()
-	e.Type, e.Subject, e.Decision = c.Type, c.Subject, c.Decision
-	e.PrevHash, e.Hash = c.PrevHash, c.Hash
-	en.Event = e
-	return en, nil
-}
-
 // Head returns the last event of a chain.
 func (s *AuditStore) Head(ctx context.Context, chainID string) (audit.Event, bool, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	row := s.db.QueryRowContext(ctx, `SELECT `+storesql.EventColumns+` FROM audit_events
 		WHERE chain_id = ? ORDER BY seq DESC LIMIT 1`, chainID)
-	en, err := scanEvent(row)
+	en, err := storesql.ScanEvent(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return audit.Event{}, false, nil
 	}
@@ -97,64 +71,13 @@ func (s *AuditStore) Head(ctx context.Context, chainID string) (audit.Event, boo
 
 // List returns events matching f.
 func (s *AuditStore) List(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.Subject != "" {
-		add("subject = ?", f.Subject)
-	}
-	if f.Type != "" {
-		add("type = ?", f.Type)
-	}
-	if f.Decision != "" {
-		add("decision = ?", f.Decision)
-	}
-	if !f.Since.IsZero() {
-		add("time_ns >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("time_ns < ?", f.Until.UnixNano())
-	}
-	if f.AfterID > 0 {
-		add("id > ?", f.AfterID)
-	}
-	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
-	}
-	q := `SELECT ` + eventColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if f.Desc {
-		q += " ORDER BY id DESC"
-	} else {
-		q += " ORDER BY id"
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = audit.DefaultListLimit
-	}
-	q += " LIMIT ?"
-	args = append(args, limit)
+	q, args := storesql.ListQuery(f, func(int) string { return "?" })
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
-		en, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, en)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	return out, nil
+	return storesql.CollectEvents(rows)
 }
 
 // Scan calls fn for each event at or after since, by chain and seq.
@@ -163,14 +86,14 @@ func (s *AuditStore) Scan(ctx context.Context, since time.Time, fn func(audit.Ev
 	if !since.IsZero() {
 		sinceNS = since.UnixNano()
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	rows, err := s.db.QueryContext(ctx, `SELECT `+storesql.EventColumns+` FROM audit_events
 		WHERE time_ns >= ? ORDER BY chain_id, seq`, sinceNS)
 	if err != nil {
 		return fmt.Errorf("scan audit events: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		en, err := scanEvent(rows)
+		en, err := storesql.ScanEvent(rows)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -93,19 +94,8 @@ func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Se
 		return nil, fmt.Errorf("get session messages: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("get session messages: %w", err)
-		}
-		var m session.Message
-		if err := json.Unmarshal([]byte(body), &m); err != nil {
-			return nil, fmt.Errorf("decode session message: %w", err)
-		}
-		ss.Messages = append(ss.Messages, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("get session messages: %w", err)
+	if ss.Messages, err = storesql.CollectMessages(rows); err != nil {
+		return nil, err
 	}
 	return &ss, nil
 }

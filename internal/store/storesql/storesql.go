@@ -1,0 +1,139 @@
+// Package storesql is the SQL the SQLite and PostgreSQL backends share: the
+// audit event columns and how a row becomes an event, the audit list query
+// (written once, with each backend's placeholder style), and reading rows
+// of events and session messages. Each backend keeps its own connections,
+// transactions and migrations.
+package storesql
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/session"
+)
+
+// EventColumns are the audit_events columns ScanEvent reads, in order.
+const EventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body`
+
+// Row is one result row (database/sql and pgx rows alike).
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set (database/sql and pgx alike).
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+}
+
+// ScanEvent reads a row of EventColumns. The columns win over the body, so
+// an edit of either one shows in the hash. Errors wrap the driver's (so a
+// backend's no-rows error still matches).
+func ScanEvent(row Row) (audit.Entry, error) {
+	var (
+		en     audit.Entry
+		c      audit.Event
+		timeNS int64
+		body   string
+	)
+	if err := row.Scan(&en.ID, &c.ChainID, &c.Seq, &timeNS, &c.Type, &c.Subject, &c.Decision,
+		&c.PrevHash, &c.Hash, &body); err != nil {
+		return en, fmt.Errorf("read audit event: %w", err)
+	}
+	e, err := audit.DecodeCanonical([]byte(body))
+	if err != nil {
+		return en, fmt.Errorf("read audit event %d: %w", en.ID, err)
+	}
+	e.ChainID, e.Seq, e.Time = c.ChainID, c.Seq, time.Unix(0, timeNS).UTC()
+	e.Type, e.Subject, e.Decision = c.Type, c.Subject, c.Decision
+	e.PrevHash, e.Hash = c.PrevHash, c.Hash
+	en.Event = e
+	return en, nil
+}
+
+// CollectEvents reads every row of EventColumns.
+func CollectEvents(rows Rows) ([]audit.Entry, error) {
+	var out []audit.Entry
+	for rows.Next() {
+		en, err := ScanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, en)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// ListQuery builds the audit list query for f; placeholder(n) is the
+// backend's n-th parameter marker (1-based): "?" or "$n".
+func ListQuery(f audit.Filter, placeholder func(n int) string) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+" "+placeholder(len(args)))
+	}
+	if f.Subject != "" {
+		add("subject =", f.Subject)
+	}
+	if f.Type != "" {
+		add("type =", f.Type)
+	}
+	if f.Decision != "" {
+		add("decision =", f.Decision)
+	}
+	if !f.Since.IsZero() {
+		add("time_ns >=", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time_ns <", f.Until.UnixNano())
+	}
+	if f.AfterID > 0 {
+		add("id >", f.AfterID)
+	}
+	if f.BeforeID > 0 {
+		add("id <", f.BeforeID)
+	}
+	q := `SELECT ` + EventColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Desc {
+		q += " ORDER BY id DESC"
+	} else {
+		q += " ORDER BY id"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = audit.DefaultListLimit
+	}
+	args = append(args, limit)
+	return q + " LIMIT " + placeholder(len(args)), args
+}
+
+// CollectMessages reads rows of one column, a session message's JSON body.
+func CollectMessages(rows Rows) ([]session.Message, error) {
+	var out []session.Message
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("get session messages: %w", err)
+		}
+		var m session.Message
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			return nil, fmt.Errorf("decode session message: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get session messages: %w", err)
+	}
+	return out, nil
+}
