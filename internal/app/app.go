@@ -5,9 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -17,12 +14,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
-	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
@@ -31,19 +26,6 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 )
-
-func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
-
-// SplitList splits a comma-separated list, dropping empty items.
-func SplitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
 
 // Options say how to run gatehouse.
 type Options struct {
@@ -95,43 +77,31 @@ func Run(ctx context.Context, o Options) error {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
-	getenv, stdout := o.Getenv, o.Stdout
-	dev, dataDir, addr := &o.Dev, &o.DataDir, &o.Addr
 	log := slog.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
 	cfgPath := o.ConfigPath
 	var creds map[string]string
-	if *dev {
+	if o.Dev {
 		var err error
-		cfgPath, creds, err = setupDev(*dataDir)
-		if err != nil {
+		if cfgPath, creds, err = setupDev(o.DataDir); err != nil {
 			return err
 		}
 	} else if cfgPath == "" {
 		return errors.New("serve: give --dev for the quickstart, or --config FILE")
 	}
-	cfg, err := config.LoadWith(cfgPath, getenv, o.goToolConfigs())
+	cfg, err := config.LoadWith(cfgPath, o.Getenv, o.goToolConfigs())
 	if err != nil {
 		return fmt.Errorf("load %s: %w", cfgPath, err)
 	}
-	if *addr != "" {
-		cfg.Server.Addr = *addr
+	if o.Addr != "" {
+		cfg.Server.Addr = o.Addr
 	}
-	w := wiring{getenv: getenv, log: log, goTools: o.GoTools}
+	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools}
 	modelNote := ""
-	if *dev {
-		if key := getenv("OPENAI_API_KEY"); key != "" {
-			o, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model, Timeout: cfg.Model.Timeout, MaxRetries: *cfg.Model.MaxRetries})
-			if err != nil {
-				return err
-			}
-			w.modelOverride = o
-			modelNote = "OpenAI (" + cfg.Model.Model + "), because OPENAI_API_KEY is set"
-		} else {
-			w.modelOverride = llm.Offline{}
-			modelNote = "the offline demo model (set OPENAI_API_KEY to use OpenAI)"
+	if o.Dev {
+		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
+			return err
 		}
 	}
-
 	if usesBuiltin(cfg) {
 		demo, err := builtin.OpenDemo(ctx, cfg.Demo.DSN)
 		if err != nil {
@@ -140,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 		defer demo.Close()
 		w.demo = demo
 	}
-	auditLog, auditStore, closeAudit, err := openAudit(ctx, cfg, getenv, log)
+	auditLog, auditStore, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
 	if err != nil {
 		return err
 	}
@@ -177,28 +147,20 @@ func Run(ctx context.Context, o Options) error {
 		Log: log, Audit: w.audit, AuthFailures: auditLog.RecordAuthFailure, Sessions: sessions,
 		Ready: auditLog.Ready,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
-			c, err := config.LoadWith(cfgPath, getenv, o.goToolConfigs())
+			c, err := config.LoadWith(cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {
 				return nil, err
 			}
 			c.Server.Addr = cfg.Server.Addr // the listener does not move on reload
 			return buildRuntime(ctx, c, w)
 		},
-		Extra: extraRoutes(cfg, *dev, *dataDir),
+		Extra: extraRoutes(cfg, o.Dev, o.DataDir),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
 	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
 
+	hs := newHTTPServer(cfg, srv.Handler(), log)
 	scheme := "http"
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      cfg.Server.RequestTimeout + 10*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	if t := cfg.Server.TLS; t.CertFile != "" {
 		tc, err := mtls.ServerTLSConfig(t.CertFile, t.KeyFile, t.ClientCAFile)
 		if err != nil {
@@ -210,32 +172,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	base := scheme + "://" + ln.Addr().String()
 	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", cfgPath, "audit_chain", auditLog.ChainID())
-	if *dev {
-		printDev(stdout, *dataDir, base, creds, modelNote)
+	if o.Dev {
+		printDev(o.Stdout, o.DataDir, base, creds, modelNote)
 	}
-	fmt.Fprintf(stdout, "gatehouse listening on %s\n", base)
+	fmt.Fprintf(o.Stdout, "gatehouse listening on %s\n", base)
 	if o.Listening != nil {
 		o.Listening(base)
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			v, err := srv.Reload(ctx)
-			ev := audit.Event{Type: audit.TypeConfigReloaded, Subject: "signal:SIGHUP", Resource: "config", Outcome: "ok"}
-			if err != nil {
-				ev.Outcome, ev.Reason = "refused", err.Error()
-				log.Error("reload refused; the old config keeps serving", "error", err.Error())
-			} else {
-				log.Info("config reloaded", "version", v)
-			}
-			if aerr := auditLog.Record(ctx, ev); aerr != nil {
-				log.Error("record reload", "error", aerr.Error())
-			}
-		}
-	}()
+	sctx, stopSignals := context.WithCancel(ctx)
+	defer stopSignals()
+	go reloadOnSIGHUP(sctx, srv, auditLog, log)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -245,9 +192,9 @@ func Run(ctx context.Context, o Options) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down; letting runs in flight finish", "timeout", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if rt := srv.Runtime(); rt.Close != nil {
@@ -256,148 +203,55 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func usesBuiltin(cfg *config.Config) bool {
-	for _, t := range cfg.Tools {
-		if t.Type == "builtin" {
-			return true
-		}
+// devModel is dev mode's model: OpenAI when OPENAI_API_KEY is set, else
+// the offline demo model — said plainly on start either way.
+func devModel(cfg *config.Config, getenv func(string) string) (llm.Model, string, error) {
+	key := getenv("OPENAI_API_KEY")
+	if key == "" {
+		return llm.Offline{}, "the offline demo model (set OPENAI_API_KEY to use OpenAI)", nil
 	}
-	return false
+	m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model,
+		Timeout: cfg.Model.Timeout, MaxRetries: *cfg.Model.MaxRetries})
+	if err != nil {
+		return nil, "", err
+	}
+	return m, "OpenAI (" + cfg.Model.Model + "), because OPENAI_API_KEY is set", nil
 }
 
-// openAudit opens the store and the log; the returned func closes both.
-func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, func(), error) {
-	st, err := store.OpenAudit(ctx, cfg.Audit.DSN)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      cfg.Server.RequestTimeout + 10*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ac := audit.Config{
-		Store: st, ChainID: chainID(cfg), ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
-		CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval, Logger: log,
-	}
-	if cfg.Audit.Content == "hmac" {
-		key, err := hmacKey(cfg, getenv)
+}
+
+// reloadOnSIGHUP reloads the config on each SIGHUP until ctx ends, and
+// records each attempt.
+func reloadOnSIGHUP(ctx context.Context, srv *httpapi.Server, auditLog *audit.Log, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		v, err := srv.Reload(ctx)
+		ev := audit.Event{Type: audit.TypeConfigReloaded, Subject: "signal:SIGHUP", Resource: "config", Outcome: "ok"}
 		if err != nil {
-			st.Close()
-			return nil, nil, nil, err
+			ev.Outcome, ev.Reason = "refused", err.Error()
+			log.Error("reload refused; the old config keeps serving", "error", err.Error())
+		} else {
+			log.Info("config reloaded", "version", v)
 		}
-		ac.HMACKey = key
-	}
-	if cfg.Audit.CheckpointKeyFile != "" {
-		k, err := audit.LoadOrCreateKey(cfg.Audit.CheckpointKeyFile)
-		if err != nil {
-			st.Close()
-			return nil, nil, nil, fmt.Errorf("audit.checkpoint_key_file: %w", err)
+		if aerr := auditLog.Record(ctx, ev); aerr != nil {
+			log.Error("record reload", "error", aerr.Error())
 		}
-		ac.CheckpointKey = k
 	}
-	l, err := audit.New(ac)
-	if err != nil {
-		st.Close()
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
-	}
-	return l, st, func() { l.Close(); st.Close() }, nil
-}
-
-// hmacKey returns the audit HMAC key: from the environment variable named by
-// audit.hmac_key_env, else from audit.hmac_key_file (made on first use).
-func hmacKey(cfg *config.Config, getenv func(string) string) ([]byte, error) {
-	if v := getenv(cfg.Audit.HMACKeyEnv); v != "" {
-		if len(v) < 16 {
-			return nil, fmt.Errorf("audit: $%s must hold at least 16 bytes", cfg.Audit.HMACKeyEnv)
-		}
-		return []byte(v), nil
-	}
-	path := cfg.Audit.HMACKeyFile
-	if path == "" {
-		return nil, fmt.Errorf("audit.content is hmac: set $%s (audit.hmac_key_env) or audit.hmac_key_file", cfg.Audit.HMACKeyEnv)
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	enc := fmt.Sprintf("%x", k)
-	if err := os.WriteFile(path, []byte(enc+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	return []byte(enc), nil
-}
-
-// extraRoutes are public well-known documents.
-func extraRoutes(cfg *config.Config, dev bool, dataDir string) map[string]http.Handler {
-	m := map[string]http.Handler{}
-	if dev {
-		m["GET /.well-known/jwks.json"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, err := os.ReadFile(dataDir + "/" + devJWKSName)
-			if err != nil {
-				http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
-		})
-	}
-	if len(cfg.Auth.JWT.Issuers) > 0 {
-		var iss []string
-		for _, is := range cfg.Auth.JWT.Issuers {
-			iss = append(iss, is.Issuer)
-		}
-		resource := publicBase(cfg)
-		m["GET "+jwtauth.ProtectedResourceMetadataPath] = jwtauth.ProtectedResourceMetadata(resource, iss)
-	}
-	return m
-}
-
-func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
-	ids := make([]mtls.Identity, 0, len(cfg.Auth.MTLS.Identities))
-	for _, id := range cfg.Auth.MTLS.Identities {
-		ids = append(ids, mtls.Identity{Match: id.Match, Roles: id.Roles})
-	}
-	a, err := mtls.New(ids)
-	if err != nil {
-		return nil, fmt.Errorf("auth.mtls: %w", err)
-	}
-	return a, nil
-}
-
-// publicBase is the service's own base URL as configured (server.public_url,
-// else derived from server.addr and TLS).
-func publicBase(cfg *config.Config) string {
-	if cfg.Server.PublicURL != "" {
-		return strings.TrimRight(cfg.Server.PublicURL, "/")
-	}
-	scheme := "http"
-	if cfg.Server.TLS.CertFile != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + cfg.Server.Addr
-}
-
-// chainID is audit.chain_id, else "main" for SQLite — one process owns the
-// file, so its chain continues across restarts — and a random id per process
-// for PostgreSQL, where several replicas write one log.
-func chainID(cfg *config.Config) string {
-	if cfg.Audit.ChainID != "" {
-		return cfg.Audit.ChainID
-	}
-	if strings.HasPrefix(cfg.Audit.DSN, "sqlite://") {
-		return "main"
-	}
-	return ""
-}
-
-// checkpointPublicKey is the public half of the checkpoint key, the only key
-// /admin/audit/verify accepts checkpoints from; nil when there is none.
-func checkpointPublicKey(cfg *config.Config) ed25519.PublicKey {
-	if cfg.Audit.CheckpointKeyFile == "" {
-		return nil
-	}
-	k, err := audit.LoadKey(cfg.Audit.CheckpointKeyFile)
-	if err != nil {
-		return nil
-	}
-	return k.Public().(ed25519.PublicKey)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
+	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
@@ -246,4 +248,38 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
 	}
 	return out, errors.Join(errs...)
+}
+
+func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// SplitList splits a comma-separated list, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func usesBuiltin(cfg *config.Config) bool {
+	for _, t := range cfg.Tools {
+		if t.Type == "builtin" {
+			return true
+		}
+	}
+	return false
+}
+
+func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
+	ids := make([]mtls.Identity, 0, len(cfg.Auth.MTLS.Identities))
+	for _, id := range cfg.Auth.MTLS.Identities {
+		ids = append(ids, mtls.Identity{Match: id.Match, Roles: id.Roles})
+	}
+	a, err := mtls.New(ids)
+	if err != nil {
+		return nil, fmt.Errorf("auth.mtls: %w", err)
+	}
+	return a, nil
 }

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
+	"github.com/gatehousehq/gatehouse/internal/config"
+)
+
+// extraRoutes are public well-known documents.
+func extraRoutes(cfg *config.Config, dev bool, dataDir string) map[string]http.Handler {
+	m := map[string]http.Handler{}
+	if dev {
+		m["GET /.well-known/jwks.json"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := os.ReadFile(filepath.Join(dataDir, devJWKSName))
+			if err != nil {
+				http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		})
+	}
+	if len(cfg.Auth.JWT.Issuers) > 0 {
+		var iss []string
+		for _, is := range cfg.Auth.JWT.Issuers {
+			iss = append(iss, is.Issuer)
+		}
+		resource := publicBase(cfg)
+		m["GET "+jwtauth.ProtectedResourceMetadataPath] = jwtauth.ProtectedResourceMetadata(resource, iss)
+	}
+	return m
+}
+
+// publicBase is the service's own base URL as configured (server.public_url,
+// else derived from server.addr and TLS).
+func publicBase(cfg *config.Config) string {
+	if cfg.Server.PublicURL != "" {
+		return strings.TrimRight(cfg.Server.PublicURL, "/")
+	}
+	scheme := "http"
+	if cfg.Server.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + cfg.Server.Addr
+}
