@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -20,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/devkey"
+	"github.com/gatehousehq/gatehouse/internal/oidctest"
 )
 
 // End-to-end identity tests: JWTs from a real OpenID provider, the dev
@@ -36,9 +35,9 @@ import (
 // all through the real run().
 
 func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := oidctest.Start(t)
 	issuer := func(audience, extra string) string {
-		return fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: %q, audiences: [%s], algorithms: [RS256], required_typ: at+jwt%s}\n", p.issuer, audience, extra)
+		return fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: %q, audiences: [%s], algorithms: [RS256], required_typ: at+jwt%s}\n", p.Issuer, audience, extra)
 	}
 	// The provider's tokens carry roles ["agent"], scope "read write",
 	// sub "gatehouse-test" (the client id) and aud "gatehouse".
@@ -51,17 +50,17 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 		t.Errorf("no token: %d, WWW-Authenticate %q, want it to hold %s", r.status, got, want)
 	}
 	md := g.call(testClient, "GET", "/.well-known/oauth-protected-resource", "", nil)
-	if md.str("resource") != g.base || fmt.Sprint(md.body["authorization_servers"]) != "["+p.issuer+"]" {
+	if md.str("resource") != g.base || fmt.Sprint(md.body["authorization_servers"]) != "["+p.Issuer+"]" {
 		t.Errorf("metadata: %d %s", md.status, md.raw)
 	}
 
-	tok := p.token(t)
+	tok := p.Token(t)
 	r = g.call(testClient, "POST", "/v1/chat", tok, map[string]string{"message": "hello"})
 	if r.status != 200 || r.str("session_id") == "" {
 		t.Fatalf("provider token: %d %s", r.status, r.raw)
 	}
 	ev := g.lastDecision(testClient, "gatehouse-test")
-	if ev.AuthMethod != "jwt" || ev.Issuer != p.issuer || !slices.Equal(ev.Roles, []string{"agent"}) || ev.Decision != audit.Allow {
+	if ev.AuthMethod != "jwt" || ev.Issuer != p.Issuer || !slices.Equal(ev.Roles, []string{"agent"}) || ev.Decision != audit.Allow {
 		t.Errorf("authz.decided = %+v", ev)
 	}
 	if s := g.call(testClient, "GET", "/v1/sessions/"+r.str("session_id"), tok, nil); s.status != 200 {
@@ -69,19 +68,19 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 	}
 
 	t.Run("rotation", func(t *testing.T) {
-		p.admin(t, "POST", "/admin/rotate")
-		newTok := p.token(t)
+		p.Rotate(t)
+		newTok := p.Token(t)
 		time.Sleep(250 * time.Millisecond) // past min_refresh_interval
-		before := p.admin(t, "GET", "/admin/stats").JWKSFetches
+		before := p.Stats(t).JWKSFetches
 		if r := g.call(testClient, "GET", "/v1/sessions/none", newTok, nil); r.status != 404 {
 			t.Fatalf("token of the new key: %d %s", r.status, r.raw)
 		}
-		if n := p.admin(t, "GET", "/admin/stats").JWKSFetches - before; n > 1 {
+		if n := p.Stats(t).JWKSFetches - before; n > 1 {
 			t.Errorf("JWKS fetches to accept the new key = %d, want at most 1", n)
 		}
 		// The old key leaves the JWKS: after the next background refresh
 		// (max_key_age 3s) its token is refused, cached or not.
-		p.admin(t, "POST", "/admin/drop-old")
+		p.DropOld(t)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			r := g.call(testClient, "GET", "/v1/sessions/none", tok, nil)
@@ -102,7 +101,7 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 		other := startGateway(t, gwOptions{config: func(g *gateway) string {
 			return g.withIdentity(identityYAML{auth: issuer("billing-api", "")})
 		}})
-		r := other.call(testClient, "POST", "/v1/chat", p.token(t), map[string]string{"message": "hello"})
+		r := other.call(testClient, "POST", "/v1/chat", p.Token(t), map[string]string{"message": "hello"})
 		if r.status != 403 || r.str("detail") != "Invalid token" || r.str("error") != "invalid_token" {
 			t.Errorf("token for audience gatehouse at a billing-api gateway: %d %s", r.status, r.raw)
 		}
@@ -117,13 +116,13 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 		sg := startGateway(t, gwOptions{config: func(g *gateway) string {
 			return g.withIdentity(identityYAML{auth: issuer("gatehouse", ", roles_claim: groups"), scopes: "{write: [respond]}"})
 		}})
-		if r := sg.call(testClient, "POST", "/v1/chat", p.token(t), map[string]string{"message": "hello"}); r.status != 200 {
+		if r := sg.call(testClient, "POST", "/v1/chat", p.Token(t), map[string]string{"message": "hello"}); r.status != 200 {
 			t.Fatalf("scope write → respond: %d %s", r.status, r.raw)
 		}
 		if ev := sg.lastDecision(testClient, "gatehouse-test"); len(ev.Roles) != 0 || ev.Decision != audit.Allow {
 			t.Errorf("authz.decided = %+v, want no roles and allow", ev)
 		}
-		if r := sg.call(testClient, "GET", "/v1/sessions/none", p.token(t), nil); r.status != 403 || r.str("detail") != "Not authorized for this action" {
+		if r := sg.call(testClient, "GET", "/v1/sessions/none", p.Token(t), nil); r.status != 403 || r.str("detail") != "Not authorized for this action" {
 			t.Errorf("read is granted by no scope: %d %s", r.status, r.raw)
 		}
 	})
@@ -475,113 +474,6 @@ func startDev(t *testing.T) *gateway {
 		t.Fatal("dev-credentials.env has no admin key")
 	}
 	return g
-}
-
-// interopDir holds the real OpenID provider (test/interop/idp.mjs) and its
-// npm packages.
-const interopDir = "../../test/interop"
-
-// oidcProvider is test/interop/idp.mjs running on loopback.
-type oidcProvider struct {
-	issuer string
-	client *http.Client
-}
-
-type providerStats struct {
-	JWKSFetches int64 `json:"jwksFetches"`
-	Kid         string
-}
-
-// startOIDCProvider starts the provider, failing (never skipping) when node
-// or the interop packages are missing: these tests are part of the contract.
-func startOIDCProvider(t *testing.T) *oidcProvider {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found in PATH; the OpenID interop tests need Node.js 18+ and `npm ci --prefix test/interop`")
-	}
-	if _, err := os.Stat(filepath.Join(interopDir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		t.Fatal("test/interop/node_modules/oidc-provider is missing: run `npm ci --prefix test/interop` first")
-	}
-	cmd := exec.Command(node, filepath.Join(interopDir, "idp.mjs"), "0")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		if s.Scan() {
-			line <- s.Text()
-		}
-		close(line)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	var ready struct{ Issuer string }
-	select {
-	case l := <-line:
-		if err := json.Unmarshal([]byte(l), &ready); err != nil || !strings.HasPrefix(ready.Issuer, "http://127.0.0.1:") {
-			t.Fatalf("idp.mjs did not start: %q %v\n%s", l, err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("idp.mjs did not start within 20s\n%s", stderr.String())
-	}
-	return &oidcProvider{issuer: ready.Issuer, client: &http.Client{Timeout: 10 * time.Second}}
-}
-
-// token is a client_credentials access token for gatehouse.
-func (p *oidcProvider) token(t *testing.T) string {
-	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "resource": {"urn:gatehouse"}, "scope": {"read write"}}
-	req, err := http.NewRequest("POST", p.issuer+"/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("gatehouse-test", "interop-secret")
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	p.do(t, req, &out)
-	if out.AccessToken == "" {
-		t.Fatal("the provider returned no access token")
-	}
-	return out.AccessToken
-}
-
-func (p *oidcProvider) admin(t *testing.T, method, path string) providerStats {
-	t.Helper()
-	req, err := http.NewRequest(method, p.issuer+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s providerStats
-	p.do(t, req, &s)
-	return s
-}
-
-func (p *oidcProvider) do(t *testing.T, req *http.Request, out any) {
-	t.Helper()
-	resp, err := p.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("provider %s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testCA is a certificate authority made for one test, its certificate in

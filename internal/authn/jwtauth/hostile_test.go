@@ -17,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/oidctest"
 )
 
 // TestVerifyToken_RefusesHostileTokens checks tokens forged by an
@@ -55,7 +56,7 @@ func TestVerifyToken_RefusesHostileTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tokens map[string]string
-	if err := json.Unmarshal(runNode(t, "forge.mjs", input), &tokens); err != nil {
+	if err := json.Unmarshal(oidctest.Run(t, "forge.mjs", input), &tokens); err != nil {
 		t.Fatal(err)
 	}
 
