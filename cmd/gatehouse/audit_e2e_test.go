@@ -3,28 +3,21 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 	"github.com/gatehousehq/gatehouse/internal/store"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 // auditReader reads the audit log of a running gateway, next to it.
@@ -411,130 +404,6 @@ func lockSQLite(t *testing.T, path string) (lock, unlock func() error) {
 	return lock, unlock
 }
 
-// postgresAudit makes a fresh schema on GATEHOUSE_TEST_POSTGRES (dropped at
-// the end) and a loopback proxy to the server. It returns the DSN through
-// the proxy (for the gateway), the direct DSN (for reading the log) and the
-// proxy.
-func postgresAudit(t *testing.T) (viaProxy, direct string, p *tcpProxy) {
-	t.Helper()
-	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL tests skipped")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to GATEHOUSE_TEST_POSTGRES: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		conn.Close(ctx)
-	})
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" {
-		t.Fatalf("GATEHOUSE_TEST_POSTGRES must be a URL with a host, got %q", base)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	direct = u.String()
-	p = startTCPProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	return u.String(), direct, p
-}
-
-// tcpProxy forwards loopback TCP to a target. cut makes the target
-// unreachable (connections dropped, nobody listening); freeze makes it stop
-// answering (connections stay open, nothing gets through).
-type tcpProxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c)
-			p.mu.Unlock()
-			if p.frozen.Load() {
-				continue
-			}
-			u, err := net.DialTimeout("tcp", target, 5*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, u)
-			p.mu.Unlock()
-			go p.pipe(u, c)
-			go p.pipe(c, u)
-		}
-	}()
-	t.Cleanup(func() { p.cut() })
-	return p
-}
-
-// pipe copies src to dst, dropping what arrives while the proxy is frozen.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *tcpProxy) freeze() error {
-	p.frozen.Store(true)
-	return nil
-}
-
-func (p *tcpProxy) cut() error {
-	err := p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	if errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
-}
-
 // TestAudit_FailsClosedWhenTheStoreCannotCommit: with the audit store unable
 // to commit (the SQLite file locked by another connection; PostgreSQL cut
 // off) an admin's request that would run policy_update gets 503 +
@@ -570,19 +439,20 @@ func failClosed(t *testing.T, backend string, midRun bool) {
 	}
 	var gatewayDSN, readDSN string
 	var start, end func() error // end is nil when the outage cannot be ended
-	var proxy *tcpProxy
+	var proxy *storetest.Proxy
 	if strings.HasPrefix(backend, "postgres") {
-		gatewayDSN, readDSN, proxy = postgresAudit(t)
-		start = proxy.cut
+		readDSN = storetest.PostgresDSN(t)
+		gatewayDSN, proxy = storetest.StartProxy(t, readDSN)
+		start = proxy.Cut
 		if backend == "postgres not answering" {
-			start = proxy.freeze
+			start = proxy.Freeze
 		}
 	}
 	g := startGateway(t, gwOptions{script: script, config: withCommitTimeout(t, gatewayDSN, bound.String())})
 	if proxy != nil {
 		// Cut before the gateway stops: pgx gives a server that does not
 		// answer 15 s to acknowledge each closing connection.
-		t.Cleanup(func() { proxy.cut() })
+		t.Cleanup(func() { proxy.Cut() })
 	}
 	if backend == "sqlite file locked" {
 		readDSN = sqliteAuditDSN(g)

@@ -8,5 +8,5 @@ import (
 )
 
 func BenchmarkLogRecord(b *testing.B) {
-	storetest.BenchmarkLogRecord(b, func(b *testing.B) audit.Store { return openAudit(b, testDSN(b)) })
+	storetest.BenchmarkLogRecord(b, func(b *testing.B) audit.Store { return openAudit(b, storetest.PostgresDSN(b)) })
 }

@@ -2,75 +2,15 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io"
 	"net"
-	"net/url"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
-
-// testDSN returns a DSN for a fresh schema of the server named by
-// GATEHOUSE_TEST_POSTGRES, dropped when the test ends.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	base := requirePostgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to GATEHOUSE_TEST_POSTGRES: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		conn.Close(ctx)
-	})
-	return withParam(t, base, "search_path", schema)
-}
-
-// requirePostgres returns GATEHOUSE_TEST_POSTGRES, or skips the test.
-func requirePostgres(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL tests skipped")
-	}
-	return base
-}
-
-// withParam adds a connection parameter to a URL or keyword/value DSN.
-func withParam(t testing.TB, dsn, key, value string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " " + key + "=" + value
-}
 
 func openAudit(t testing.TB, dsn string) *AuditStore {
 	t.Helper()
@@ -83,14 +23,14 @@ func openAudit(t testing.TB, dsn string) *AuditStore {
 }
 
 func TestAuditStoreConformance(t *testing.T) {
-	requirePostgres(t)
-	storetest.TestAuditStore(t, func(t *testing.T) audit.Store { return openAudit(t, testDSN(t)) })
+	storetest.RequirePostgres(t)
+	storetest.TestAuditStore(t, func(t *testing.T) audit.Store { return openAudit(t, storetest.PostgresDSN(t)) })
 }
 
 func TestAuditTamper(t *testing.T) {
-	requirePostgres(t)
+	storetest.RequirePostgres(t)
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
-		s := openAudit(t, testDSN(t))
+		s := openAudit(t, storetest.PostgresDSN(t))
 		return s, func(t *testing.T, q string, args ...any) {
 			t.Helper()
 			if _, err := s.pool.Exec(context.Background(), q, args...); err != nil {
@@ -101,9 +41,9 @@ func TestAuditTamper(t *testing.T) {
 }
 
 func TestSessionStoreConformance(t *testing.T) {
-	requirePostgres(t)
+	storetest.RequirePostgres(t)
 	storetest.TestSessionStore(t, func(t *testing.T) session.Store {
-		s, err := OpenSessions(context.Background(), testDSN(t))
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,62 +70,10 @@ func TestOpenUnreachableFailsFast(t *testing.T) {
 	}
 }
 
-// proxy forwards loopback TCP to target until cut, which drops every
-// connection and stops listening: the server has become unreachable.
-type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 // When the server goes away, Record fails closed within the commit bound.
 func TestRecordFailsClosedWhenServerUnreachable(t *testing.T) {
-	dsn := testDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil || u.Host == "" {
-		t.Fatalf("this test needs a URL DSN with a host, got %q", dsn)
-	}
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	s := openAudit(t, u.String())
+	viaProxy, p := storetest.StartProxy(t, storetest.PostgresDSN(t))
+	s := openAudit(t, viaProxy)
 	ctx := context.Background()
 	const bound = 1500 * time.Millisecond
 	l, err := audit.New(audit.Config{Store: s, ChainID: "c1", CommitTimeout: bound})
@@ -196,7 +84,7 @@ func TestRecordFailsClosedWhenServerUnreachable(t *testing.T) {
 	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
 		t.Fatal(err)
 	}
-	p.cut()
+	p.Cut()
 	start := time.Now()
 	err = l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Decision: audit.Allow, Resource: "policy_update"})
 	took := time.Since(start)

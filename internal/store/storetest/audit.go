@@ -1,6 +1,8 @@
 // Package storetest is the one conformance suite every storage backend
 // runs, so SQLite and PostgreSQL behave the same: the audit store contract
 // (including tamper detection through Verify) and the session store contract.
+// It also gives tests a scratch PostgreSQL schema (PostgresDSN) and a proxy
+// that takes the database server away (StartProxy).
 package storetest
 
 import (
