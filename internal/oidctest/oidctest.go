@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -42,7 +41,7 @@ func Start(t testing.TB) *Provider {
 	t.Helper()
 	node, dir := requireNode(t)
 	cmd := exec.Command(node, filepath.Join(dir, "idp.mjs"), "0")
-	var stderr syncBuffer
+	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -51,10 +50,18 @@ func Start(t testing.TB) *Provider {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-	})
+	}
+	t.Cleanup(stop)
+	// fail stops the provider first: once Wait returns, stderr is complete
+	// and no longer written.
+	fail := func(format string, args ...any) {
+		t.Helper()
+		stop()
+		t.Fatalf(format+"\n%s", append(args, stderr.String())...)
+	}
 	line := make(chan string, 1)
 	go func() {
 		s := bufio.NewScanner(stdout)
@@ -68,10 +75,10 @@ func Start(t testing.TB) *Provider {
 	select {
 	case l := <-line:
 		if err := json.Unmarshal([]byte(l), &ready); err != nil || !strings.HasPrefix(ready.Issuer, "http://127.0.0.1:") {
-			t.Fatalf("idp.mjs did not start: %q %v\n%s", l, err, stderr.String())
+			fail("idp.mjs did not start: %q %v", l, err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("idp.mjs did not start within 20s\n%s", stderr.String())
+		fail("idp.mjs did not start within 20s")
 	}
 	return &Provider{Issuer: ready.Issuer, client: &http.Client{Timeout: 10 * time.Second}}
 }
@@ -191,23 +198,4 @@ func interopDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-}
-
-// syncBuffer is a goroutine-safe buffer for the provider's stderr, written
-// by the process while a failing test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
