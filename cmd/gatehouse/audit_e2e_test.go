@@ -43,16 +43,7 @@ func openAuditLog(t *testing.T, dsn string) *auditReader {
 // all returns every event, in chain order.
 func (a *auditReader) all() []audit.Event {
 	a.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var evs []audit.Event
-	if err := a.st.Scan(ctx, time.Time{}, func(e audit.Event) error {
-		evs = append(evs, e)
-		return nil
-	}); err != nil {
-		a.t.Fatalf("scan audit log: %v", err)
-	}
-	return evs
+	return storetest.Events(a.t, a.st)
 }
 
 func (a *auditReader) forRequest(id string) []audit.Event {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/store/sqlite"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 func openStore(t *testing.T) *sqlite.AuditStore {
@@ -36,18 +37,6 @@ func newLog(t *testing.T, cfg audit.Config) *audit.Log {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
-}
-
-func events(t *testing.T, s audit.Store) []audit.Event {
-	t.Helper()
-	var out []audit.Event
-	if err := s.Scan(context.Background(), time.Time{}, func(e audit.Event) error {
-		out = append(out, e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func mustVerify(t *testing.T, s audit.Store, opts audit.VerifyOptions) audit.VerifyResult {
@@ -116,7 +105,7 @@ func TestContentModes(t *testing.T) {
 			if err := l.Record(context.Background(), audit.Event{Type: audit.TypeRunStarted, Content: in}); err != nil {
 				t.Fatal(err)
 			}
-			got := events(t, s)[0].Content
+			got := storetest.Events(t, s)[0].Content
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("stored content (-want +got):\n%s", diff)
 			}
@@ -145,7 +134,7 @@ func TestRecordFillsChainFields(t *testing.T) {
 		audit.Event{Type: audit.TypeRunFinished}); err != nil {
 		t.Fatal(err)
 	}
-	got := events(t, s)
+	got := storetest.Events(t, s)
 	if len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 || got[0].PrevHash != audit.GenesisHash ||
 		got[1].PrevHash != got[0].Hash || !got[0].Time.Equal(at) || got[0].ChainID != "main" {
 		t.Errorf("stored events = %+v", got)
@@ -264,7 +253,7 @@ func TestAuthFailuresAreBoundedAndCounted(t *testing.T) {
 	}
 	l.Close()
 	var failed, suppressed int64
-	for _, e := range events(t, s) {
+	for _, e := range storetest.Events(t, s) {
 		switch e.Type {
 		case audit.TypeAuthFailed:
 			failed++

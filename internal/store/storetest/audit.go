@@ -43,14 +43,17 @@ func chain(t *testing.T, chainID string, n int, start time.Time) []audit.Event {
 	return out
 }
 
-func scanAll(t *testing.T, s audit.Store) []audit.Event {
+// Events returns every event of s, in chain order.
+func Events(t testing.TB, s audit.Store) []audit.Event {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var out []audit.Event
-	if err := s.Scan(context.Background(), time.Time{}, func(e audit.Event) error {
+	if err := s.Scan(ctx, time.Time{}, func(e audit.Event) error {
 		out = append(out, e)
 		return nil
 	}); err != nil {
-		t.Fatalf("Scan: %v", err)
+		t.Fatalf("scan audit log: %v", err)
 	}
 	return out
 }
@@ -79,7 +82,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 		if diff := cmp.Diff(a[4], head); diff != "" {
 			t.Errorf("Head (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(append(append([]audit.Event{}, a...), b...), scanAll(t, s)); diff != "" {
+		if diff := cmp.Diff(append(append([]audit.Event{}, a...), b...), Events(t, s)); diff != "" {
 			t.Errorf("Scan (-want +got):\n%s", diff)
 		}
 		res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
@@ -97,7 +100,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 		if err := s.Append(ctx, []audit.Event{a[2], a[1]}); err == nil {
 			t.Fatal("Append of a taken seq succeeded")
 		}
-		if got := len(scanAll(t, s)); got != 2 {
+		if got := len(Events(t, s)); got != 2 {
 			t.Errorf("events after failed batch = %d, want 2 (nothing of the batch kept)", got)
 		}
 	})
