@@ -17,10 +17,13 @@ import (
 // Runner runs agents. It is safe for concurrent use.
 type Runner struct {
 	Model llm.Model
-	Perms *authz.Permissions
-	Audit audit.Sink
-	Log   *slog.Logger
-	Now   func() time.Time
+	// DefaultModel is the model id runs use unless their agent names one
+	// (model.model, or the offline model's name); it is what events record.
+	DefaultModel string
+	Perms        *authz.Permissions
+	Audit        audit.Sink
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // RunRequest is one run's input.
@@ -128,7 +131,7 @@ func (r *Runner) modelName(a *Agent) string {
 	if a.Model != "" {
 		return a.Model
 	}
-	return r.Model.Name()
+	return r.DefaultModel
 }
 
 func (r *Runner) baseEvent(req RunRequest) audit.Event {

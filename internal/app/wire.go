@@ -105,7 +105,11 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		}
 		return nil, err
 	}
-	rt.Runner = &agent.Runner{Model: model, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	modelID := cfg.Model.Model
+	if _, offline := model.(llm.Offline); offline {
+		modelID = llm.OfflineModelName
+	}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
 	return rt, nil
 }
 

@@ -19,7 +19,6 @@ const (
 	TypeToolFinished   = "tool.finished"
 	TypeSessionDenied  = "session.denied"
 	TypeConfigReloaded = "config.reloaded"
-	TypeAdminAction    = "admin.action"
 	// TypeAuthSuppressed summarizes authentication failures that were counted
 	// but not recorded one by one because they exceeded the recording bound.
 	TypeAuthSuppressed = "auth.suppressed"

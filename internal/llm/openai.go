@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -62,7 +63,11 @@ func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
 	opts = append(opts, option.WithHTTPClient(hc))
 	name := "openai"
 	if c.BaseURL != "" {
-		name = "openai-compatible at " + c.BaseURL
+		u, err := url.Parse(c.BaseURL)
+		if err != nil {
+			return nil, errors.New("openai: base_url is not a URL")
+		}
+		name = "openai-compatible at " + u.Redacted() // never a password in logs
 	}
 	return &OpenAI{client: openai.NewClient(opts...), model: c.Model, name: name}, nil
 }
