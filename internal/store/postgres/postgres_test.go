@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -73,29 +72,5 @@ func TestOpenUnreachableFailsFast(t *testing.T) {
 // When the server goes away, Record fails closed within the commit bound.
 func TestRecordFailsClosedWhenServerUnreachable(t *testing.T) {
 	viaProxy, p := storetest.StartProxy(t, storetest.PostgresDSN(t))
-	s := openAudit(t, viaProxy)
-	ctx := context.Background()
-	const bound = 1500 * time.Millisecond
-	l, err := audit.New(audit.Config{Store: s, ChainID: "c1", CommitTimeout: bound})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
-		t.Fatal(err)
-	}
-	p.Cut()
-	start := time.Now()
-	err = l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Decision: audit.Allow, Resource: "policy_update"})
-	took := time.Since(start)
-	if !errors.Is(err, audit.ErrUnavailable) {
-		t.Fatalf("Record with the server gone = %v, want ErrUnavailable", err)
-	}
-	if took > bound+500*time.Millisecond {
-		t.Errorf("Record took %v, bound is %v", took, bound)
-	}
-	if err := l.Ready(ctx); !errors.Is(err, audit.ErrUnavailable) {
-		t.Errorf("Ready with the server gone = %v, want ErrUnavailable", err)
-	}
-	t.Logf("failed closed after %v: %v", took, err)
+	storetest.RecordFailsClosed(t, openAudit(t, viaProxy), "the server gone", func(*testing.T) { p.Cut() })
 }
