@@ -79,10 +79,16 @@ func TestWriteTail(t *testing.T) {
 	go func() {
 		done <- audit.WriteTail(fctx, pr, s, audit.TailOptions{Lines: 1, Follow: true, JSON: true, Poll: 10 * time.Millisecond})
 	}()
+	// The follower first prints the last existing event; only then is "d"
+	// new to it.
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(pr.String(), `"subject":"c"`) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunFinished, Subject: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline = time.Now().Add(2 * time.Second)
 	for !strings.Contains(pr.String(), `"subject":"d"`) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
