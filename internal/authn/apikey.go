@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -81,6 +80,3 @@ func NewKey() (key string, digestHex string, err error) {
 	sum := sha256.Sum256([]byte(key))
 	return key, hex.EncodeToString(sum[:]), nil
 }
-
-// cloneClaims is used by chains that hand out principals.
-func cloneClaims(m map[string]any) map[string]any { return maps.Clone(m) }

@@ -324,3 +324,36 @@ func TestChain_ClientCertificate(t *testing.T) {
 		})
 	}
 }
+
+// A verifier may hand every request with the same token one cached
+// principal; nothing a request does to its principal may reach the next.
+func TestChain_ReturnedPrincipalSharesNothingWithTheVerifier(t *testing.T) {
+	own := &principal.Principal{
+		Subject: "alice", Roles: []string{"viewer"}, Scopes: []string{"read"},
+		Claims: map[string]any{
+			"realm_access": map[string]any{"roles": []any{"viewer"}},
+			"groups":       []any{"staff"},
+		},
+	}
+	c := &authn.Chain{Verifiers: []authn.TokenVerifier{verifierFunc(func(context.Context, string) (*principal.Principal, error) {
+		return own, nil
+	})}}
+	p, err := c.Authenticate(request("Bearer tok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Roles[0] = "admin"
+	p.Scopes[0] = "admin"
+	p.Claims["realm_access"].(map[string]any)["roles"].([]any)[0] = "admin"
+	p.Claims["groups"].([]any)[0] = "admins"
+	want := &principal.Principal{
+		Subject: "alice", Roles: []string{"viewer"}, Scopes: []string{"read"},
+		Claims: map[string]any{
+			"realm_access": map[string]any{"roles": []any{"viewer"}},
+			"groups":       []any{"staff"},
+		},
+	}
+	if diff := cmp.Diff(want, own); diff != "" {
+		t.Errorf("verifier's principal changed (-want +got):\n%s", diff)
+	}
+}
