@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 func noop(context.Context, Call) (any, error) { return "ok", nil }
@@ -80,5 +83,38 @@ func TestTools_ReturnsCopiesOfParameters(t *testing.T) {
 	reg.Tools()[0].Parameters[0] = 'Y'
 	if got := reg.Tools()[0].Parameters[0]; got != '{' {
 		t.Errorf("registered parameters changed through a caller's slice: %q", got)
+	}
+}
+
+// The principal is shared by the run's other tool calls (which run in
+// parallel and are authorized with it) and by its audit events: a tool
+// function changing its Caller must not change it.
+func TestGoTool_CallerIsACopyOfThePrincipal(t *testing.T) {
+	reg := NewRegistry()
+	err := reg.Register(ToolDef{
+		Name: "meddle", Policy: Policy{Permission: "read"},
+		Func: func(_ context.Context, c Call) (any, error) {
+			c.Caller.Roles[0] = "admin"
+			c.Caller.Claims["customer_id"] = "C-200"
+			c.Caller.Claims["org"].(map[string]any)["id"] = "other"
+			return "ok", nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &principal.Principal{
+		Subject: "ada", Roles: []string{"customer"},
+		Claims: map[string]any{"customer_id": "C-100", "org": map[string]any{"id": "acme"}},
+	}
+	if _, err := (goTool{reg.Tools()[0]}).Call(principal.With(context.Background(), p), tools.Args{}); err != nil {
+		t.Fatal(err)
+	}
+	want := &principal.Principal{
+		Subject: "ada", Roles: []string{"customer"},
+		Claims: map[string]any{"customer_id": "C-100", "org": map[string]any{"id": "acme"}},
+	}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("principal changed by the tool (-want +got):\n%s", diff)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -57,5 +58,32 @@ func (g goTool) Call(ctx context.Context, a tools.Args) (any, error) {
 	if p == nil {
 		return nil, errors.New("no verified caller")
 	}
-	return g.t.Invoke(ctx, Call{Caller: Caller{Subject: p.Subject, Roles: p.Roles, Claims: p.Claims}, Args: Args(a)})
+	// The principal is shared with the run's other (parallel) tool calls and
+	// its audit events; the function gets a copy it may change freely.
+	caller := Caller{Subject: p.Subject, Roles: slices.Clone(p.Roles)}
+	if p.Claims != nil {
+		caller.Claims = cloneJSON(p.Claims).(map[string]any)
+	}
+	return g.t.Invoke(ctx, Call{Caller: caller, Args: Args(a)})
+}
+
+// cloneJSON deep-copies a decoded JSON value.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = cloneJSON(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = cloneJSON(e)
+		}
+		return s
+	case []string:
+		return slices.Clone(v)
+	}
+	return v
 }
