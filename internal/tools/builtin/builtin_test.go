@@ -274,3 +274,29 @@ func checkResult(t *testing.T, got any, err error, want any, wantErr string) {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
 }
+
+// A customer_id claim that is present but not a non-empty string (an IdP
+// sending a number or a list) must not lift the caller's confinement: the
+// builtin tools refuse to run rather than show every customer's rows.
+func TestTools_MalformedCustomerClaimConfinesToNothing(t *testing.T) {
+	db, _ := openDemo(t)
+	for name, claim := range map[string]any{
+		"number": float64(100), "list": []any{"C-100"}, "empty": "", "null": nil, "object": map[string]any{"id": "C-100"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := &principal.Principal{Subject: "eve", Roles: []string{"customer"}, Claims: map[string]any{"customer_id": claim}}
+			if got, err := call(t, db, as(p), "claims_status", tools.Args{"claim_id": "CLM-1002"}); err == nil {
+				t.Errorf("claims_status = %v; want an error", got)
+			}
+			if got, err := call(t, db, as(p), "payments_lookup", tools.Args{"customer_id": "C-200"}); err == nil {
+				t.Errorf("payments_lookup = %v; want an error", got)
+			}
+			if got, err := call(t, db, as(p), "policy_update", tools.Args{"policy_id": "POL-501", "field": "status", "value": "lapsed"}); err == nil {
+				t.Errorf("policy_update = %v; want an error", got)
+			}
+			if pol := policy(t, db, "POL-501"); pol.Status != "active" {
+				t.Errorf("POL-501 status = %q; want it unchanged", pol.Status)
+			}
+		})
+	}
+}

@@ -27,16 +27,22 @@ var errNotFound = errors.New("not found")
 
 // customerScope returns the customer a caller is confined to, if any: a
 // principal carrying a customer_id claim sees only that customer's rows,
-// whatever the policy allowed (defence in depth).
+// whatever the policy allowed (defence in depth). A claim that is present
+// but not a non-empty string confines the caller to nothing: read as absent,
+// it would show every customer's rows.
 func customerScope(ctx context.Context) (string, error) {
 	p := principal.From(ctx)
 	if p == nil {
 		return "", errors.New("no authenticated caller")
 	}
-	if id, ok := p.Claims["customer_id"].(string); ok && id != "" {
+	v, present := p.Claims["customer_id"]
+	if !present {
+		return "", nil
+	}
+	if id, ok := v.(string); ok && id != "" {
 		return id, nil
 	}
-	return "", nil
+	return "", errors.New("the caller's customer_id claim is not a customer id")
 }
 
 func str(args tools.Args, k string) string {
