@@ -138,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 
 	rt, err := buildRuntime(ctx, cfg, w)
 	if err != nil {
-		return fmt.Errorf("config %s: %w", cfgPath, err)
+		return fmt.Errorf("config %s: %w", cfgPath, cfg.Redact(err))
 	}
 	if modelNote == "" {
 		modelNote = rt.Runner.Model.Name()
@@ -152,7 +152,8 @@ func Run(ctx context.Context, o Options) error {
 				return nil, err
 			}
 			c.Server.Addr = cfg.Server.Addr // the listener does not move on reload
-			return buildRuntime(ctx, c, w)
+			rt, err := buildRuntime(ctx, c, w)
+			return rt, c.Redact(err)
 		},
 		Extra: extraRoutes(cfg, o.Dev, o.DataDir),
 	}, rt)
@@ -197,9 +198,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if rt := srv.Runtime(); rt.Close != nil {
-		rt.Close()
-	}
+	srv.Close()
 	return nil
 }
 
@@ -242,16 +241,22 @@ func reloadOnSIGHUP(ctx context.Context, srv *httpapi.Server, auditLog *audit.Lo
 			return
 		case <-hup:
 		}
-		v, err := srv.Reload(ctx)
-		ev := audit.Event{Type: audit.TypeConfigReloaded, Subject: "signal:SIGHUP", Resource: "config", Outcome: "ok"}
-		if err != nil {
-			ev.Outcome, ev.Reason = "refused", err.Error()
+		var recErr error
+		v, err := srv.Reload(ctx, func(buildErr error) error {
+			ev := audit.Event{Type: audit.TypeConfigReloaded, Subject: "signal:SIGHUP", Resource: "config", Outcome: "ok"}
+			if buildErr != nil {
+				ev.Outcome, ev.Reason = "refused", buildErr.Error()
+			}
+			recErr = auditLog.Record(ctx, ev)
+			return recErr
+		})
+		switch {
+		case recErr != nil:
+			log.Error("reload not applied: the audit log cannot record it; the old config keeps serving", "error", recErr.Error())
+		case err != nil:
 			log.Error("reload refused; the old config keeps serving", "error", err.Error())
-		} else {
+		default:
 			log.Info("config reloaded", "version", v)
-		}
-		if aerr := auditLog.Record(ctx, ev); aerr != nil {
-			log.Error("record reload", "error", aerr.Error())
 		}
 	}
 }

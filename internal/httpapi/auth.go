@@ -26,7 +26,7 @@ func (s *Server) protectRun(perm string, h http.Handler) http.Handler { return s
 
 func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := s.rt.Load()
+		rt := s.runtime(r)
 		info := infoFrom(r.Context())
 		p, err := rt.Authn.Authenticate(r)
 		if err != nil {

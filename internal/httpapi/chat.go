@@ -69,7 +69,7 @@ func decodeJSON(r *http.Request, v any) error {
 // handleChat serves POST /chat (tutorial shape) and POST /v1/chat.
 func (s *Server) handleChat(tutorial bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := s.rt.Load()
+		rt := s.runtime(r)
 		info := infoFrom(r.Context())
 		p := principal.From(r.Context())
 		var req chatRequest

@@ -54,17 +54,21 @@ func (s *Server) handleReload() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principal.From(r.Context())
 		info := infoFrom(r.Context())
-		version, err := s.Reload(r.Context())
-		ev := audit.Event{
-			Type: audit.TypeConfigReloaded, RequestID: info.requestID,
-			Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
-			Resource: "config", Outcome: "ok",
-		}
-		if err != nil {
-			ev.Outcome, ev.Reason = "refused", err.Error()
-		}
-		if aerr := s.Audit.Record(r.Context(), ev); aerr != nil {
-			writeError(w, r, aerr)
+		var recErr error
+		version, err := s.Reload(r.Context(), func(buildErr error) error {
+			ev := audit.Event{
+				Type: audit.TypeConfigReloaded, RequestID: info.requestID,
+				Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
+				Resource: "config", Outcome: "ok",
+			}
+			if buildErr != nil {
+				ev.Outcome, ev.Reason = "refused", buildErr.Error()
+			}
+			recErr = s.Audit.Record(r.Context(), ev)
+			return recErr
+		})
+		if recErr != nil {
+			writeError(w, r, recErr)
 			return
 		}
 		if err != nil {

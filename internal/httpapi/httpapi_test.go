@@ -42,6 +42,10 @@ func get(t *testing.T, h http.Handler, path, key string) (*http.Response, map[st
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	return serve(h, req)
+}
+
+func serve(h http.Handler, req *http.Request) (*http.Response, map[string]any, string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	raw, _ := io.ReadAll(rec.Result().Body)

@@ -16,6 +16,8 @@ import (
 // reqInfo is per-request state the logging middleware reports once the
 // handler is done.
 type reqInfo struct {
+	// rt is the runtime the request started with, used to its end.
+	rt         *Runtime
 	requestID  string
 	subject    string
 	authMethod string
@@ -52,6 +54,14 @@ func (i *reqInfo) flush(ctx context.Context) error {
 }
 
 type infoKey struct{}
+
+// runtime is the runtime r started with.
+func (s *Server) runtime(r *http.Request) *Runtime {
+	if i, ok := r.Context().Value(infoKey{}).(*reqInfo); ok && i.rt != nil {
+		return i.rt
+	}
+	return s.Runtime()
+}
 
 func infoFrom(ctx context.Context) *reqInfo {
 	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
@@ -95,8 +105,10 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 func (s *Server) base(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rt := s.rt.Load()
-		info := &reqInfo{requestID: newID("req_")}
+		l := s.acquire()
+		defer l.release()
+		rt := l.rt
+		info := &reqInfo{rt: rt, requestID: newID("req_")}
 		h := w.Header()
 		h.Set("X-Request-Id", info.requestID)
 		h.Set("X-Content-Type-Options", "nosniff")

@@ -35,8 +35,48 @@ type Runtime struct {
 	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728).
 	ResourceMetadataURL string
 	// Close releases what the runtime holds (key refreshers); called once a
-	// reload has replaced it.
+	// reload has replaced it and the last request using it has ended.
 	Close func()
+}
+
+// live is a Runtime in service: requests pin it for their whole length, so
+// a reload retires it but closes it only when the last of them ends.
+type live struct {
+	rt        *Runtime
+	mu        sync.Mutex
+	users     int
+	retired   bool
+	closeOnce sync.Once
+}
+
+func (l *live) close() {
+	l.closeOnce.Do(func() {
+		if l.rt.Close != nil {
+			l.rt.Close()
+		}
+	})
+}
+
+// release ends one request's use; the last user of a retired runtime closes it.
+func (l *live) release() {
+	l.mu.Lock()
+	l.users--
+	last := l.retired && l.users == 0
+	l.mu.Unlock()
+	if last {
+		l.close()
+	}
+}
+
+// retire marks l replaced, closing it now if no request uses it.
+func (l *live) retire() {
+	l.mu.Lock()
+	l.retired = true
+	idle := l.users == 0
+	l.mu.Unlock()
+	if idle {
+		l.close()
+	}
 }
 
 // Deps are the long-lived parts the handlers need.
@@ -59,7 +99,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	log     *slog.Logger
-	rt      atomic.Pointer[Runtime]
+	cur     atomic.Pointer[live]
 	version atomic.Int64
 	mu      sync.Mutex // serializes reloads
 
@@ -72,29 +112,55 @@ func New(d Deps, rt *Runtime) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.rt.Store(rt)
+	s.cur.Store(&live{rt: rt})
 	s.version.Store(1)
 	return s
 }
 
 // Runtime returns the runtime new requests use.
-func (s *Server) Runtime() *Runtime { return s.rt.Load() }
+func (s *Server) Runtime() *Runtime { return s.cur.Load().rt }
+
+// acquire pins the current runtime for one request; release it when done.
+func (s *Server) acquire() *live {
+	for {
+		l := s.cur.Load()
+		l.mu.Lock()
+		if !l.retired {
+			l.users++
+			l.mu.Unlock()
+			return l
+		}
+		// Retired after the load: a reload has already stored its successor.
+		l.mu.Unlock()
+	}
+}
+
+// Close retires the current runtime: it is closed once no request uses it.
+// For shutdown, after the HTTP server has stopped.
+func (s *Server) Close() { s.cur.Load().retire() }
 
 // Version is the config version, starting at 1 and counting reloads.
 func (s *Server) Version() int64 { return s.version.Load() }
 
-// Reload builds a new runtime and swaps it in; on error the old one keeps
-// serving. Runs in flight keep the runtime they started with.
-func (s *Server) Reload(ctx context.Context) (int64, error) {
+// Reload builds a new runtime, has record make the attempt durable (nil, or
+// why the new config was refused), and only then swaps the new runtime in:
+// a reload whose audit event cannot be written does not happen. On any error
+// the old runtime keeps serving; the error is record's when it failed.
+// Requests in flight keep the runtime they started with, which is closed
+// when the last of them ends.
+func (s *Server) Reload(ctx context.Context, record func(buildErr error) error) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt, err := s.Deps.Reload(ctx)
+	if rerr := record(err); rerr != nil {
+		if err == nil && rt.Close != nil {
+			rt.Close()
+		}
+		return s.version.Load(), rerr
+	}
 	if err != nil {
 		return s.version.Load(), err
 	}
-	old := s.rt.Swap(rt)
-	if old != nil && old.Close != nil {
-		old.Close()
-	}
+	s.cur.Swap(&live{rt: rt}).retire()
 	return s.version.Add(1), nil
 }
