@@ -18,7 +18,7 @@ func Check(ctx context.Context, path string, getenv func(string) string) (string
 	}
 	rt, err := buildRuntime(ctx, cfg, wiring{getenv: getenv, log: slog.New(slog.DiscardHandler), checkOnly: true})
 	if err != nil {
-		return "", err
+		return "", cfg.Redact(err)
 	}
 	if rt.Close != nil {
 		rt.Close()

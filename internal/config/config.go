@@ -20,6 +20,8 @@ type Config struct {
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
+	// expanded maps each value a ${VAR} expanded to, to VAR (see Redact).
+	expanded map[string]string
 }
 
 // Server holds the listener and request limits.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +123,38 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 	}
 	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read" {
 		t.Errorf("customer role: %v", got)
+	}
+}
+
+func TestParse_ErrorsNeverShowExpandedValues(t *testing.T) {
+	const secret = "s3cr3t/t0ken+value"
+	base := strings.Replace(minimal, "%s", hash, 1)
+	for _, extra := range []string{
+		"server: {max_body_bytes: \"${SECRET}\"}\n",                                   // a decode error quotes the value
+		"tools: {t1: {type: http, url: \"https://x/\", permission: \"${SECRET}\"}}\n", // a validation error quotes it
+	} {
+		_, err := Parse([]byte(base+extra), env(map[string]string{"SECRET": secret}))
+		if err == nil {
+			t.Fatalf("%q was accepted", extra)
+		}
+		if strings.Contains(err.Error(), secret[:7]) || !strings.Contains(err.Error(), "${SECRET}") {
+			t.Errorf("%q: %v", extra, err)
+		}
+	}
+}
+
+func TestRedact_HidesExpandedValuesInLaterErrors(t *testing.T) {
+	y := strings.Replace(minimal, "%s", hash, 1) + "model: {base_url: \"http://127.0.0.1:9/${TOKEN}\"}\n"
+	c, err := Parse([]byte(y), env(map[string]string{"TOKEN": "tok-123456"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("boom")
+	err = c.Redact(fmt.Errorf("tools.x: parse \"http://127.0.0.1:9/tok-123456\": %w", cause))
+	if strings.Contains(err.Error(), "tok-123456") || !errors.Is(err, cause) {
+		t.Fatalf("%v", err)
+	}
+	if c.Redact(nil) != nil {
+		t.Fatal("Redact(nil) is not nil")
 	}
 }

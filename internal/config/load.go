@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -50,18 +51,19 @@ func parse(data []byte, getenv func(string) string, goTools map[string]Tool) (*C
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("parse config: %w", err)
 	}
-	if err := expandEnv(&root, "", getenv); err != nil {
+	values := map[string]string{}
+	if err := expandEnv(&root, "", getenv, values); err != nil {
 		return nil, err
 	}
 	expanded, err := yaml.Marshal(&root)
 	if err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
+		return nil, redact(fmt.Errorf("parse config: %w", err), values)
 	}
-	var c Config
+	c := Config{expanded: values}
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true) // a typo must not silently disable a rule
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("parse config: %w", err)
+		return nil, redact(fmt.Errorf("parse config: %w", err), values)
 	}
 	if len(goTools) > 0 {
 		c.goTools = map[string]bool{}
@@ -78,16 +80,63 @@ func parse(data []byte, getenv func(string) string, goTools map[string]Tool) (*C
 	}
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, c.Redact(err)
 	}
 	return &c, nil
 }
+
+// Redact returns err with every value that came from a ${VAR} expansion
+// replaced by its reference: such values are often secrets (a token in a
+// header or URL), and config errors are shown to admins (the reasons of a
+// refused reload) and recorded in the audit log.
+func (c *Config) Redact(err error) error { return redact(err, c.expanded) }
+
+// minRedacted is the shortest expanded value Redact hides; shorter ones
+// ("1", "on") are no secrets, and hiding them would garble the message.
+const minRedacted = 4
+
+func redact(err error, values map[string]string) error {
+	if err == nil || len(values) == 0 {
+		return err
+	}
+	vals := make([]string, 0, len(values))
+	for v := range values {
+		if len(v) >= minRedacted {
+			vals = append(vals, v)
+		}
+	}
+	// Longest first, so a value containing another is hidden whole.
+	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
+	msg := err.Error()
+	for _, v := range vals {
+		msg = strings.ReplaceAll(msg, v, "${"+values[v]+"}")
+		// The YAML decoder quotes a long value by its first 7 bytes and "...".
+		if len(v) > 10 {
+			msg = strings.ReplaceAll(msg, v[:7]+"...", "${"+values[v]+"}")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// redactedError keeps the cause for errors.Is and errors.As, but its text is
+// the redacted one.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${VAR} inside scalar values (never keys), so a value
 // from the environment cannot change the document's structure.
-func expandEnv(n *yaml.Node, path string, getenv func(string) string) error {
+// Each expanded value is noted in values (value -> variable name) for Redact.
+func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map[string]string) error {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -95,7 +144,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string) error {
 			if n.Kind == yaml.SequenceNode {
 				p = fmt.Sprintf("%s[%d]", path, i)
 			}
-			if err := expandEnv(c, p, getenv); err != nil {
+			if err := expandEnv(c, p, getenv, values); err != nil {
 				return err
 			}
 		}
@@ -105,7 +154,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string) error {
 			if path != "" {
 				p = path + "." + p
 			}
-			if err := expandEnv(n.Content[i+1], p, getenv); err != nil {
+			if err := expandEnv(n.Content[i+1], p, getenv, values); err != nil {
 				return err
 			}
 		}
@@ -119,6 +168,9 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string) error {
 			v := getenv(name)
 			if v == "" && missing == "" {
 				missing = name
+			}
+			if v != "" {
+				values[v] = name
 			}
 			return v
 		})
