@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -131,10 +132,16 @@ func (a *Authenticator) lookup(id string) (Identity, bool) {
 }
 
 // CertIdentity returns a certificate's identity: its first URI SAN (such as
-// a SPIFFE ID), else its subject common name, else "".
+// a SPIFFE ID), else its subject common name, else "". A common name that
+// reads as a URI ("scheme:...") is no identity: many CAs take the CN as free
+// text, so it could otherwise pass for a URI SAN the CA never vouched for.
 func CertIdentity(cert *x509.Certificate) string {
 	if len(cert.URIs) > 0 {
 		return cert.URIs[0].String()
 	}
-	return cert.Subject.CommonName
+	cn := cert.Subject.CommonName
+	if u, err := url.Parse(cn); err == nil && u.Scheme != "" {
+		return ""
+	}
+	return cn
 }

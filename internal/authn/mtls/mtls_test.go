@@ -199,6 +199,9 @@ func TestAuthenticateCert_OverRealTLS(t *testing.T) {
 			"subject": "spiffe://corp/ns/batch/sa/nightly", "roles": []any{"viewer"}, "method": "mtls", "cert_identity": "spiffe://corp/ns/batch/sa/nightly"}, false},
 		{"unmapped identity", cert(ca, leafOpts{cn: "stranger"}), map[string]any{"error": "invalid"}, false},
 		{"prefix is not a substring match", cert(ca, leafOpts{uri: "spiffe://corp/ns/batchx/sa/a"}), map[string]any{"error": "invalid"}, false},
+		// A subject CN is free text to many CAs; it must not pass for a URI SAN.
+		{"CN spelling a SPIFFE ID", cert(ca, leafOpts{cn: "spiffe://corp/ns/ops/sa/bot"}), map[string]any{"error": "invalid"}, false},
+		{"CN spelling a SPIFFE prefix", cert(ca, leafOpts{cn: "spiffe://corp/ns/batch/sa/x"}), map[string]any{"error": "invalid"}, false},
 		{"no client certificate", nil, map[string]any{"error": "none"}, false},
 		{"untrusted CA", cert(other, leafOpts{cn: "ops-bot"}), nil, true},
 		{"expired", cert(ca, leafOpts{cn: "ops-bot", expired: true}), nil, true},
