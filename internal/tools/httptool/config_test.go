@@ -31,6 +31,12 @@ func TestNew_RefusesUnsafeConfigs(t *testing.T) {
 		{"subject header set by config", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"x-gatehouse-subject": "root"}}, "set by gatehouse"},
 		{"header value with newline", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"Authorization": secret + "\r\nX-Admin: 1"}}, "Authorization: value contains a control character"},
 		{"bad schema", Config{URL: "https://crm/x", Parameters: json.RawMessage(`{"type":"string"}`)}, "top level must be type object"},
+		// Sent as "&scope=..." after the template's own "scope=own", the
+		// model's value would override the operator's at most backends.
+		{"query parameter shadows a fixed query key", Config{URL: "https://crm/c/{id}?scope=own",
+			Parameters: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"},"scope":{"type":"string"}},"required":["id"]}`)}, "parameter scope: the url's query already has a scope value"},
+		{"query parameter shadows an escaped fixed query key", Config{URL: "https://crm/c/{id}?sc%6Fpe=own",
+			Parameters: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"},"scope":{"type":"string"}},"required":["id"]}`)}, "parameter scope: the url's query already has a scope value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

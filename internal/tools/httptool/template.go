@@ -119,6 +119,21 @@ func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 	return u, nil
 }
 
+// hasQueryKey reports whether the template's own query holds key, compared
+// as a backend would read it: unescaped, split at & or ;, ignoring case.
+func (t *urlTemplate) hasQueryKey(key string) bool {
+	for _, pair := range strings.FieldsFunc(t.query, func(r rune) bool { return r == '&' || r == ';' }) {
+		k, _, _ := strings.Cut(pair, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			k = u
+		}
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // scalarString renders a placeholder's argument. Only strings and integers
 // are accepted (New checks the schema; this guards against a caller that
 // did not validate).
