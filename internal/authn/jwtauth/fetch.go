@@ -79,6 +79,30 @@ func discover(ctx context.Context, client *http.Client, issuer string, allowHTTP
 	return doc.JWKSURI, nil
 }
 
+// maxRedirects is how many redirects one discovery or JWKS fetch follows.
+const maxRedirects = 5
+
+// guardRedirects returns a copy of c whose redirects must satisfy the rule
+// the configured URLs do (checkFetchURL), so an https issuer cannot be
+// redirected to plain http on a host the operator never allowed.
+func guardRedirects(c *http.Client, allowHTTP bool) *http.Client {
+	cp := *c
+	next := c.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if err := checkFetchURL(req.URL.String(), allowHTTP); err != nil {
+			return fmt.Errorf("redirect: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &cp
+}
+
 // get fetches url and returns a body of at most MaxJWKSSize bytes.
 func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

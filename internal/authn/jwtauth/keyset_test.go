@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,4 +276,35 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// roundTripFunc is an http.RoundTripper fake.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A redirect is held to the rule the configured URL was: an https JWKS URL
+// that redirects to plain http on another host must not have its keys read
+// off the network in the clear.
+func TestKeySet_RedirectToPlainHTTPIsRefused(t *testing.T) {
+	key := newTestKey(t, "ES256", "k1")
+	var cleartext atomic.Int64
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		if r.URL.Scheme == "https" {
+			http.Redirect(rec, r, "http://keys.example/jwks", http.StatusFound)
+		} else {
+			cleartext.Add(1)
+			_, _ = rec.Write(jwksOf(t, key))
+		}
+		return rec.Result(), nil
+	})}
+	cfg := IssuerConfig{Issuer: "https://idp.test", Audiences: []string{testAudience}, JWKSURL: "https://idp.test/jwks"}
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, HTTPClient: client})
+	if n := cleartext.Load(); n != 0 {
+		t.Errorf("%d JWKS requests went over plain http", n)
+	}
+	if st := v.Status(); st[0].Keys != 0 || st[0].LastError == nil {
+		t.Errorf("status = %+v, want no keys and a fetch error", st)
+	}
 }

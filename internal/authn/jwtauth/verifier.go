@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 			iss.keys = staticKeySet(snap)
 		} else {
-			f := &issuerFetcher{client: cfg.HTTPClient, issuer: ic.Issuer, allowHTTP: ic.InsecureAllowHTTP, jwksURL: ic.JWKSURL}
+			f := &issuerFetcher{client: guardRedirects(cfg.HTTPClient, ic.InsecureAllowHTTP), issuer: ic.Issuer, allowHTTP: ic.InsecureAllowHTTP, jwksURL: ic.JWKSURL}
 			iss.keys = &remoteKeySet{
 				fetch:      f.fetch,
 				timeout:    cfg.FetchTimeout,
