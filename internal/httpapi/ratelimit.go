@@ -15,7 +15,9 @@ type RateLimiter struct {
 	buckets map[string]*rate.Limiter
 }
 
-// maxBuckets bounds memory; past it, full (idle) buckets are dropped.
+// maxBuckets bounds memory; past it, full (idle) buckets are dropped, and
+// when too few are idle, arbitrary ones down to nine tenths (each of those
+// subjects starts again with a full burst: the bound on memory wins).
 const maxBuckets = 100_000
 
 // NewRateLimiter allows requestsPerMinute per subject with the given burst.
@@ -34,6 +36,12 @@ func (l *RateLimiter) Allow(subject string) (bool, time.Duration) {
 				if v.TokensAt(now) >= float64(l.burst) {
 					delete(l.buckets, k)
 				}
+			}
+			for k := range l.buckets {
+				if len(l.buckets) < maxBuckets*9/10 {
+					break
+				}
+				delete(l.buckets, k)
 			}
 		}
 		b = rate.NewLimiter(l.perSec, l.burst)
