@@ -466,8 +466,8 @@ func startDev(t *testing.T) *gateway {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(creds), "\n") {
-		if v, ok := strings.CutPrefix(line, "GATEHOUSE_ADMIN_KEY="); ok {
-			g.keys["admin"] = v
+		if k, v, ok := strings.Cut(line, "_KEY="); ok && strings.HasPrefix(k, "GATEHOUSE_") {
+			g.keys[strings.ToLower(strings.TrimPrefix(k, "GATEHOUSE_"))] = v
 		}
 	}
 	if g.keys["admin"] == "" {
@@ -579,4 +579,31 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestSessions_OwnerIsMethodIssuerAndSubject: a dev-issuer JWT whose sub is
+// "agent" is not the API-key subject "agent", so it cannot read or continue
+// that subject's session.
+func TestSessions_OwnerIsMethodIssuerAndSubject(t *testing.T) {
+	g := startDev(t)
+	own := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "mine"})
+	if own.status != 200 {
+		t.Fatalf("%d %s", own.status, own.raw)
+	}
+	id := own.str("session_id")
+	var out, errb syncBuffer
+	if err := run(context.Background(), []string{"token", "--data-dir", g.dir, "--subject", "agent", "--roles", "agent"}, func(string) string { return "" }, nil, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	for _, c := range []struct{ method, path string }{{"GET", "/v1/sessions/" + id}, {"POST", "/v1/chat"}} {
+		req, _ := http.NewRequest(c.method, g.base+c.path, strings.NewReader(`{"message":"same sub, other issuer","session_id":"`+id+`"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if r := g.send(req); r.status != 404 {
+			t.Errorf("%s %s with a JWT for sub=agent: %d %s", c.method, c.path, r.status, r.raw)
+		}
+	}
+	if r := g.do("GET", "/v1/sessions/"+id, "agent", nil); r.status != 200 || r.str("subject") != "agent" || strings.Contains(r.raw, "other issuer") {
+		t.Fatalf("owner: %d %s", r.status, r.raw)
+	}
 }

@@ -97,7 +97,7 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		var history []llm.Message
 		sessionID := req.SessionID
 		if sessionID != "" {
-			sess, err := s.Sessions.Get(r.Context(), sessionID, p.Subject)
+			sess, err := s.Sessions.Get(r.Context(), sessionID, p.Key())
 			if errors.Is(err, session.ErrNotFound) {
 				s.sessionDenied(r, p, sessionID)
 				writeError(w, r, errNotFound)
@@ -141,10 +141,10 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		// A new session is written once, with its first messages.
 		if newSession {
 			now := time.Now().UTC()
-			err = s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Subject, Agent: ag.Name,
+			err = s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Key(), Agent: ag.Name,
 				Created: now, Updated: now, Messages: toSession(res.Messages)})
 		} else {
-			err = s.Sessions.Append(r.Context(), sessionID, p.Subject, toSession(res.Messages)...)
+			err = s.Sessions.Append(r.Context(), sessionID, p.Key(), toSession(res.Messages)...)
 		}
 		if err != nil {
 			writeError(w, r, err)

@@ -35,7 +35,9 @@ func (s *Server) handleGetSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principal.From(r.Context())
 		id := r.PathValue("id")
-		sess, err := s.Sessions.Get(r.Context(), id, p.Subject)
+		// Sessions are owned by the principal's key (method, issuer,
+		// subject); the caller sees its own subject.
+		sess, err := s.Sessions.Get(r.Context(), id, p.Key())
 		if errors.Is(err, session.ErrNotFound) {
 			s.sessionDenied(r, p, id)
 		}
@@ -46,6 +48,7 @@ func (s *Server) handleGetSession() http.Handler {
 		if sess.Messages == nil {
 			sess.Messages = []session.Message{}
 		}
+		sess.Subject = p.Subject
 		respond(w, r, http.StatusOK, sess)
 	})
 }

@@ -5,6 +5,7 @@ package principal
 import (
 	"context"
 	"slices"
+	"strconv"
 )
 
 // Method names how a principal was authenticated.
@@ -30,6 +31,14 @@ type Principal struct {
 	// CertIdentity is the verified client certificate identity when the
 	// request also came over mTLS (recorded even when a token names the subject).
 	CertIdentity string
+}
+
+// Key identifies the principal across authentication methods and issuers:
+// the same subject string from another issuer or method is someone else.
+// Sessions are owned by it and rate limits count by it. The issuer is
+// length-prefixed so no two (method, issuer, subject) share a key.
+func (p *Principal) Key() string {
+	return string(p.Method) + ":" + strconv.Itoa(len(p.Issuer)) + ":" + p.Issuer + ":" + p.Subject
 }
 
 // HasRole reports whether the principal holds role r.
