@@ -116,6 +116,10 @@ func (s *Server) base(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
 		sw := &statusWriter{ResponseWriter: w}
+		// The answer may be written until the request timeout of this
+		// request's config (a reload may have raised it past the listener's
+		// WriteTimeout), plus time to send it.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rt.RequestTimeout + 10*time.Second))
 		ctx, cancel := context.WithTimeoutCause(r.Context(), rt.RequestTimeout, errRequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, infoKey{}, info)

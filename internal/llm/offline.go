@@ -35,6 +35,9 @@ const offlinePrefix = "[offline demo model: no LLM is connected] "
 // Complete implements Model.
 func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 	resp := &Response{Model: OfflineModelName, Message: Message{Role: "assistant"}}
+	if len(req.Messages) == 0 {
+		return answer(resp, "There is no message to answer."), nil
+	}
 	last := req.Messages[len(req.Messages)-1]
 	if last.Role == "tool" {
 		resp.Message.Content = offlinePrefix + summarize(req.Messages)
