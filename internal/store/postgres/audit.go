@@ -122,28 +122,12 @@ func (s *AuditStore) SaveCheckpoint(ctx context.Context, c audit.Checkpoint) err
 
 // Checkpoints returns the stored checkpoints, oldest first.
 func (s *AuditStore) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT chain_id, seq, hash, time_ns, public_key, signature
-		FROM audit_checkpoints ORDER BY id`)
+	rows, err := s.pool.Query(ctx, storesql.CheckpointsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Checkpoint
-	for rows.Next() {
-		var (
-			c  audit.Checkpoint
-			ns int64
-		)
-		if err := rows.Scan(&c.ChainID, &c.Seq, &c.Hash, &ns, &c.PublicKey, &c.Signature); err != nil {
-			return nil, fmt.Errorf("list checkpoints: %w", err)
-		}
-		c.Time = time.Unix(0, ns).UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list checkpoints: %w", err)
-	}
-	return out, nil
+	return storesql.CollectCheckpoints(rows)
 }
 
 // Ping reports whether the server is reachable and writable.

@@ -1,7 +1,7 @@
 // Package storesql is the SQL the SQLite and PostgreSQL backends share: the
 // audit event columns and how a row becomes an event, the audit list query
 // (written once, with each backend's placeholder style), and reading rows
-// of events and session messages. Each backend keeps its own connections,
+// of events, checkpoints and session messages. Each backend keeps its own connections,
 // transactions and migrations.
 package storesql
 
@@ -134,6 +134,29 @@ func CollectMessages(rows Rows) ([]session.Message, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("get session messages: %w", err)
+	}
+	return out, nil
+}
+
+// CheckpointsQuery reads every stored checkpoint, oldest first.
+const CheckpointsQuery = `SELECT chain_id, seq, hash, time_ns, public_key, signature FROM audit_checkpoints ORDER BY id`
+
+// CollectCheckpoints reads rows of CheckpointsQuery.
+func CollectCheckpoints(rows Rows) ([]audit.Checkpoint, error) {
+	var out []audit.Checkpoint
+	for rows.Next() {
+		var (
+			c  audit.Checkpoint
+			ns int64
+		)
+		if err := rows.Scan(&c.ChainID, &c.Seq, &c.Hash, &ns, &c.PublicKey, &c.Signature); err != nil {
+			return nil, fmt.Errorf("list checkpoints: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 	return out, nil
 }
