@@ -277,6 +277,13 @@ func TestChat_OverloadIsRefusedNotQueued(t *testing.T) {
 	if r.status != 503 || r.str("error") != "overloaded" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("second: %d %s", r.status, r.raw)
 	}
+	// The run in flight still counts after a reload.
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/v1/chat", "admin", map[string]string{"message": "two again"}); r.status != 503 || r.str("error") != "overloaded" {
+		t.Fatalf("after reload: %d %s", r.status, r.raw)
+	}
 	if r := <-first; r.status != 200 {
 		t.Fatalf("first: %d %s", r.status, r.raw)
 	}

@@ -55,9 +55,7 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
 		RequestTimeout:     cfg.Server.RequestTimeout,
 	}
-	if n := cfg.Server.MaxConcurrentRuns; n > 0 {
-		rt.RunSlots = make(chan struct{}, n)
-	}
+	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns
 	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
 		rt.Limiter = httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
 	}

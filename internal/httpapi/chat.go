@@ -117,15 +117,12 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		if newSession {
 			sessionID = newID("ses_")
 		}
-		if rt.RunSlots != nil {
-			select {
-			case rt.RunSlots <- struct{}{}:
-				defer func() { <-rt.RunSlots }()
-			default:
-				writeError(w, r, errOverloaded)
-				return
-			}
+		if n := s.runs.Add(1); rt.MaxConcurrentRuns > 0 && n > int64(rt.MaxConcurrentRuns) {
+			s.runs.Add(-1)
+			writeError(w, r, errOverloaded)
+			return
 		}
+		defer s.runs.Add(-1)
 		runID := newID("run_")
 		res, err := rt.Runner.Run(r.Context(), agent.RunRequest{
 			Agent: ag, Principal: p, Message: req.Message, History: history,

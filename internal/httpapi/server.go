@@ -30,8 +30,9 @@ type Runtime struct {
 	MaxBodyBytes       int64
 	RequestTimeout     time.Duration
 	Limiter            *RateLimiter // nil: no rate limit
-	// RunSlots bounds runs in flight (a buffered channel); nil: unbounded.
-	RunSlots chan struct{}
+	// MaxConcurrentRuns bounds the runs in flight on the whole server,
+	// whichever config they started with; 0: unbounded.
+	MaxConcurrentRuns int
 	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728).
 	ResourceMetadataURL string
 	// Close releases what the runtime holds (key refreshers); called once a
@@ -97,6 +98,8 @@ type Deps struct {
 
 // Server serves the API.
 type Server struct {
+	// runs counts runs in flight across reloads.
+	runs atomic.Int64
 	Deps
 	log     *slog.Logger
 	cur     atomic.Pointer[live]
