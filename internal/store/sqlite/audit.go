@@ -82,29 +82,13 @@ func (s *AuditStore) List(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 
 // Scan calls fn for each event at or after since, by chain and seq.
 func (s *AuditStore) Scan(ctx context.Context, since time.Time, fn func(audit.Event) error) error {
-	var sinceNS int64 = -1 << 63
-	if !since.IsZero() {
-		sinceNS = since.UnixNano()
-	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+storesql.EventColumns+` FROM audit_events
-		WHERE time_ns >= ? ORDER BY chain_id, seq`, sinceNS)
+		WHERE time_ns >= ? ORDER BY chain_id, seq`, storesql.SinceNS(since))
 	if err != nil {
 		return fmt.Errorf("scan audit events: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		en, err := storesql.ScanEvent(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(en.Event); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("scan audit events: %w", err)
-	}
-	return nil
+	return storesql.EachEvent(rows, func(en audit.Entry) error { return fn(en.Event) })
 }
 
 // SaveCheckpoint stores a checkpoint durably.

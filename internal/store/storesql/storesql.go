@@ -53,20 +53,39 @@ func ScanEvent(row Row) (audit.Entry, error) {
 	return en, nil
 }
 
-// CollectEvents reads every row of EventColumns.
-func CollectEvents(rows Rows) ([]audit.Entry, error) {
-	var out []audit.Entry
+// EachEvent calls fn for every row of EventColumns, stopping at fn's first error.
+func EachEvent(rows Rows, fn func(audit.Entry) error) error {
 	for rows.Next() {
 		en, err := ScanEvent(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, en)
+		if err := fn(en); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
+		return fmt.Errorf("read audit events: %w", err)
 	}
-	return out, nil
+	return nil
+}
+
+// CollectEvents reads every row of EventColumns.
+func CollectEvents(rows Rows) ([]audit.Entry, error) {
+	var out []audit.Entry
+	err := EachEvent(rows, func(en audit.Entry) error {
+		out = append(out, en)
+		return nil
+	})
+	return out, err
+}
+
+// SinceNS is the time_ns bound of a scan from since (zero: from the start).
+func SinceNS(since time.Time) int64 {
+	if since.IsZero() {
+		return -1 << 63
+	}
+	return since.UnixNano()
 }
 
 // ListQuery builds the audit list query for f; placeholder(n) is the
