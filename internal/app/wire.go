@@ -197,8 +197,7 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tools: %w", err)
 	}
-	var impls map[string]tools.Tool
-	impls = builtin.Tools(w.demo)
+	impls := builtin.Tools(w.demo)
 	var errs []error
 	out := map[string]*agent.Tool{}
 	for name, tc := range cfg.Tools {

@@ -90,21 +90,20 @@ func answer(r *Response, s string) *Response {
 
 // summarize reports the results of the latest round of tool calls.
 func summarize(msgs []Message) string {
-	names := map[string]string{}
-	var results []string
-	for i := len(msgs) - 1; i >= 0 && msgs[i].Role == "tool"; i-- {
-		results = append([]string{msgs[i].ToolCallID + "\x00" + msgs[i].Content}, results...)
+	start := len(msgs)
+	for start > 0 && msgs[start-1].Role == "tool" {
+		start--
 	}
-	for _, m := range msgs {
+	names := map[string]string{}
+	for _, m := range msgs[:start] {
 		for _, tc := range m.ToolCalls {
 			names[tc.ID] = tc.Name
 		}
 	}
 	var b strings.Builder
 	b.WriteString("Here is what the tools returned:")
-	for _, r := range results {
-		id, content, _ := strings.Cut(r, "\x00")
-		fmt.Fprintf(&b, "\n- %s: %s", names[id], content)
+	for _, m := range msgs[start:] {
+		fmt.Fprintf(&b, "\n- %s: %s", names[m.ToolCallID], m.Content)
 	}
 	return b.String()
 }
