@@ -138,8 +138,7 @@ func (r *Runner) baseEvent(req RunRequest) audit.Event {
 	p := req.Principal
 	return audit.Event{
 		RequestID: req.RequestID, RunID: req.RunID, SessionID: req.SessionID,
-		Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
-	}
+	}.By(p)
 }
 
 // loop alternates model turns and tool rounds. It always returns a non-nil

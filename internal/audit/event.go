@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
 // Event types, named resource.verb.
@@ -74,6 +76,13 @@ type Event struct {
 	// Count is how many occurrences an aggregate event stands for (the
 	// suppressed authentication failures of an auth.suppressed event).
 	Count int64 `json:"count,omitempty"`
+}
+
+// By returns e with the caller's identity — subject, authentication
+// method, issuer and roles — taken from p.
+func (e Event) By(p *principal.Principal) Event {
+	e.Subject, e.AuthMethod, e.Issuer, e.Roles = p.Subject, string(p.Method), p.Issuer, p.Roles
+	return e
 }
 
 // ErrUnavailable means the log could not durably record events within its

@@ -42,9 +42,8 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 				if s.AuthFailures != nil {
 					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
 						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,
-						Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
 						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: r.Method + " " + r.Pattern,
-					})
+					}.By(p))
 				}
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 				writeError(w, r, errRateLimit)
@@ -54,10 +53,9 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		d := rt.Perms.Check(p, perm)
 		ev := audit.Event{
 			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
-			Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
 			Rule: d.Rule, Reason: d.Reason, Resource: route(r),
 			Decision: audit.Deny,
-		}
+		}.By(p)
 		if d.Allow {
 			ev.Decision = audit.Allow
 		}

@@ -171,9 +171,8 @@ func (s *Server) sessionDenied(r *http.Request, p *principal.Principal, id strin
 	s.log.WarnContext(r.Context(), "session access denied", "request_id", info.requestID, "subject", p.Subject, "session_id", id)
 	info.deferEvent(s.Audit, audit.Event{
 		Type: audit.TypeSessionDenied, RequestID: info.requestID, SessionID: id,
-		Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
 		Decision: audit.Deny, Rule: "session owner", Reason: "no session with this id for this subject", Resource: "session:" + id,
-	})
+	}.By(p))
 }
 
 func fromSession(ms []session.Message) []llm.Message {

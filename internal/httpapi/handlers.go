@@ -61,9 +61,8 @@ func (s *Server) handleReload() http.Handler {
 		version, err := s.Reload(r.Context(), func(buildErr error) error {
 			ev := audit.Event{
 				Type: audit.TypeConfigReloaded, RequestID: info.requestID,
-				Subject: p.Subject, AuthMethod: string(p.Method), Issuer: p.Issuer, Roles: p.Roles,
 				Resource: "config", Outcome: "ok",
-			}
+			}.By(p)
 			if buildErr != nil {
 				ev.Outcome, ev.Reason = "refused", buildErr.Error()
 			}
