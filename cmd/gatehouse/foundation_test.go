@@ -260,6 +260,10 @@ func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
 	if r := g.do("POST", "/chat", "admin", map[string]string{"message": "hi"}); r.status != 200 {
 		t.Errorf("another subject is limited too: %d", r.status)
 	}
+	ev := g.do("GET", "/admin/audit?subject=agent&decision=deny", "admin", nil)
+	if !strings.Contains(ev.raw, `"rule":"rate limit"`) || !strings.Contains(ev.raw, `"resource":"POST /chat"`) {
+		t.Errorf("the refusal is not recorded with its route: %s", ev.raw)
+	}
 }
 
 func TestChat_OverloadIsRefusedNotQueued(t *testing.T) {

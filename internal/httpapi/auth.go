@@ -42,7 +42,7 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 				if s.AuthFailures != nil {
 					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
 						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,
-						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: r.Method + " " + r.Pattern,
+						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: route(r),
 					}.By(p))
 				}
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
