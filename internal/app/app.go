@@ -79,12 +79,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log := slog.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
 	cfgPath := o.ConfigPath
-	var creds map[string]string
+	var dev devData
 	if o.Dev {
 		var err error
-		if cfgPath, creds, err = setupDev(o.DataDir); err != nil {
+		if dev, err = setupDev(o.DataDir); err != nil {
 			return err
 		}
+		cfgPath = dev.cfgPath
 	} else if cfgPath == "" {
 		return errors.New("serve: give --dev for the quickstart, or --config FILE")
 	}
@@ -155,7 +156,7 @@ func Run(ctx context.Context, o Options) error {
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
 		},
-		Extra: extraRoutes(cfg, o.Dev, o.DataDir),
+		Extra: extraRoutes(cfg, dev.jwks),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
 	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
@@ -174,7 +175,7 @@ func Run(ctx context.Context, o Options) error {
 	base := scheme + "://" + ln.Addr().String()
 	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", cfgPath, "audit_chain", auditLog.ChainID())
 	if o.Dev {
-		printDev(o.Stdout, o.DataDir, base, creds, modelNote)
+		printDev(o.Stdout, o.DataDir, base, dev.creds, modelNote)
 	}
 	fmt.Fprintf(o.Stdout, "gatehouse listening on %s\n", base)
 	if o.Listening != nil {

@@ -20,56 +20,63 @@ const (
 	devJWKSName   = "dev-jwks.json"
 )
 
+// devData is what dev mode runs with.
+type devData struct {
+	cfgPath string
+	creds   map[string]string // demo user -> API key
+	jwks    []byte            // the dev issuer's public keys, served at /.well-known/jwks.json
+}
+
 // setupDev prepares the dev data dir on first start — keys for the demo
 // users, the dev JWT key and its JWKS, and the config — and reuses them on
-// later starts. It returns the config path and the demo users' keys.
-func setupDev(dataDir string) (cfgPath string, creds map[string]string, err error) {
+// later starts.
+func setupDev(dataDir string) (devData, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create data dir: %w", err)
+		return devData{}, fmt.Errorf("create data dir: %w", err)
 	}
-	cfgPath = filepath.Join(dataDir, devConfigName)
+	cfgPath := filepath.Join(dataDir, devConfigName)
 	credsPath := filepath.Join(dataDir, devCredsName)
 	key, err := devkey.LoadOrCreate(dataDir)
 	if err != nil {
-		return "", nil, fmt.Errorf("dev jwt key: %w", err)
+		return devData{}, fmt.Errorf("dev jwt key: %w", err)
 	}
 	jwks, err := key.PublicJWKS()
 	if err != nil {
-		return "", nil, fmt.Errorf("dev jwt key: %w", err)
+		return devData{}, fmt.Errorf("dev jwt key: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dataDir, devJWKSName), jwks, 0o644); err != nil {
-		return "", nil, fmt.Errorf("write dev jwks: %w", err)
+		return devData{}, fmt.Errorf("write dev jwks: %w", err)
 	}
 	if _, err := os.Stat(cfgPath); err == nil {
 		creds, err := readCreds(credsPath)
-		return cfgPath, creds, err
+		return devData{cfgPath, creds, jwks}, err
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", nil, err
+		return devData{}, err
 	}
 	users := config.DevUsers()
-	creds = map[string]string{}
+	creds := map[string]string{}
 	var env strings.Builder
 	env.WriteString("# gatehouse dev credentials — 'source' this file. Generated once; keep it private.\n")
 	for i := range users {
 		k, digest, err := authn.NewKey()
 		if err != nil {
-			return "", nil, err
+			return devData{}, err
 		}
 		users[i].Hash = digest
 		creds[users[i].Name] = k
 		fmt.Fprintf(&env, "GATEHOUSE_%s_KEY=%s\n", strings.ToUpper(users[i].Name), k)
 	}
 	if err := os.WriteFile(credsPath, []byte(env.String()), 0o600); err != nil {
-		return "", nil, fmt.Errorf("write credentials: %w", err)
+		return devData{}, fmt.Errorf("write credentials: %w", err)
 	}
 	yml, err := config.DevYAML(dataDir, users)
 	if err != nil {
-		return "", nil, err
+		return devData{}, err
 	}
 	if err := os.WriteFile(cfgPath, yml, 0o600); err != nil {
-		return "", nil, fmt.Errorf("write dev config: %w", err)
+		return devData{}, fmt.Errorf("write dev config: %w", err)
 	}
-	return cfgPath, creds, nil
+	return devData{cfgPath, creds, jwks}, nil
 }
 
 func readCreds(path string) (map[string]string, error) {

@@ -2,26 +2,20 @@ package app
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
 	"github.com/gatehousehq/gatehouse/internal/config"
 )
 
-// extraRoutes are public well-known documents.
-func extraRoutes(cfg *config.Config, dev bool, dataDir string) map[string]http.Handler {
+// extraRoutes are public well-known documents: the dev issuer's keys (in
+// dev mode) and RFC 9728 metadata when JWT issuers are configured.
+func extraRoutes(cfg *config.Config, devJWKS []byte) map[string]http.Handler {
 	m := map[string]http.Handler{}
-	if dev {
-		m["GET /.well-known/jwks.json"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, err := os.ReadFile(filepath.Join(dataDir, devJWKSName))
-			if err != nil {
-				http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
-				return
-			}
+	if devJWKS != nil {
+		m["GET /.well-known/jwks.json"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
+			_, _ = w.Write(devJWKS)
 		})
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 {
