@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 )
@@ -14,7 +15,7 @@ import (
 // AuditStore is the audit log in one SQLite file.
 type AuditStore struct {
 	db *sql.DB
-	wl writeLock
+	w  *writer
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -25,28 +26,26 @@ func OpenAudit(ctx context.Context, path string) (*AuditStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AuditStore{db: db, wl: newWriteLock()}, nil
+	return &AuditStore{db: db, w: newWriter(db)}, nil
 }
 
 // Close closes the database.
-func (s *AuditStore) Close() error { return s.db.Close() }
+func (s *AuditStore) Close() error {
+	s.w.close()
+	return s.db.Close()
+}
 
 // Append stores events in one fsync'd transaction.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
-	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events
-			(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("append audit events: %w", err)
-		}
-		defer st.Close()
+	return s.w.inTx(ctx, func(tx txn) error {
 		for _, e := range events {
 			body, err := audit.EncodeCanonical(e)
 			if err != nil {
 				return err
 			}
-			if _, err := st.ExecContext(ctx, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+			if _, err := tx.exec(`INSERT INTO audit_events
+				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
 				e.Decision, e.PrevHash, e.Hash, string(body)); err != nil {
 				return fmt.Errorf("append audit event %s/%d: %w", e.ChainID, e.Seq, err)
 			}
@@ -93,8 +92,8 @@ func (s *AuditStore) Scan(ctx context.Context, since time.Time, fn func(audit.Ev
 
 // SaveCheckpoint stores a checkpoint durably.
 func (s *AuditStore) SaveCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints
+	return s.w.inTx(ctx, func(tx txn) error {
+		if _, err := tx.exec(`INSERT INTO audit_checkpoints
 			(chain_id, seq, hash, time_ns, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ChainID, c.Seq, c.Hash, c.Time.UnixNano(), c.PublicKey, c.Signature); err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
@@ -116,5 +115,5 @@ func (s *AuditStore) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error
 // Ping takes and releases the write lock: it fails when another connection
 // holds the file locked.
 func (s *AuditStore) Ping(ctx context.Context) error {
-	return inTx(ctx, s.db, s.wl, func(*sql.Tx) error { return nil })
+	return s.w.inTx(ctx, func(txn) error { return nil })
 }

@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -17,7 +18,7 @@ import (
 // SessionStore keeps sessions in one SQLite file.
 type SessionStore struct {
 	db  *sql.DB
-	wl  writeLock
+	w   *writer
 	now func() time.Time
 }
 
@@ -29,11 +30,14 @@ func OpenSessions(ctx context.Context, path string) (*SessionStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SessionStore{db: db, wl: newWriteLock(), now: time.Now}, nil
+	return &SessionStore{db: db, w: newWriter(db), now: time.Now}, nil
 }
 
 // Close closes the database.
-func (s *SessionStore) Close() error { return s.db.Close() }
+func (s *SessionStore) Close() error {
+	s.w.close()
+	return s.db.Close()
+}
 
 // Create stores a new session. An empty ID is filled with a random one and
 // zero times with now.
@@ -52,23 +56,23 @@ func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
 	if ss.Updated.IsZero() {
 		ss.Updated = ss.Created
 	}
-	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, agent, created_ns, updated_ns)
+	return s.w.inTx(ctx, func(tx txn) error {
+		if _, err := tx.exec(`INSERT INTO sessions (id, subject, agent, created_ns, updated_ns)
 			VALUES (?, ?, ?, ?, ?)`, ss.ID, ss.Subject, ss.Agent, ss.Created.UnixNano(), ss.Updated.UnixNano()); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		return insertMessages(ctx, tx, ss.ID, 0, ss.Messages)
+		return insertMessages(tx, ss.ID, 0, ss.Messages)
 	})
 }
 
-func insertMessages(ctx context.Context, tx *sql.Tx, id string, first int, msgs []session.Message) error {
+func insertMessages(tx txn, id string, first int, msgs []session.Message) error {
 	for i, m := range msgs {
 		m.Time = m.Time.UTC()
 		body, err := json.Marshal(m)
 		if err != nil {
 			return fmt.Errorf("encode session message: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO session_messages (session_id, idx, body) VALUES (?, ?, ?)`,
+		if _, err := tx.exec(`INSERT INTO session_messages (session_id, idx, body) VALUES (?, ?, ?)`,
 			id, first+i, string(body)); err != nil {
 			return fmt.Errorf("store session message: %w", err)
 		}
@@ -103,8 +107,8 @@ func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Se
 // Append adds messages to a session subject owns; otherwise it changes
 // nothing and returns session.ErrNotFound.
 func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...session.Message) error {
-	return inTx(ctx, s.db, s.wl, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET updated_ns = ? WHERE id = ? AND subject = ?`,
+	return s.w.inTx(ctx, func(tx txn) error {
+		res, err := tx.exec(`UPDATE sessions SET updated_ns = ? WHERE id = ? AND subject = ?`,
 			s.now().UnixNano(), id, subject)
 		if err != nil {
 			return fmt.Errorf("append to session: %w", err)
@@ -117,10 +121,10 @@ func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...s
 			return session.ErrNotFound
 		}
 		var next int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages
-			WHERE session_id = ?`, id).Scan(&next); err != nil {
+		if err := tx.scan(`SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages
+			WHERE session_id = ?`, []any{id}, &next); err != nil {
 			return fmt.Errorf("append to session: %w", err)
 		}
-		return insertMessages(ctx, tx, id, next, msgs)
+		return insertMessages(tx, id, next, msgs)
 	})
 }

@@ -13,9 +13,12 @@ import (
 	_ "modernc.org/sqlite" // the embedded SQLite driver
 )
 
-// DB is the demo insurance database.
+// DB is the demo insurance database. Its queries are prepared once, at
+// open, rather than parsed again on every tool call.
 type DB struct {
 	db *sql.DB
+
+	getPolicy, claimStatus, payments, setStatus, setPremium *sql.Stmt
 }
 
 const schema = `
@@ -70,10 +73,26 @@ func OpenDemo(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("seed demo database: %w", err)
 		}
 	}
-	return &DB{db: db}, nil
+	d := &DB{db: db}
+	for _, q := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&d.getPolicy, `SELECT id, customer_id, status, premium FROM policies WHERE id = ?`},
+		{&d.claimStatus, `SELECT id, customer_id, policy_id, status, amount FROM claims WHERE id = ? AND (? = '' OR customer_id = ?)`},
+		{&d.payments, `SELECT id, date, amount, method FROM payments WHERE customer_id = ? ORDER BY date`},
+		{&d.setStatus, `UPDATE policies SET status = ? WHERE id = ? AND (? = '' OR customer_id = ?)`},
+		{&d.setPremium, `UPDATE policies SET premium = ? WHERE id = ? AND (? = '' OR customer_id = ?)`},
+	} {
+		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare demo query: %w", err)
+		}
+	}
+	return d, nil
 }
 
-// Close closes the database.
+// Close closes the database (and with it the prepared statements).
 func (d *DB) Close() error { return d.db.Close() }
 
 // Policy is a policy row.
@@ -87,7 +106,7 @@ type Policy struct {
 // GetPolicy reads a policy (for tests and tools).
 func (d *DB) GetPolicy(ctx context.Context, id string) (*Policy, error) {
 	var p Policy
-	err := d.db.QueryRowContext(ctx, `SELECT id, customer_id, status, premium FROM policies WHERE id = ?`, id).
+	err := d.getPolicy.QueryRowContext(ctx, id).
 		Scan(&p.ID, &p.CustomerID, &p.Status, &p.Premium)
 	if err != nil {
 		return nil, err

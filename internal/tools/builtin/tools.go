@@ -72,9 +72,7 @@ func (t claimsStatus) Call(ctx context.Context, args tools.Args) (any, error) {
 		Status     string  `json:"status"`
 		Amount     float64 `json:"amount"`
 	}
-	err = t.db.db.QueryRowContext(ctx,
-		`SELECT id, customer_id, policy_id, status, amount FROM claims WHERE id = ? AND (? = '' OR customer_id = ?)`,
-		str(args, "claim_id"), scope, scope).Scan(&out.ClaimID, &out.CustomerID, &out.PolicyID, &out.Status, &out.Amount)
+	err = t.db.claimStatus.QueryRowContext(ctx, str(args, "claim_id"), scope, scope).Scan(&out.ClaimID, &out.CustomerID, &out.PolicyID, &out.Status, &out.Amount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("claim %s: %w", str(args, "claim_id"), errNotFound)
 	}
@@ -110,7 +108,7 @@ func (t paymentsLookup) Call(ctx context.Context, args tools.Args) (any, error) 
 	if scope != "" && scope != cust {
 		return nil, fmt.Errorf("customer %s: %w", cust, errNotFound)
 	}
-	rows, err := t.db.db.QueryContext(ctx, `SELECT id, date, amount, method FROM payments WHERE customer_id = ? ORDER BY date`, cust)
+	rows, err := t.db.payments.QueryContext(ctx, cust)
 	if err != nil {
 		return nil, errors.New("the payments database is unavailable")
 	}
@@ -159,14 +157,14 @@ func (t policyUpdate) Call(ctx context.Context, args tools.Args) (any, error) {
 		if !validStatus[value] {
 			return nil, fmt.Errorf("status %q is not one of active, suspended, cancelled, lapsed", value)
 		}
-		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET status = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, value, id, scope, scope)
+		res, err = t.db.setStatus.ExecContext(ctx, value, id, scope, scope)
 	case "premium":
 		f, perr := strconv.ParseFloat(value, 64)
 		// Written so NaN, which fails every comparison, is refused too.
 		if perr != nil || !(f > 0 && f <= 1e9) {
 			return nil, fmt.Errorf("premium %q is not a positive amount", value)
 		}
-		res, err = t.db.db.ExecContext(ctx, `UPDATE policies SET premium = ? WHERE id = ? AND (? = '' OR customer_id = ?)`, f, id, scope, scope)
+		res, err = t.db.setPremium.ExecContext(ctx, f, id, scope, scope)
 	default:
 		return nil, fmt.Errorf("field %q cannot be changed: only status or premium", field)
 	}

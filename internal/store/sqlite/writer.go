@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// writer runs a store's write transactions. They queue in Go, one at a
+// time (honouring ctx), rather than in SQLite's busy handler, so the busy
+// timeout only covers other processes; and they run on one connection whose
+// statements — BEGIN IMMEDIATE and COMMIT included — are prepared once
+// rather than parsed again for every transaction.
+type writer struct {
+	db   *sql.DB
+	lock chan struct{}
+
+	// Guarded by lock.
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func newWriter(db *sql.DB) *writer {
+	return &writer{db: db, lock: make(chan struct{}, 1)}
+}
+
+// txn is the handle a transaction's function writes through.
+type txn struct {
+	ctx context.Context
+	w   *writer
+}
+
+// exec runs a statement of the transaction.
+func (t txn) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.w.stmt(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// scan runs a one-row query of the transaction into dest.
+func (t txn) scan(query string, args []any, dest ...any) error {
+	st, err := t.w.stmt(t.ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(t.ctx, args...).Scan(dest...)
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it;
+// when fn or the commit fails, the transaction is rolled back.
+func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
+	select {
+	case w.lock <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for write lock: %w", ctx.Err())
+	}
+	defer func() { <-w.lock }()
+	t := txn{ctx: ctx, w: w}
+	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
+		w.rollback()
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(t); err != nil {
+		w.rollback()
+		return err
+	}
+	if _, err := t.exec("COMMIT"); err != nil {
+		w.rollback()
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// stmt returns query prepared on the write connection, opening the
+// connection first if needed. Called with the lock held.
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	if w.conn == nil {
+		c, err := w.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open write connection: %w", err)
+		}
+		w.conn, w.stmts = c, map[string]*sql.Stmt{}
+	}
+	st, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// rollback ends a failed transaction. It runs without the caller's context,
+// which may be what failed it. SQLite may have ended the transaction itself
+// (an interrupted or failed statement can); that is the state wanted. If the
+// rollback fails otherwise, the connection is dropped (closing it rolls
+// back), so the next transaction starts on a fresh one rather than inside a
+// half-finished one.
+func (w *writer) rollback() {
+	if w.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), BusyTimeout)
+	defer cancel()
+	st, err := w.stmt(ctx, "ROLLBACK")
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
+	if err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		w.closeConn()
+	}
+}
+
+// closeConn closes the write connection and its statements.
+func (w *writer) closeConn() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	w.conn, w.stmts = nil, nil
+}
+
+// close releases the write connection; call it before closing the database.
+func (w *writer) close() {
+	w.lock <- struct{}{}
+	defer func() { <-w.lock }()
+	w.closeConn()
+}
