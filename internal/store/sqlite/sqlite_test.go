@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -166,5 +169,120 @@ func TestOpenSetsWALAndFullSync(t *testing.T) {
 	}
 	if mode != "wal" || sync != 2 || busy != int(BusyTimeout.Milliseconds()) {
 		t.Errorf("journal_mode %q, synchronous %d, busy_timeout %d; want wal, 2 (FULL), %d", mode, sync, busy, BusyTimeout.Milliseconds())
+	}
+}
+
+// A log written under the first schema is carried over by the migration
+// that drops AUTOINCREMENT and the time index: same events, same ids, the
+// chain verifies, and it continues.
+func TestAuditMigrationKeepsAnOlderLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db, err := openDBWith(ctx, path, "audit", func(name string) bool { return strings.HasSuffix(name, "/001_init.sql") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &AuditStore{db: db, w: newWriter(db)}
+	record := func(s audit.Store, n int) {
+		t.Helper()
+		l, err := audit.New(audit.Config{Store: s, ChainID: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Subject: fmt.Sprintf("user-%d", i%3),
+				Decision: audit.Allow, Resource: "claims_status"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+	}
+	record(old, 25)
+	before, err := old.List(ctx, audit.Filter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ddl string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_events'`).Scan(&ddl); err != nil || !strings.Contains(ddl, "AUTOINCREMENT") {
+		t.Fatalf("the old schema should use AUTOINCREMENT: %q, %v", ddl, err)
+	}
+	old.Close()
+
+	s := openAudit(t, path)
+	after, err := s.List(ctx, audit.Filter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 25 || !reflect.DeepEqual(before, after) {
+		t.Fatalf("events changed by the migration: %d before, %d after", len(before), len(after))
+	}
+	if err := s.db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_events'`).Scan(&ddl); err != nil || strings.Contains(ddl, "AUTOINCREMENT") {
+		t.Fatalf("migrated schema: %q, %v", ddl, err)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("indexes on audit_events: %d, %v (want the unique (chain_id, seq), subject and type)", n, err)
+	}
+	record(s, 5)
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Events != 30 {
+		t.Fatalf("verify after migration: %+v, %v", res, err)
+	}
+	all, err := s.List(ctx, audit.Filter{Limit: 100})
+	if err != nil || len(all) != 30 {
+		t.Fatalf("list after migration: %d events, %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].ID <= all[i-1].ID || all[i].Event.Seq != all[i-1].Event.Seq+1 {
+			t.Fatalf("ids or seqs do not increase at %d: %d/%d after %d/%d", i, all[i].ID, all[i].Event.Seq, all[i-1].ID, all[i-1].Event.Seq)
+		}
+	}
+}
+
+// A failed or cancelled write transaction is rolled back and the writer's
+// connection keeps working for the next one.
+func TestWriterRollsBackAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	s := openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	insert := func(tx txn, seq int) error {
+		_, err := tx.exec(`INSERT INTO audit_checkpoints (chain_id, seq, hash, time_ns, public_key, signature)
+			VALUES ('c', ?, 'h', 0, x'00', x'00')`, seq)
+		return err
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := s.db.QueryRow(`SELECT count(*) FROM audit_checkpoints`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	boom := errors.New("boom")
+	if err := s.w.inTx(ctx, func(tx txn) error {
+		if err := insert(tx, 1); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failed transaction: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	if err := s.w.inTx(cctx, func(tx txn) error {
+		if err := insert(tx, 2); err != nil {
+			return err
+		}
+		cancel()
+		return insert(tx, 3)
+	}); err == nil {
+		t.Fatal("cancelled transaction committed")
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d rows left by failed transactions", n)
+	}
+	if err := s.w.inTx(ctx, func(tx txn) error { return insert(tx, 4) }); err != nil {
+		t.Fatalf("transaction after failures: %v", err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("rows after one good transaction: %d", n)
 	}
 }
