@@ -242,18 +242,25 @@ func TestChat_HTTPToolFromConfig(t *testing.T) {
 			c := g.renderConfig(allUsers, gwOptions{extraYAML: extra})
 			return strings.Replace(c, "tools: [claims_status, payments_lookup, policy_update]", "tools: [claims_status, payments_lookup, policy_update, crm_lookup]", 1)
 		}})
-	r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL crm_lookup {"customer_id":"../admin%2Fx"}`})
+	r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL crm_lookup {"customer_id":"C 100"}`})
 	if r.status != 200 || hits.Load() != 1 {
 		t.Fatalf("%d hits=%d %s", r.status, hits.Load(), r.raw)
 	}
 	if seen.Get("Authorization") != "Bearer crm-secret-123" || seen.Get("X-Gatehouse-Subject") != "agent" {
 		t.Errorf("backend headers %v", seen)
 	}
-	if path != "/customers/..%2Fadmin%252Fx" {
-		t.Errorf("backend path %q: the argument changed the path", path)
+	if path != "/customers/C%20100" {
+		t.Errorf("backend path %q, want the argument as one escaped segment", path)
 	}
 	if !strings.Contains(r.str("response"), "gold") {
 		t.Errorf("response %s", r.str("response"))
+	}
+	// An argument a decoding backend could read as another path never
+	// leaves gatehouse; the model hears that the call failed.
+	r = g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL crm_lookup {"customer_id":"../admin%2Fx"}`})
+	calls := toolCalls(t, r)
+	if r.status != 200 || hits.Load() != 1 || len(calls) != 1 || calls[0]["decision"] != "allow" || calls[0]["status"] != "error" {
+		t.Fatalf("path-changing argument: %d hits=%d %s", r.status, hits.Load(), r.raw)
 	}
 	if strings.Contains(g.stderr.String(), "crm-secret-123") || strings.Contains(r.raw, "crm-secret-123") {
 		t.Error("the secret header leaked")

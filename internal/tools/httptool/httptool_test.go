@@ -124,15 +124,11 @@ func TestCall_ArgumentCannotChangeThePath(t *testing.T) {
 	tests := []struct {
 		arg, wantPath, wantQuery string
 	}{
-		{"../admin", "/customers/..%2Fadmin/payments", "q=x"},
-		{"C-100/../../admin", "/customers/C-100%2F..%2F..%2Fadmin/payments", "q=x"},
-		{"a/b", "/customers/a%2Fb/payments", "q=x"},
-		{"%2F", "/customers/%252F/payments", "q=x"},
-		{"..%2F..%2Fadmin", "/customers/..%252F..%252Fadmin/payments", "q=x"},
 		{"x?admin=1", "/customers/x%3Fadmin=1/payments", "q=x"},
 		{"x#frag", "/customers/x%23frag/payments", "q=x"},
 		{"a b", "/customers/a%20b/payments", "q=x"},
-		{`\..\admin`, "/customers/%5C..%5Cadmin/payments", "q=x"},
+		{"..x;admin", "/customers/..x%3Badmin/payments", "q=x"},
+		{"C-100", "/customers/C-100/payments", "q=x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {
@@ -152,8 +148,10 @@ func TestCall_ArgumentCannotChangeThePath(t *testing.T) {
 	}
 }
 
-func TestCall_RefusesDotAndEmptySegments(t *testing.T) {
-	for _, arg := range []string{"..", ".", ""} {
+// Values that a decoding backend could read as another path are refused
+// before any request: slashes, backslashes, percent signs, dot segments.
+func TestCall_RefusesPathArgumentsThatCouldChangeThePath(t *testing.T) {
+	for _, arg := range []string{"..", ".", "", "../admin", "C-100/../../admin", "a/b", "%2F", "..%2F..%2Fadmin", `\..\admin`, "%2e%2e", "100%"} {
 		t.Run(arg, func(t *testing.T) {
 			b := newBackend(t, nil)
 			tool := newTool(t, Config{URL: b.URL + "/customers/{customer_id}/payments"})

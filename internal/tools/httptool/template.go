@@ -74,12 +74,21 @@ func parseTemplate(raw string) (*urlTemplate, error) {
 // path segment part; each query placeholder one escaped query value. The
 // result is checked again after building, so no argument can change the
 // host or the number of path segments.
+//
+// A path argument holding '/', '\' or '%' is refused rather than escaped:
+// escaped it cannot change the path as sent, but a backend or proxy that
+// decodes %2F (or decodes twice, or treats '\' as '/') before routing would
+// see another path. Such values belong in a query or body parameter.
 func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 	segments := make([]string, len(t.segments))
 	for i, seg := range t.segments {
 		var err error
 		segments[i] = placeholderRE.ReplaceAllStringFunc(seg, func(m string) string {
-			s, e := scalarString(args, m[1:len(m)-1])
+			name := m[1 : len(m)-1]
+			s, e := scalarString(args, name)
+			if e == nil && strings.ContainsAny(s, `/\%`) {
+				e = fmt.Errorf("argument %s must not contain '/', '\\' or '%%' (it is part of the URL path)", name)
+			}
 			if e != nil && err == nil {
 				err = e
 			}
