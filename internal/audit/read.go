@@ -126,19 +126,46 @@ type TailOptions struct {
 	Poll   time.Duration // follow poll interval; default 1s
 }
 
+// Follower is a store whose ids can become visible out of order (several
+// writers taking ids from one sequence, committing in any order), so that
+// "id > last seen" would skip events. Follow returns the events visible after
+// cursor, never skipping one, and the cursor to continue from; the empty
+// cursor starts with what commits from now on, and limit 0 only returns a
+// cursor.
+type Follower interface {
+	Follow(ctx context.Context, cursor string, limit int) ([]Entry, string, error)
+}
+
 // WriteTail prints the most recent events, oldest first, and with Follow
 // keeps printing new ones until ctx is done (which is not an error).
 func WriteTail(ctx context.Context, w io.Writer, s Store, o TailOptions) error {
 	setDefault(&o.Lines, 20)
 	setDefault(&o.Poll, time.Second)
+	follower, _ := s.(Follower)
+	var cursor string
+	if o.Follow && follower != nil {
+		var err error
+		if _, cursor, err = follower.Follow(ctx, "", 0); err != nil {
+			return fmt.Errorf("tail audit log: %w", err)
+		}
+	}
 	entries, err := s.List(ctx, Filter{Desc: true, Limit: o.Lines})
 	if err != nil {
 		return fmt.Errorf("tail audit log: %w", err)
 	}
 	slices.Reverse(entries)
+	// What the first page showed, so a follower starting before it does
+	// not print it twice.
+	shown := make(map[int64]bool, len(entries))
 	var last int64
-	for {
+	for first := true; ; first = false {
 		for _, e := range entries {
+			if !first && shown[e.ID] {
+				continue
+			}
+			if first {
+				shown[e.ID] = true
+			}
 			if err := writeEvent(w, e.Event, o.JSON); err != nil {
 				return fmt.Errorf("tail audit log: %w", err)
 			}
@@ -152,7 +179,11 @@ func WriteTail(ctx context.Context, w io.Writer, s Store, o TailOptions) error {
 			return nil
 		case <-time.After(o.Poll):
 		}
-		entries, err = s.List(ctx, Filter{AfterID: last, Limit: MaxListLimit})
+		if follower != nil {
+			entries, cursor, err = follower.Follow(ctx, cursor, MaxListLimit)
+		} else {
+			entries, err = s.List(ctx, Filter{AfterID: last, Limit: MaxListLimit})
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 func TestExportWritesEventsThenCheckpoints(t *testing.T) {
@@ -74,7 +74,7 @@ func TestWriteTail(t *testing.T) {
 
 	// Follow prints new events until the context ends.
 	fctx, cancel := context.WithCancel(ctx)
-	pr := &syncBuffer{}
+	pr := &storetest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- audit.WriteTail(fctx, pr, s, audit.TailOptions{Lines: 1, Follow: true, JSON: true, Poll: 10 * time.Millisecond})
@@ -99,23 +99,6 @@ func TestWriteTail(t *testing.T) {
 	if out := pr.String(); strings.Count(out, "\n") != 2 || !strings.Contains(out, `"subject":"d"`) {
 		t.Errorf("followed output =\n%s\nwant c then d as JSON lines", out)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestParseQuery(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,6 +83,54 @@ func (s *AuditStore) List(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 	defer rows.Close()
 	return storesql.CollectEvents(rows)
 }
+
+var _ audit.Follower = (*AuditStore)(nil)
+
+// Follow returns events after cursor ("txid:id"; empty starts now) whose
+// transaction is older than every transaction still open, ordered by
+// (txid, id), and the cursor to continue from. A row whose transaction
+// commits late is returned late, never skipped; a transaction left open
+// elsewhere in the cluster holds the follower back until it ends.
+func (s *AuditStore) Follow(ctx context.Context, cursor string, limit int) ([]audit.Entry, string, error) {
+	if cursor == "" {
+		var xmin string
+		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
+			return nil, "", fmt.Errorf("follow audit events: %w", err)
+		}
+		cursor = xmin + ":0"
+	}
+	txid, idText, ok := strings.Cut(cursor, ":")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil || txid == "" || strings.Trim(txid, "0123456789") != "" {
+		return nil, "", fmt.Errorf("follow audit events: bad cursor %q", cursor)
+	}
+	if limit <= 0 {
+		return nil, cursor, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT txid::text, `+storesql.EventColumns+` FROM audit_events
+		WHERE (txid, id) > (($1::text)::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY txid, id LIMIT $3`, txid, id, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("follow audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	var rowTxid string
+	err = storesql.EachEvent(withTxid{rows, &rowTxid}, func(en audit.Entry) error {
+		out = append(out, en)
+		cursor = rowTxid + ":" + strconv.FormatInt(en.ID, 10)
+		return nil
+	})
+	return out, cursor, err
+}
+
+// withTxid reads the txid column in front of the event columns.
+type withTxid struct {
+	pgx.Rows
+	txid *string
+}
+
+func (r withTxid) Scan(dest ...any) error { return r.Rows.Scan(append([]any{r.txid}, dest...)...) }
 
 // Scan calls fn for each event at or after since, by chain and seq.
 func (s *AuditStore) Scan(ctx context.Context, since time.Time, fn func(audit.Event) error) error {

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func openAudit(t testing.TB, dsn string) *AuditStore {
@@ -73,4 +75,66 @@ func TestOpenUnreachableFailsFast(t *testing.T) {
 func TestRecordFailsClosedWhenServerUnreachable(t *testing.T) {
 	viaProxy, p := storetest.StartProxy(t, storetest.PostgresDSN(t))
 	storetest.RecordFailsClosed(t, openAudit(t, viaProxy), "the server gone", func(*testing.T) { p.Cut() })
+}
+
+// With several writers a smaller id can commit after a larger one. A
+// follower reading "id > last seen" skipped it; tail --follow must print
+// both, once each.
+func TestTailFollowDoesNotSkipALateCommit(t *testing.T) {
+	storetest.RequirePostgres(t)
+	ctx := context.Background()
+	s := openAudit(t, storetest.PostgresDSN(t))
+	insert := func(tx pgx.Tx, subject string) {
+		t.Helper()
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_events (chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
+			VALUES ($1, 1, 0, 'tool.decided', $1, 'allow', '', '', $2)`, subject,
+			`{"v":1,"chain_id":"`+subject+`","seq":1,"time":"2026-11-28T00:00:00Z","prev_hash":"","type":"tool.decided","subject":"`+subject+`","decision":"allow"}`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := &storetest.SyncBuffer{}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- audit.WriteTail(fctx, out, s, audit.TailOptions{Lines: 5, Follow: true, JSON: true, Poll: 10 * time.Millisecond})
+	}()
+	waitFor := func(what string, ok func(string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(out.String()); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s; tail printed:\n%s", what, out.String())
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the follower has taken its start cursor
+
+	late, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Rollback(ctx)
+	insert(late, "late") // takes the smaller id, commits last
+	early, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert(early, "early")
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // several polls while "late" is open
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("both events printed", func(s string) bool {
+		return strings.Contains(s, `"subject":"late"`) && strings.Contains(s, `"subject":"early"`)
+	})
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); strings.Count(got, "\n") != 2 || strings.Index(got, `"late"`) > strings.Index(got, `"early"`) {
+		t.Errorf("tail printed:\n%s\nwant late (smaller id, older transaction) then early, once each", got)
+	}
 }
