@@ -31,9 +31,9 @@ func OpenAudit(ctx context.Context, dsn string) (*AuditStore, error) {
 	return &AuditStore{pool: pool}, nil
 }
 
-// Close closes the pool.
+// Close closes the pool, waiting at most CloseTimeout for it.
 func (s *AuditStore) Close() error {
-	s.pool.Close()
+	closePool(s.pool)
 	return nil
 }
 

@@ -22,6 +22,26 @@ var migrations embed.FS
 // connect_timeout, so an unreachable server fails within the audit bound.
 const DefaultConnectTimeout = 2 * time.Second
 
+// CloseTimeout bounds how long closing a store waits for its connections.
+// pgx gives a connection whose query was cancelled up to 15 s to deliver
+// the cancel request and say goodbye; against a server that stopped
+// answering that would hold up shutdown, so closing returns after this and
+// the connections finish closing in the background.
+const CloseTimeout = time.Second
+
+// closePool closes pool, waiting at most CloseTimeout.
+func closePool(pool *pgxpool.Pool) {
+	done := make(chan struct{})
+	go func() {
+		pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(CloseTimeout):
+	}
+}
+
 // migrationLock is the advisory lock key that serializes migrations of
 // processes starting at the same time.
 const migrationLock = 0x6761746568 // "gateh"

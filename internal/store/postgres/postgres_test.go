@@ -138,3 +138,30 @@ func TestTailFollowDoesNotSkipALateCommit(t *testing.T) {
 		t.Errorf("tail printed:\n%s\nwant late (smaller id, older transaction) then early, once each", got)
 	}
 }
+
+// Closing the store after the server stopped answering (with a write that
+// gave up meanwhile) returns within CloseTimeout, not pgx's 15 s.
+func TestCloseIsBoundedWhenServerStopsAnswering(t *testing.T) {
+	viaProxy, p := storetest.StartProxy(t, storetest.PostgresDSN(t))
+	s, err := OpenAudit(context.Background(), viaProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	// A write in flight when the server froze gives up at its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := s.Append(ctx, []audit.Event{{ChainID: "c", Seq: 1, Type: audit.TypeToolDecided, Time: time.Now()}}); err == nil {
+		t.Fatal("append to a frozen server succeeded")
+	}
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > CloseTimeout+time.Second {
+		t.Fatalf("close took %s with a server that stopped answering (bound %s)", d, CloseTimeout)
+	}
+}

@@ -33,9 +33,9 @@ func OpenSessions(ctx context.Context, dsn string) (*SessionStore, error) {
 	return &SessionStore{pool: pool, now: time.Now}, nil
 }
 
-// Close closes the pool.
+// Close closes the pool, waiting at most CloseTimeout for it.
 func (s *SessionStore) Close() error {
-	s.pool.Close()
+	closePool(s.pool)
 	return nil
 }
 
