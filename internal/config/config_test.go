@@ -76,6 +76,47 @@ func TestParse_ExpandsEnvInValuesOnly(t *testing.T) {
 	}
 }
 
+// An unquoted value that is one ${VAR} takes the type its content spells,
+// so numeric and boolean keys can come from the environment; anything else
+// (and any quoted value) stays a string, never structure.
+func TestParse_EnvValuesForNumbersAndBooleans(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	y := strings.Replace(base, "agents:\n  a: {tools: []}", "agents:\n  a:\n    tools: []\n    default: ${DEF}", 1) + `server:
+  max_concurrent_runs: ${RUNS}
+  max_body_bytes: ${BODY}
+model:
+  max_retries: ${RETRIES}
+  model: ${MODEL}
+tools:
+  t1:
+    type: http
+    url: "https://crm.internal/x"
+    permission: respond
+    max_response_bytes: ${BODY}
+`
+	c, err := Parse([]byte(y), env(map[string]string{"RUNS": "64", "BODY": "2048", "RETRIES": "0", "MODEL": "1234", "DEF": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.MaxConcurrentRuns != 64 || c.Server.MaxBodyBytes != 2048 || *c.Model.MaxRetries != 0 || c.Model.Model != "1234" ||
+		!c.Agents["a"].Default || c.Tools["t1"].MaxResponseBytes != 2048 {
+		t.Errorf("typed values from the environment: server %+v, model %+v, agent %+v", c.Server, c.Model, c.Agents["a"])
+	}
+	for _, bad := range []struct{ value, v string }{
+		{`"${V}"`, "64"},          // quoted: a string
+		{`${V}`, "[1, 2]"},        // structure: a string
+		{`${V}`, "64 # x"},        // not just a number
+		{`x${V}`, "64"},           // not the whole value
+		{`${V}`, "0x40"},          // only plain decimal
+		{`${V}`, "64\nserver: 1"}, // a newline cannot escape
+	} {
+		y := base + "server:\n  max_concurrent_runs: " + bad.value + "\n"
+		if _, err := Parse([]byte(y), env(map[string]string{"V": bad.v})); err == nil {
+			t.Errorf("%s with V=%q was accepted", bad.value, bad.v)
+		}
+	}
+}
+
 func TestValidate_NamesTheKey(t *testing.T) {
 	base := strings.Replace(minimal, "%s", hash, 1)
 	cases := []struct{ edit, want string }{

@@ -131,10 +131,18 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var (
+	envRef     = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	intValue   = regexp.MustCompile(`^-?[0-9]{1,18}$`)
+	floatValue = regexp.MustCompile(`^-?[0-9]{1,18}\.[0-9]{1,18}$`)
+)
 
 // expandEnv replaces ${VAR} inside scalar values (never keys), so a value
-// from the environment cannot change the document's structure.
+// from the environment cannot change the document's structure: the result
+// is always one scalar. It is a string, except that an unquoted value that
+// is exactly one ${VAR} reference takes the type its content spells — an
+// integer, a decimal or true/false — so numeric and boolean keys can come
+// from the environment too (a quoted "${VAR}" stays a string).
 // Each expanded value is noted in values (value -> variable name) for Redact.
 func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map[string]string) error {
 	switch n.Kind {
@@ -163,6 +171,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 			return nil
 		}
 		var missing string
+		raw := n.Value
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 			name := m[2 : len(m)-1]
 			v := getenv(name)
@@ -177,8 +186,20 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 		if missing != "" {
 			return fmt.Errorf("%s: environment variable %s is not set", path, missing)
 		}
+		whole := n.Style == 0 && envRef.FindString(raw) == raw
 		n.Tag = "!!str"
-		n.Style = yaml.DoubleQuotedStyle
+		switch {
+		case !whole:
+		case intValue.MatchString(n.Value):
+			n.Tag = "!!int"
+		case floatValue.MatchString(n.Value):
+			n.Tag = "!!float"
+		case n.Value == "true" || n.Value == "false":
+			n.Tag = "!!bool"
+		}
+		// Quoted, so the text stays one scalar; tagged, so a typed one
+		// decodes as its type.
+		n.Style = yaml.TaggedStyle | yaml.DoubleQuotedStyle
 	}
 	return nil
 }
