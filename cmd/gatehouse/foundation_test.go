@@ -266,6 +266,33 @@ func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
 	}
 }
 
+// A reload keeps the callers' buckets while server.rate_limit is unchanged
+// (rotating a key must not refill everyone's budget); changing the limit
+// starts afresh at the new rate.
+func TestRateLimit_BucketsSurviveAReload(t *testing.T) {
+	g := startGateway(t, gwOptions{config: func(g *gateway) string {
+		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "rate_limit: {requests_per_minute: 6000, burst: 600}", "rate_limit: {requests_per_minute: 6, burst: 2}", 1)
+	}})
+	for i := 0; i < 2; i++ {
+		if r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
+			t.Fatalf("request %d: %d", i, r.status)
+		}
+	}
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"}); r.status != 429 {
+		t.Fatalf("after a reload with the same limit: %d, want 429 (the bucket was refilled)", r.status)
+	}
+	g.writeConfig(strings.Replace(g.renderConfig(allUsers, gwOptions{}), "rate_limit: {requests_per_minute: 6000, burst: 600}", "rate_limit: {requests_per_minute: 60, burst: 5}", 1))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
+		t.Fatalf("after a reload with a new limit: %d, want 200", r.status)
+	}
+}
+
 func TestChat_OverloadIsRefusedNotQueued(t *testing.T) {
 	g := startGateway(t, gwOptions{script: func(int, *llmtest.Request) llmtest.Reply {
 		return llmtest.Reply{Content: "slow", Delay: 800 * time.Millisecond}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
@@ -41,6 +42,30 @@ type wiring struct {
 	checkOnly bool
 	// goTools are registered by an embedding Go program (package gatehouse).
 	goTools map[string]GoTool
+	// limiters keeps the rate limiter across reloads (nil: a new one each
+	// time, as for config check).
+	limiters *limiterCache
+}
+
+// limiterCache hands every runtime the same rate limiter while
+// server.rate_limit is unchanged, so a reload (a key rotated, a tool added)
+// does not refill every caller's bucket.
+type limiterCache struct {
+	mu sync.Mutex
+	rl config.RateLimit
+	l  *httpapi.RateLimiter
+}
+
+func (c *limiterCache) get(rl config.RateLimit) *httpapi.RateLimiter {
+	if c == nil {
+		return httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.l == nil || c.rl != rl {
+		c.rl, c.l = rl, httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+	}
+	return c.l
 }
 
 // buildRuntime turns a validated config into a Runtime. Errors name the
@@ -57,7 +82,7 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns
 	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
-		rt.Limiter = httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+		rt.Limiter = w.limiters.get(rl)
 	}
 
 	chain, closeAuth, err := buildAuthn(ctx, cfg, w)
