@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,14 +48,19 @@ type wiring struct {
 	limiters *limiterCache
 }
 
-// limiterCache hands every runtime the same rate limiter while
-// server.rate_limit is unchanged, so a reload (a key rotated, a tool added)
-// does not refill every caller's bucket.
+// limiterCache hands every runtime the limiter made for its
+// server.rate_limit settings, so a reload that keeps them (a key rotated, a
+// tool added) does not refill every caller's bucket. It remembers a few
+// settings, not just the latest: a reload that is built and then refused
+// must not cost the live limiter its place.
 type limiterCache struct {
-	mu sync.Mutex
-	rl config.RateLimit
-	l  *httpapi.RateLimiter
+	mu    sync.Mutex
+	byCfg map[config.RateLimit]*httpapi.RateLimiter
+	order []config.RateLimit // least recently asked for first
 }
+
+// maxCachedLimiters bounds the settings remembered.
+const maxCachedLimiters = 4
 
 func (c *limiterCache) get(rl config.RateLimit) *httpapi.RateLimiter {
 	if c == nil {
@@ -62,10 +68,21 @@ func (c *limiterCache) get(rl config.RateLimit) *httpapi.RateLimiter {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.l == nil || c.rl != rl {
-		c.rl, c.l = rl, httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+	if l, ok := c.byCfg[rl]; ok {
+		c.order = append(slices.DeleteFunc(c.order, func(x config.RateLimit) bool { return x == rl }), rl)
+		return l
 	}
-	return c.l
+	if c.byCfg == nil {
+		c.byCfg = map[config.RateLimit]*httpapi.RateLimiter{}
+	}
+	if len(c.order) == maxCachedLimiters {
+		delete(c.byCfg, c.order[0])
+		c.order = c.order[1:]
+	}
+	l := httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
+	c.byCfg[rl] = l
+	c.order = append(c.order, rl)
+	return l
 }
 
 // buildRuntime turns a validated config into a Runtime. Errors name the

@@ -102,6 +102,13 @@ tools:
 		!c.Agents["a"].Default || c.Tools["t1"].MaxResponseBytes != 2048 {
 		t.Errorf("typed values from the environment: server %+v, model %+v, agent %+v", c.Server, c.Model, c.Agents["a"])
 	}
+	// A string key keeps values that only look like numbers.
+	for _, v := range []string{"0123456789", "6.5", "-0"} {
+		c, err := Parse([]byte(base+"model:\n  model: ${V}\n"), env(map[string]string{"V": v}))
+		if err != nil || c.Model.Model != v {
+			t.Errorf("model: ${V} with V=%q: %v, %+v", v, err, c)
+		}
+	}
 	for _, bad := range []struct{ value, v string }{
 		{`"${V}"`, "64"},          // quoted: a string
 		{`${V}`, "[1, 2]"},        // structure: a string

@@ -133,16 +133,17 @@ func (e *redactedError) Unwrap() error { return e.err }
 
 var (
 	envRef     = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-	intValue   = regexp.MustCompile(`^-?[0-9]{1,18}$`)
-	floatValue = regexp.MustCompile(`^-?[0-9]{1,18}\.[0-9]{1,18}$`)
+	// A decimal integer as written: no leading zeros (YAML would read 010
+	// as octal) and no fraction (an int field would silently truncate it).
+	intValue = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,17})$`)
 )
 
 // expandEnv replaces ${VAR} inside scalar values (never keys), so a value
 // from the environment cannot change the document's structure: the result
 // is always one scalar. It is a string, except that an unquoted value that
-// is exactly one ${VAR} reference takes the type its content spells — an
-// integer, a decimal or true/false — so numeric and boolean keys can come
-// from the environment too (a quoted "${VAR}" stays a string).
+// is exactly one ${VAR} reference takes the type its content spells — a
+// decimal integer or true/false — so numeric and boolean keys can come from
+// the environment too (a quoted "${VAR}" stays a string).
 // Each expanded value is noted in values (value -> variable name) for Redact.
 func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map[string]string) error {
 	switch n.Kind {
@@ -192,8 +193,6 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 		case !whole:
 		case intValue.MatchString(n.Value):
 			n.Tag = "!!int"
-		case floatValue.MatchString(n.Value):
-			n.Tag = "!!float"
 		case n.Value == "true" || n.Value == "false":
 			n.Tag = "!!bool"
 		}
