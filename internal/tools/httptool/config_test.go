@@ -25,6 +25,8 @@ func TestNew_RefusesUnsafeConfigs(t *testing.T) {
 		{"optional placeholder", Config{URL: "https://crm/c/{opt}"}, "must be a required parameter"},
 		{"malformed placeholder", Config{URL: "https://crm/c/{id"}, "malformed placeholder"},
 		{"dot segment", Config{URL: "https://crm/a/../{id}"}, ". or .. segments"},
+		{"encoded dot before a placeholder", Config{URL: "https://crm/a/%2E{id}"}, "encoded dot"},
+		{"encoded dot, lower case", Config{URL: "https://crm/a/%2e%2e/{id}"}, "encoded dot"},
 		{"unescaped template", Config{URL: "https://crm/a b/{id}"}, "escaped form"},
 		{"bad method", Config{Method: "TRACE", URL: "https://crm/c/{id}"}, "unsupported method"},
 		{"object as query value", Config{URL: "https://crm/c/{id}"}, "cannot hold objects"},

@@ -10,6 +10,11 @@ import (
 
 var placeholderRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
+// notUnreserved reports a rune outside RFC 3986's unreserved set.
+func notUnreserved(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~')
+}
+
 // urlTemplate is a URL with {param} placeholders in its path and query.
 type urlTemplate struct {
 	origin   string   // scheme://host[:port], fixed
@@ -57,6 +62,11 @@ func parseTemplate(raw string) (*urlTemplate, error) {
 			return nil, fmt.Errorf("url path must not contain . or .. segments")
 		}
 	}
+	// An encoded dot next to a placeholder could spell a dot segment once
+	// filled ("%2E{x}" with x = "."); it has no other use in a path.
+	if strings.Contains(strings.ToLower(path), "%2e") {
+		return nil, fmt.Errorf("url path must not contain %%2E (an encoded dot)")
+	}
 	// The template, filled with a plain value, must already be a URL in
 	// escaped form: what is sent is exactly what the operator wrote.
 	probe := placeholderRE.ReplaceAllString(raw, "x")
@@ -75,10 +85,13 @@ func parseTemplate(raw string) (*urlTemplate, error) {
 // result is checked again after building, so no argument can change the
 // host or the number of path segments.
 //
-// A path argument holding '/', '\' or '%' is refused rather than escaped:
-// escaped it cannot change the path as sent, but a backend or proxy that
-// decodes %2F (or decodes twice, or treats '\' as '/') before routing would
-// see another path. Such values belong in a query or body parameter.
+// A path argument may hold only RFC 3986 unreserved characters (letters,
+// digits, '-', '.', '_', '~'); anything else is refused rather than
+// escaped. Escaped, it could not change the path as sent, but a backend or
+// proxy that decodes %2F before routing (or decodes twice, reads '\' as
+// '/', cuts at ';' as Tomcat does, or folds Unicode look-alikes such as
+// '／' or '．') would see another path. Other values belong in a query or
+// body parameter, which are sent as data.
 func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 	segments := make([]string, len(t.segments))
 	for i, seg := range t.segments {
@@ -86,8 +99,8 @@ func (t *urlTemplate) fill(args map[string]any) (*url.URL, error) {
 		segments[i] = placeholderRE.ReplaceAllStringFunc(seg, func(m string) string {
 			name := m[1 : len(m)-1]
 			s, e := scalarString(args, name)
-			if e == nil && strings.ContainsAny(s, `/\%`) {
-				e = fmt.Errorf("argument %s must not contain '/', '\\' or '%%' (it is part of the URL path)", name)
+			if e == nil && strings.IndexFunc(s, notUnreserved) >= 0 {
+				e = fmt.Errorf("argument %s may hold only letters, digits, '-', '.', '_' and '~' (it is part of the URL path)", name)
 			}
 			if e != nil && err == nil {
 				err = e
