@@ -90,7 +90,9 @@ var _ audit.Follower = (*AuditStore)(nil)
 // transaction is older than every transaction still open, ordered by
 // (txid, id), and the cursor to continue from. A row whose transaction
 // commits late is returned late, never skipped; a transaction left open
-// elsewhere in the cluster holds the follower back until it ends.
+// elsewhere in the cluster holds the follower back until it ends (and, if
+// open when following starts, makes the first batch reach back to it).
+// Rows written before migration 002 have no txid and are never returned.
 func (s *AuditStore) Follow(ctx context.Context, cursor string, limit int) ([]audit.Entry, string, error) {
 	if cursor == "" {
 		var xmin string
@@ -108,7 +110,8 @@ func (s *AuditStore) Follow(ctx context.Context, cursor string, limit int) ([]au
 		return nil, cursor, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT txid::text, `+storesql.EventColumns+` FROM audit_events
-		WHERE (txid, id) > (($1::text)::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+		WHERE txid IS NOT NULL AND (txid, id) > (($1::text)::xid8, $2)
+			AND txid < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY txid, id LIMIT $3`, txid, id, limit)
 	if err != nil {
 		return nil, "", fmt.Errorf("follow audit events: %w", err)

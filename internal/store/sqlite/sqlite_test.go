@@ -286,3 +286,57 @@ func TestWriterRollsBackAndRecovers(t *testing.T) {
 		t.Fatalf("rows after one good transaction: %d", n)
 	}
 }
+
+// When the connection must be dropped with a transaction open (a failed
+// ROLLBACK), it is discarded: no pooled reader ever runs inside that
+// transaction, and the next write starts clean. A panicking transaction
+// is rolled back too.
+func TestWriterDiscardsAConnectionLeftInATransaction(t *testing.T) {
+	ctx := context.Background()
+	s := openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	s.db.SetMaxOpenConns(1) // a connection handed back would be the one readers get
+	insert := func(tx txn, seq int) error {
+		_, err := tx.exec(`INSERT INTO audit_checkpoints (chain_id, seq, hash, time_ns, public_key, signature)
+			VALUES ('c', ?, 'h', 0, x'00', x'00')`, seq)
+		return err
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM audit_checkpoints`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Simulate the failed ROLLBACK: drop the connection mid-transaction.
+	s.w.lock <- struct{}{}
+	tx := txn{ctx: ctx, w: s.w}
+	if _, err := tx.exec("BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(tx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.w.closeConn()
+	<-s.w.lock
+	if n := count(); n != 0 {
+		t.Fatalf("a reader saw %d rows of a transaction that never committed", n)
+	}
+	s.db.SetMaxOpenConns(0) // the writer keeps its own connection from here on
+
+	func() {
+		defer func() { _ = recover() }()
+		_ = s.w.inTx(ctx, func(tx txn) error {
+			if err := insert(tx, 2); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	if err := s.w.inTx(ctx, func(tx txn) error { return insert(tx, 3) }); err != nil {
+		t.Fatalf("write after the dropped connection and the panic: %v", err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows; want only the committed one", n)
+	}
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 )
@@ -59,18 +60,23 @@ func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 	}
 	defer func() { <-w.lock }()
 	t := txn{ctx: ctx, w: w}
+	committed := false
+	// Also when fn panics: the transaction must not outlive this call.
+	defer func() {
+		if !committed {
+			w.rollback()
+		}
+	}()
 	if _, err := t.exec("BEGIN IMMEDIATE"); err != nil {
-		w.rollback()
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(t); err != nil {
-		w.rollback()
 		return err
 	}
 	if _, err := t.exec("COMMIT"); err != nil {
-		w.rollback()
 		return fmt.Errorf("commit: %w", err)
 	}
+	committed = true
 	return nil
 }
 
@@ -116,12 +122,16 @@ func (w *writer) rollback() {
 	}
 }
 
-// closeConn closes the write connection and its statements.
+// closeConn closes the write connection and its statements. The
+// connection is discarded, not returned to the pool: closing it is what
+// ends a transaction a failed ROLLBACK left open, which a pooled reader
+// must never find itself inside.
 func (w *writer) closeConn() {
 	for _, st := range w.stmts {
 		st.Close()
 	}
 	if w.conn != nil {
+		_ = w.conn.Raw(func(any) error { return driver.ErrBadConn })
 		w.conn.Close()
 	}
 	w.conn, w.stmts = nil, nil
