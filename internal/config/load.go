@@ -132,7 +132,7 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 var (
-	envRef     = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 	// A decimal integer as written: no leading zeros (YAML would read 010
 	// as octal) and no fraction (an int field would silently truncate it).
 	intValue = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,17})$`)
