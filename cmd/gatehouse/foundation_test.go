@@ -241,7 +241,10 @@ func TestResponses_CarrySecurityHeaders(t *testing.T) {
 	}
 }
 
-func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
+// limitedGatewayWithAgentBurstUsed starts a gateway limited to 6 requests a
+// minute, burst 2, and spends the agent's burst.
+func limitedGatewayWithAgentBurstUsed(t *testing.T) *gateway {
+	t.Helper()
 	g := startGateway(t, gwOptions{config: func(g *gateway) string {
 		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "rate_limit: {requests_per_minute: 6000, burst: 600}", "rate_limit: {requests_per_minute: 6, burst: 2}", 1)
 	}})
@@ -250,6 +253,11 @@ func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
 			t.Fatalf("request %d: %d", i, r.status)
 		}
 	}
+	return g
+}
+
+func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
+	g := limitedGatewayWithAgentBurstUsed(t)
 	r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"})
 	if r.status != 429 || r.str("error") != "rate_limited" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("third: %d %s %v", r.status, r.raw, r.header)
@@ -270,14 +278,7 @@ func TestRateLimit_PerSubjectWithRetryAfter(t *testing.T) {
 // (rotating a key must not refill everyone's budget); changing the limit
 // starts afresh at the new rate.
 func TestRateLimit_BucketsSurviveAReload(t *testing.T) {
-	g := startGateway(t, gwOptions{config: func(g *gateway) string {
-		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "rate_limit: {requests_per_minute: 6000, burst: 600}", "rate_limit: {requests_per_minute: 6, burst: 2}", 1)
-	}})
-	for i := 0; i < 2; i++ {
-		if r := g.do("POST", "/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
-			t.Fatalf("request %d: %d", i, r.status)
-		}
-	}
+	g := limitedGatewayWithAgentBurstUsed(t)
 	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
 		t.Fatalf("reload: %d %s", r.status, r.raw)
 	}

@@ -16,25 +16,11 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 // syncBuffer is a goroutine-safe buffer for the server's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = storetest.SyncBuffer
 
 // gateway is a running gatehouse (the real run()) for one test.
 type gateway struct {

@@ -244,19 +244,8 @@ func TestAuditMigrationKeepsAnOlderLog(t *testing.T) {
 func TestWriterRollsBackAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	s := openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
-	insert := func(tx txn, seq int) error {
-		_, err := tx.exec(`INSERT INTO audit_checkpoints (chain_id, seq, hash, time_ns, public_key, signature)
-			VALUES ('c', ?, 'h', 0, x'00', x'00')`, seq)
-		return err
-	}
-	count := func() int {
-		t.Helper()
-		var n int
-		if err := s.db.QueryRow(`SELECT count(*) FROM audit_checkpoints`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	insert := insertCheckpointRow
+	count := func() int { return countCheckpointRows(t, s) }
 	boom := errors.New("boom")
 	if err := s.w.inTx(ctx, func(tx txn) error {
 		if err := insert(tx, 1); err != nil {
@@ -295,19 +284,8 @@ func TestWriterDiscardsAConnectionLeftInATransaction(t *testing.T) {
 	ctx := context.Background()
 	s := openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
 	s.db.SetMaxOpenConns(1) // a connection handed back would be the one readers get
-	insert := func(tx txn, seq int) error {
-		_, err := tx.exec(`INSERT INTO audit_checkpoints (chain_id, seq, hash, time_ns, public_key, signature)
-			VALUES ('c', ?, 'h', 0, x'00', x'00')`, seq)
-		return err
-	}
-	count := func() int {
-		t.Helper()
-		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM audit_checkpoints`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	insert := insertCheckpointRow
+	count := func() int { return countCheckpointRows(t, s) }
 	// Simulate the failed ROLLBACK: drop the connection mid-transaction.
 	s.w.lock <- struct{}{}
 	tx := txn{ctx: ctx, w: s.w}
@@ -339,4 +317,21 @@ func TestWriterDiscardsAConnectionLeftInATransaction(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d rows; want only the committed one", n)
 	}
+}
+
+// insertCheckpointRow writes a placeholder row in a writer transaction.
+func insertCheckpointRow(tx txn, seq int) error {
+	_, err := tx.exec(`INSERT INTO audit_checkpoints (chain_id, seq, hash, time_ns, public_key, signature)
+		VALUES ('c', ?, 'h', 0, x'00', x'00')`, seq)
+	return err
+}
+
+// countCheckpointRows counts committed checkpoint rows through the pool.
+func countCheckpointRows(t *testing.T, s *AuditStore) int {
+	t.Helper()
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM audit_checkpoints`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
