@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -335,35 +334,4 @@ func countCheckpointRows(t *testing.T, s *AuditStore) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// Commits reach the database file without a commit paying for the copy:
-// the writer checkpoints the WAL in the background, well before SQLite's
-// own 1000-page mark.
-func TestWriterCheckpointsInTheBackground(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	s := openAudit(t, path)
-	l, err := audit.New(audit.Config{Store: s, ChainID: "main"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.Record(ctx, audit.Event{Type: audit.TypeToolDecided, Subject: "checkpoint-marker-subject"}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(data, []byte("checkpoint-marker-subject")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the committed event is still only in the WAL after 5 s (checkpoint every %s)", CheckpointEvery)
-		}
-	}
-	s.Close()
-	s.Close() // closing twice is harmless
 }

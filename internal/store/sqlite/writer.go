@@ -6,9 +6,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // writer runs a store's write transactions. They queue in Go, one at a
@@ -20,50 +17,13 @@ type writer struct {
 	db   *sql.DB
 	lock chan struct{}
 
-	commits       atomic.Int64
-	stop, stopped chan struct{}
-	closeOnce     sync.Once
-
 	// Guarded by lock.
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
 }
 
 func newWriter(db *sql.DB) *writer {
-	w := &writer{db: db, lock: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
-	go w.checkpoints(CheckpointEvery)
-	return w
-}
-
-// CheckpointEvery is how often the WAL is copied into the database file
-// when there were commits since the last time.
-var CheckpointEvery = 100 * time.Millisecond
-
-// checkpoints copies the WAL into the database in the background, on a
-// pooled connection (PASSIVE: it never waits for or blocks a writer). The
-// WAL then stays short, so SQLite's own automatic checkpoint (at 1000
-// pages, run by whichever commit crosses the mark, fsyncs included) rarely
-// falls to a commit (measured with the load harness: G's p99 over the
-// floor went from 4.6–5.7 ms to 2.9–3.3 ms).
-func (w *writer) checkpoints(every time.Duration) {
-	defer close(w.stopped)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var done int64
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-		}
-		if n := w.commits.Load(); n != done {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if _, err := w.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
-				done = n
-			}
-			cancel()
-		}
-	}
+	return &writer{db: db, lock: make(chan struct{}, 1)}
 }
 
 // txn is the handle a transaction's function writes through.
@@ -117,7 +77,6 @@ func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	w.commits.Add(1)
 	return nil
 }
 
@@ -180,11 +139,7 @@ func (w *writer) closeConn() {
 
 // close releases the write connection; call it before closing the database.
 func (w *writer) close() {
-	w.closeOnce.Do(func() {
-		close(w.stop)
-		<-w.stopped
-		w.lock <- struct{}{}
-		defer func() { <-w.lock }()
-		w.closeConn()
-	})
+	w.lock <- struct{}{}
+	defer func() { <-w.lock }()
+	w.closeConn()
 }
