@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 // TestMain lets the test binary serve as the gateway child too.
@@ -30,10 +32,12 @@ func TestHarness_SmokeRunPrintsEveryScenarioWithoutErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var out, progress bytes.Buffer
+	var out bytes.Buffer
+	// Every gateway child copies its stderr here from its own goroutine.
+	progress := &storetest.SyncBuffer{}
 	args := []string{"-rounds=1", "-duration=300ms", "-warmup=100ms", "-soak=1s", "-rate=50", "-conns=4",
 		"-pg=" + os.Getenv("GATEHOUSE_TEST_POSTGRES")}
-	if err := run(ctx, args, os.Getenv, &out, &progress); err != nil {
+	if err := run(ctx, args, os.Getenv, &out, progress); err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}
 	table := out.String()
