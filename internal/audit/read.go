@@ -160,7 +160,7 @@ func WriteTail(ctx context.Context, w io.Writer, s Store, o TailOptions) error {
 	var last int64
 	for first := true; ; first = false {
 		for _, e := range entries {
-			if !first && shown[e.ID] {
+			if shown[e.ID] {
 				continue
 			}
 			if first {
