@@ -24,7 +24,7 @@ func TestLimiterCacheKeepsTheLiveLimiterAcrossARefusedReload(t *testing.T) {
 	for i := range maxCachedLimiters {
 		c.get(config.RateLimit{RequestsPerMinute: 1000 + i, Burst: 1})
 	}
-	if len(c.byCfg) != maxCachedLimiters || c.get(live) == l1 {
-		t.Fatalf("cache holds %d settings; the oldest should have been dropped", len(c.byCfg))
+	if len(c.entries) != maxCachedLimiters || c.get(live) == l1 {
+		t.Fatalf("cache holds %d settings; the oldest should have been dropped", len(c.entries))
 	}
 }

@@ -54,9 +54,13 @@ type wiring struct {
 // settings, not just the latest: a reload that is built and then refused
 // must not cost the live limiter its place.
 type limiterCache struct {
-	mu    sync.Mutex
-	byCfg map[config.RateLimit]*httpapi.RateLimiter
-	order []config.RateLimit // least recently asked for first
+	mu      sync.Mutex
+	entries []cachedLimiter // least recently asked for first
+}
+
+type cachedLimiter struct {
+	rl config.RateLimit
+	l  *httpapi.RateLimiter
 }
 
 // maxCachedLimiters bounds the settings remembered.
@@ -68,21 +72,18 @@ func (c *limiterCache) get(rl config.RateLimit) *httpapi.RateLimiter {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l, ok := c.byCfg[rl]; ok {
-		c.order = append(slices.DeleteFunc(c.order, func(x config.RateLimit) bool { return x == rl }), rl)
-		return l
+	for i, e := range c.entries {
+		if e.rl == rl {
+			c.entries = append(slices.Delete(c.entries, i, i+1), e)
+			return e.l
+		}
 	}
-	if c.byCfg == nil {
-		c.byCfg = map[config.RateLimit]*httpapi.RateLimiter{}
+	if len(c.entries) == maxCachedLimiters {
+		c.entries = slices.Delete(c.entries, 0, 1)
 	}
-	if len(c.order) == maxCachedLimiters {
-		delete(c.byCfg, c.order[0])
-		c.order = c.order[1:]
-	}
-	l := httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)
-	c.byCfg[rl] = l
-	c.order = append(c.order, rl)
-	return l
+	e := cachedLimiter{rl, httpapi.NewRateLimiter(rl.RequestsPerMinute, rl.Burst)}
+	c.entries = append(c.entries, e)
+	return e.l
 }
 
 // buildRuntime turns a validated config into a Runtime. Errors name the

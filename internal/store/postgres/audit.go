@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 // AuditStore is the audit log in PostgreSQL.

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehousehq/gatehouse/internal/session"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 // SessionStore keeps sessions in PostgreSQL.

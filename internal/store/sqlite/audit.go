@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
-
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 // AuditStore is the audit log in one SQLite file.

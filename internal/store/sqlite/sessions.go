@@ -10,9 +10,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gatehousehq/gatehouse/internal/store/storesql"
-
 	"github.com/gatehousehq/gatehouse/internal/session"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 // SessionStore keeps sessions in one SQLite file.
