@@ -22,9 +22,12 @@ import (
 // config path and switches from the environment.
 const (
 	childEnv        = "GATEHOUSE_BENCH_GATEWAY_CONFIG"
-	childNoAuditEnv = "GATEHOUSE_BENCH_NOAUDIT"
+	childSinkEnv    = "GATEHOUSE_BENCH_SINK" // sinkNoop or sinkFileLog
 	childProfileEnv = "GATEHOUSE_BENCH_CPUPROFILE"
 	auditKey        = "bench-audit-hmac-key-0123456789abcdef"
+
+	sinkNoop    = "noop"
+	sinkFileLog = "filelog"
 )
 
 // noopSink is G-noaudit's sink: every event is "recorded" at once. It is
@@ -58,10 +61,39 @@ func gatewayMain(getenv func(string) string) error {
 		Stderr: os.Stderr, LogLevel: slog.LevelWarn,
 		Listening: func(base string) { fmt.Printf("listening %s\n", base) },
 	}
-	if getenv(childNoAuditEnv) != "" {
+	switch getenv(childSinkEnv) {
+	case sinkNoop:
 		opts.AuditSink = noopSink{}
+	case sinkFileLog:
+		l, closeLog, err := fileLogSink(filepath.Dir(opts.ConfigPath))
+		if err != nil {
+			return err
+		}
+		defer closeLog()
+		opts.AuditSink = l
 	}
 	return app.Run(ctx, opts)
+}
+
+// fileLogSink is G-filelog's sink: the audit log as G's config sets it up
+// (chain "main", content hmac, signed checkpoints), over a fileLog in dir.
+func fileLogSink(dir string) (audit.Sink, func(), error) {
+	st, err := openFileLog(filepath.Join(dir, "audit.filelog"), fileLogChunk)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := audit.LoadOrCreateKey(filepath.Join(dir, "checkpoint.key"))
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	l, err := audit.New(audit.Config{Store: st, ChainID: "main", ContentMode: audit.ContentHMAC,
+		HMACKey: []byte(auditKey), CheckpointKey: key})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return l, func() { l.Close(); st.Close() }, nil
 }
 
 // gateway is one running gatehouse child process.
@@ -81,7 +113,7 @@ type gatewaySpec struct {
 	auditDSN  string
 	jwksFile  string // non-empty adds the RS256 issuer
 	cacheSize int
-	noAudit   bool
+	sink      string // "", sinkNoop or sinkFileLog: replaces the configured audit log
 	profile   string
 }
 
@@ -157,8 +189,8 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath, "BENCH_OPENAI_KEY=sk-bench", "BENCH_AUDIT_KEY="+auditKey)
-	if s.noAudit {
-		cmd.Env = append(cmd.Env, childNoAuditEnv+"=1")
+	if s.sink != "" {
+		cmd.Env = append(cmd.Env, childSinkEnv+"="+s.sink)
 	}
 	if s.profile != "" {
 		cmd.Env = append(cmd.Env, childProfileEnv+"="+s.profile)

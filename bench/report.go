@@ -65,7 +65,7 @@ func report(w io.Writer, o options, e *env, res *results) {
 		}
 	}
 	fmt.Fprintln(w, "\nratios (closed-loop runs/s):")
-	for _, rt := range [][2]string{{scG, scD}, {scG, scNoAudit}, {scJWT, scG}, {scJWTNoCache, scG}, {scPG, scG}, {scPG, scNoAudit}} {
+	for _, rt := range [][2]string{{scG, scD}, {scG, scNoAudit}, {scFileLog, scNoAudit}, {scG, scFileLog}, {scJWT, scG}, {scJWTNoCache, scG}, {scPG, scG}, {scPG, scNoAudit}} {
 		if a, b := res.get(rt[0], modeClosed), res.get(rt[1], modeClosed); a != nil && b != nil && b.s.rate() > 0 {
 			fmt.Fprintf(w, "  %-14s / %-10s = %.2f\n", rt[0], rt[1], a.s.rate()/b.s.rate())
 		}

@@ -27,12 +27,13 @@ const (
 	scJWT        = "G-jwt"
 	scJWTNoCache = "G-jwt-nocache"
 	scNoAudit    = "G-noaudit"
+	scFileLog    = "G-filelog"
 	scPG         = "G-pg"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
 )
 
-var allScenarios = []string{scD, scG, scJWT, scJWTNoCache, scNoAudit, scPG}
+var allScenarios = []string{scD, scG, scJWT, scJWTNoCache, scNoAudit, scFileLog, scPG}
 
 var descriptions = map[string]string{
 	scD:          "floor: the generator makes the two upstream calls itself",
@@ -40,8 +41,12 @@ var descriptions = map[string]string{
 	scJWT:        "G with an RS256 JWT instead of the API key, verified-token cache on",
 	scJWTNoCache: "G with an RS256 JWT, cache off (auth.jwt.cache_size: -1): a signature check per run",
 	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
+	scFileLog:    "G's audit log over a bare preallocated file, one write + fdatasync per group commit (harness only): the ceiling of any durable store here",
 	scPG:         "G with the audit log on PostgreSQL",
 }
+
+// sinks are the scenarios whose audit sink the harness replaces.
+var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog}
 
 func known(s string) bool {
 	_, ok := descriptions[s]
@@ -107,7 +112,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 			t.run = direct(client, up)
 			continue
 		}
-		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, noAudit: name == scNoAudit}
+		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name]}
 		tokens := []string{key}
 		switch name {
 		case scG:
