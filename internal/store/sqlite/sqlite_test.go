@@ -335,3 +335,32 @@ func countCheckpointRows(t *testing.T, s *AuditStore) int {
 	}
 	return n
 }
+
+// Sessions checkpoint early (every 100 WAL pages), so a checkpoint copies
+// little and its commit is not held long: the WAL, reused from its start
+// after each checkpoint, stays small. With SQLite's default (1000 pages)
+// this write load grows it past 4 MB.
+func TestSessionsCheckpointEarly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := OpenSessions(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := strings.Repeat("claim status for C-100, ", 40)
+	for range 400 {
+		ss := &session.Session{Subject: "customer", Agent: "support_agent", Messages: []session.Message{
+			{Role: "user", Content: body}, {Role: "assistant", Content: body}}}
+		if err := s.Create(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 1<<20 {
+		t.Errorf("WAL is %d bytes after 400 sessions; want it checkpointed every 100 pages (< 1 MiB)", fi.Size())
+	}
+}
