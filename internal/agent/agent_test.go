@@ -1,11 +1,13 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -283,7 +285,41 @@ func TestRun_ToolErrorIsAnsweredToTheModel(t *testing.T) {
 		t.Errorf("model received (-want +got):\n%s", diff)
 	}
 	if b := sink.briefs(); len(b) != 4 || b[2].Type != audit.TypeToolFinished || b[2].Outcome != "error" {
-		t.Errorf("events %+v; want tool.finished with outcome error", b)
+		t.Fatalf("events %+v; want tool.finished with outcome error", b)
+	}
+	// The error text quotes an argument: it is content (hashed or left out
+	// per audit.content by the log), never the plain Reason.
+	fin := sink.events[2]
+	if strings.Contains(fin.Reason, "X-1") || fin.Content["error"] != "record X-1: not found" {
+		t.Errorf("tool.finished reason %q content %v; want the error text in content only", fin.Reason, fin.Content)
+	}
+}
+
+// A tool runs on its own goroutine: a panic there must become a tool
+// error, not end the process (which a test binary would show by dying).
+func TestRun_PanickingToolIsAToolError(t *testing.T) {
+	boom := newTool("lookup", func(context.Context, tools.Args) (any, error) { panic("secret-value-123") })
+	model := callsThenAnswer(llm.ToolCall{ID: "c1", Name: "lookup", Arguments: `{"id":"X-1"}`})
+	sink := &recordingSink{}
+	var logs bytes.Buffer
+	r := newRunner(model, sink)
+	r.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	res, err := run(t, r, newAgent(t, generous, boom))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.ToolCalls[0].Status != "error" {
+		t.Errorf("status %q; want error", res.ToolCalls[0].Status)
+	}
+	want := map[string]any{"error": "tool_error", "tool": "lookup", "message": "the tool failed unexpectedly"}
+	if diff := cmp.Diff(want, toolMessages(t, model, 1)["c1"]); diff != "" {
+		t.Errorf("model received (-want +got):\n%s", diff)
+	}
+	if b := sink.briefs(); len(b) != 4 || b[2].Type != audit.TypeToolFinished || b[2].Outcome != "error" || b[3].Type != audit.TypeRunFinished {
+		t.Errorf("events %+v; want tool.finished with outcome error, then run.finished", b)
+	}
+	if !strings.Contains(logs.String(), "tool panicked") || strings.Contains(logs.String(), "secret-value-123") {
+		t.Errorf("log %s; want the panic reported without its value", logs.String())
 	}
 }
 

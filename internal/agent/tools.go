@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +111,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		tctx, cancel = context.WithTimeout(ctx, req.Agent.Limits.ToolTimeout)
 		defer cancel()
 	}
-	out, callErr := t.Impl.Call(tctx, args)
+	out, callErr := r.call(tctx, t.Impl, c.Name, args)
 	var content string
 	if callErr == nil {
 		b, err := json.Marshal(out)
@@ -133,13 +134,40 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 			limitErr = &LimitError{Limit: "tool_timeout", Value: int(req.Agent.Limits.ToolTimeout / time.Millisecond), Tool: c.Name}
 		}
 		content = encode(toolError{Error: "tool_error", Tool: c.Name, Message: msg})
-		finished.Outcome, finished.Reason = "error", msg
+		// A tool's error text may quote its arguments (claim X: not found),
+		// so it is content, stored as audit.content says; Reason is not.
+		finished.Outcome, finished.Reason = "error", "the tool returned an error"
+		finished.Content = map[string]string{"error": msg}
+		if limitErr != nil {
+			finished.Reason = msg
+		}
 	} else {
 		rec.Status = "ok"
 		finished.Outcome = "ok"
 	}
 	log.later(finished)
 	return content, rec, limitErr
+}
+
+// errToolPanicked is what the model and the caller see of a tool that
+// panicked; the panic itself goes to the server log.
+var errToolPanicked = errors.New("the tool failed unexpectedly")
+
+// call runs a tool, turning a panic into an error: a tool — builtin, HTTP or
+// registered by an embedding Go program — runs on its own goroutine, where a
+// panic would otherwise end the whole process.
+func (r *Runner) call(ctx context.Context, impl tools.Tool, name string, args tools.Args) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if r.Log != nil {
+				// The panic value may hold anything the tool had; its type and the
+				// stack locate the fault without repeating it.
+				r.Log.Error("tool panicked", "tool", name, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			}
+			out, err = nil, errToolPanicked
+		}
+	}()
+	return impl.Call(ctx, args)
 }
 
 func encode(v any) string {
