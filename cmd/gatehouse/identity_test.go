@@ -247,6 +247,51 @@ func TestRFC9728_MetadataAndChallenges(t *testing.T) {
 	}
 }
 
+// The metadata document follows the config: a reload that adds the first
+// issuer starts serving it (and advertising it on 401s), one that removes
+// the last stops.
+func TestRFC9728_MetadataFollowsReloads(t *testing.T) {
+	jwksDir := t.TempDir()
+	key, err := devkey.LoadOrCreate(jwksDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := key.PublicJWKS()
+	jwksFile := filepath.Join(jwksDir, "jwks.json")
+	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, gwOptions{})
+	const path = "/.well-known/oauth-protected-resource"
+	if r := g.call(testClient, "GET", path, "", nil); r.status != 404 || r.str("error") != "not_found" {
+		t.Fatalf("metadata without issuers: %d %s", r.status, r.raw)
+	}
+	plain := g.renderConfig(allUsers, gwOptions{})
+	g.writeConfig(g.withIdentity(identityYAML{
+		server: "  public_url: \"https://gatehouse.example.test\"\n",
+		auth: fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: %s, audiences: [%s], algorithms: [ES256], jwks_file: %q}\n",
+			devkey.Issuer, devkey.Audience, jwksFile),
+	}))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload adding an issuer: %d %s", r.status, r.raw)
+	}
+	md := g.call(testClient, "GET", path, "", nil)
+	if md.status != 200 || !strings.Contains(md.raw, devkey.Issuer) || !strings.Contains(md.raw, "https://gatehouse.example.test") {
+		t.Fatalf("metadata after the reload: %d %s", md.status, md.raw)
+	}
+	r := g.call(testClient, "POST", "/v1/chat", "", map[string]string{"message": "hi"})
+	if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `resource_metadata="https://gatehouse.example.test`+path+`"`) {
+		t.Errorf("401 after the reload: WWW-Authenticate %q", got)
+	}
+	g.writeConfig(plain)
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload removing the issuer: %d %s", r.status, r.raw)
+	}
+	if r := g.call(testClient, "GET", path, "", nil); r.status != 404 {
+		t.Errorf("metadata after removing the issuer: %d %s", r.status, r.raw)
+	}
+}
+
 func TestMTLS_ClientCertificatesThroughTheGateway(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t, dir, "gatehouse test CA")

@@ -138,3 +138,64 @@ func TestReadme_QuickstartAnswersFromTheOfflineModel(t *testing.T) {
 		t.Error("a key reached the logs")
 	}
 }
+
+// Settings read only at start cannot be changed by a reload: it is refused
+// with the keys named, and the running config keeps serving (an
+// audit.content change that a 200 claimed but did not make would leave
+// contents in the log that the operator believes are no longer there).
+func TestReload_RestartOnlySettingsAreRefused(t *testing.T) {
+	g := startGateway(t, gwOptions{})
+	good := g.renderConfig(allUsers, gwOptions{})
+	for _, c := range []struct{ name, from, to, key string }{
+		{"audit content", "content: hmac", "content: none", "audit"},
+		{"sessions store", "sessions.db", "sessions2.db", "sessions"},
+		{"demo store", "demo.db", "demo2.db", "demo"},
+		{"request timeout", "request_timeout: 20s", "request_timeout: 90s", "server.request_timeout"},
+		{"tls", "max_body_bytes: 1048576", "max_body_bytes: 1048576\n  tls: {cert_file: " + g.dir + "/c.pem, key_file: " + g.dir + "/k.pem}", "server.tls"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			changed := strings.Replace(good, c.from, c.to, 1)
+			if changed == good {
+				t.Fatalf("%q not in the config", c.from)
+			}
+			g.writeConfig(changed)
+			r := g.do("POST", "/admin/reload", "admin", nil)
+			if r.status != 400 || r.str("error") != "invalid_config" || !strings.Contains(r.raw, c.key+": changed") && !strings.Contains(r.raw, c.key+",") {
+				t.Fatalf("reload: %d %s", r.status, r.raw)
+			}
+			if !strings.Contains(r.raw, "restart") {
+				t.Errorf("reason does not say a restart applies it: %s", r.raw)
+			}
+			if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "still there?"}); r.status != 200 {
+				t.Fatalf("old config stopped serving: %d %s", r.status, r.raw)
+			}
+		})
+	}
+	// The same file with only reloadable changes goes through.
+	g.writeConfig(strings.Replace(good, "viewer: [read]", "viewer: [read, respond]", 1))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 || r.body["version"] != float64(2) {
+		t.Fatalf("reloadable change: %d %s", r.status, r.raw)
+	}
+}
+
+// Builtin tools run over the demo database, which is opened at start only
+// when the config then used one. A reload adding the first builtin tool is
+// refused; accepting it would give the tool no database to run on.
+func TestReload_FirstBuiltinToolNeedsARestart(t *testing.T) {
+	noBuiltin := func(g *gateway) string {
+		c := g.renderConfig(allUsers, gwOptions{})
+		start := strings.Index(c, "  claims_status:")
+		end := strings.Index(c, "agents:")
+		c = c[:start] + c[end:]
+		return strings.Replace(c, "tools: [claims_status, payments_lookup, policy_update]", "tools: []", 1)
+	}
+	g := startGateway(t, gwOptions{config: noBuiltin})
+	g.writeConfig(g.renderConfig(allUsers, gwOptions{}))
+	r := g.do("POST", "/admin/reload", "admin", nil)
+	if r.status != 400 || !strings.Contains(r.raw, "tools.claims_status: builtin tools need the demo database") {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "status of claim CLM-1001?"}); r.status != 200 {
+		t.Fatalf("after the refused reload: %d %s", r.status, r.raw)
+	}
+}

@@ -93,6 +93,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("load %s: %w", cfgPath, err)
 	}
+	loaded := *cfg // as the file says, before the overrides below
 	if o.Addr != "" {
 		cfg.Server.Addr = o.Addr
 	}
@@ -152,11 +153,14 @@ func Run(ctx context.Context, o Options) error {
 			if err != nil {
 				return nil, err
 			}
-			c.Server.Addr = cfg.Server.Addr // the listener does not move on reload
+			if err := restartOnly(&loaded, c); err != nil {
+				return nil, c.Redact(err)
+			}
+			c.Server.Addr = cfg.Server.Addr // the address as listened on (port 0 resolved)
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
 		},
-		Extra: extraRoutes(cfg, dev.jwks),
+		Extra: extraRoutes(dev.jwks),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
 	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))

@@ -109,7 +109,12 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.Authn, rt.Close = chain, closeAuth
 	if len(cfg.Auth.JWT.Issuers) > 0 {
+		var iss []string
+		for _, is := range cfg.Auth.JWT.Issuers {
+			iss = append(iss, is.Issuer)
+		}
 		rt.ResourceMetadataURL = publicBase(cfg) + jwtauth.ProtectedResourceMetadataPath
+		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
 	gated, err := buildTools(cfg, w)
@@ -249,6 +254,12 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		switch tc.Type {
 		case "builtin":
 			impl = impls[name]
+			if w.demo == nil && !w.checkOnly {
+				// The demo database is opened at start only when the config
+				// then used a builtin tool.
+				errs = append(errs, fmt.Errorf("%s: builtin tools need the demo database, opened at start only when a builtin tool is configured; restart gatehouse to add the first one", key))
+				continue
+			}
 		case "http":
 			params, err := json.Marshal(tc.Parameters)
 			if err != nil || tc.Parameters == nil {

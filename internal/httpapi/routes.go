@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
+)
 
 // Handler returns the API's routes, all wrapped by the base middleware.
 func (s *Server) Handler() http.Handler {
@@ -11,6 +15,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
+	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {
+		if h := s.Runtime().ResourceMetadata; h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, r, errNotFound)
+	})
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}

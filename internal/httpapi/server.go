@@ -33,8 +33,13 @@ type Runtime struct {
 	// MaxConcurrentRuns bounds the runs in flight on the whole server,
 	// whichever config they started with; 0: unbounded.
 	MaxConcurrentRuns int
-	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728).
+	// ResourceMetadataURL, when set, is advertised on 401s (RFC 9728), and
+	// ResourceMetadata serves that document at
+	// jwtauth.ProtectedResourceMetadataPath. Both
+	// come with the runtime, so a reload that adds, changes or removes JWT
+	// issuers changes what is served.
 	ResourceMetadataURL string
+	ResourceMetadata    http.Handler
 	// Close releases what the runtime holds (key refreshers); called once a
 	// reload has replaced it and the last request using it has ended.
 	Close func()
