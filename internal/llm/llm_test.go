@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -329,5 +331,58 @@ func TestOpenAI_ContextDeadlineIsNotAProviderError(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Complete took %s after a 100ms deadline", d)
+	}
+}
+
+// model.timeout bounds each attempt; an attempt that runs out of it while
+// the run still has time is the provider's failure (502), not a run timeout
+// (504) or an internal error.
+func TestOpenAI_PerAttemptTimeoutIsAProviderError(t *testing.T) {
+	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Content: "too late", Delay: 10 * time.Second}
+	})
+	m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: url, APIKey: "sk-test", Model: "gpt-test",
+		MaxRetries: 2, MaxRetryDelay: 5 * time.Millisecond, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = m.Complete(context.Background(), userTurn("hi", nil))
+	if !errors.Is(err, llm.ErrProvider) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v; want ErrProvider, not a deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Complete took %s with a 100ms model.timeout", d)
+	}
+	if n := srv.Count(); n != 1 {
+		t.Errorf("attempts = %d; the SDK does not retry its own timeout, want 1", n)
+	}
+}
+
+// A model response is read whole, so its size is bounded: a server that
+// sends more than MaxResponseBytes gets a provider error, not gatehouse's
+// memory.
+func TestOpenAI_OversizedResponseIsAProviderError(t *testing.T) {
+	huge := strings.Repeat("a", llm.MaxResponseBytes+1)
+	_, answerURL := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: huge} })
+	// An error status is read whole too (for its message).
+	errorSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"error":{"message":"`+huge+`"}}`)
+	}))
+	defer errorSrv.Close()
+	for name, url := range map[string]string{"answer": answerURL, "error body": errorSrv.URL + "/v1"} {
+		_, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", nil))
+		if !errors.Is(err, llm.ErrProvider) || !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("%s: err = %v; want ErrProvider naming the size", name, err)
+		}
+	}
+	// Just under the bound still works.
+	content := strings.Repeat("a", llm.MaxResponseBytes-4096)
+	_, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: content} })
+	resp, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", nil))
+	if err != nil || len(resp.Message.Content) != len(content) {
+		t.Errorf("a response under the bound: err %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -60,7 +61,7 @@ func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
 	if hc == nil {
 		hc = pooledClient()
 	}
-	opts = append(opts, option.WithHTTPClient(hc))
+	opts = append(opts, option.WithHTTPClient(boundedClient(hc)))
 	name := "openai"
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
@@ -84,6 +85,60 @@ func pooledClient() *http.Client {
 	t.MaxIdleConnsPerHost = maxIdlePerHost
 	return &http.Client{Transport: t}
 }
+
+// MaxResponseBytes bounds a model response body (the SDK reads it whole):
+// a misbehaving or hostile OpenAI-compatible server cannot make gatehouse
+// buffer more than this per call.
+const MaxResponseBytes = 16 << 20
+
+// boundedClient is hc with every response body cut off, as an error, past
+// MaxResponseBytes.
+func boundedClient(hc *http.Client) *http.Client {
+	c := *hc
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = boundedTransport{next}
+	return &c
+}
+
+type boundedTransport struct{ next http.RoundTripper }
+
+func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.next.RoundTrip(req)
+	if err == nil && res.Body != nil {
+		res.Body = &boundedBody{rc: res.Body, left: MaxResponseBytes}
+	}
+	return res, err
+}
+
+var errResponseTooLarge = fmt.Errorf("model response larger than %d bytes", MaxResponseBytes)
+
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // Name implements Model.
 func (o *OpenAI) Name() string { return o.name }
@@ -115,7 +170,9 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
+			// The run still has time: this attempt ran out of model.timeout.
+			// The SDK does not retry its own per-attempt timeout.
+			return nil, fmt.Errorf("%w: no answer within model.timeout", ErrProvider)
 		}
 		var apiErr *openai.Error
 		if errors.As(err, &apiErr) {
