@@ -45,25 +45,59 @@ type usage struct {
 	TotalTokens      int64 `json:"total_tokens"`
 }
 
-// decodeJSON reads exactly one JSON object into v; unknown fields are refused.
-func decodeJSON(r *http.Request, v any) error {
+// decodeChat reads the chat request: exactly one JSON object whose members
+// are strings named as chatRequest names them. Stricter than encoding/json,
+// which would also take "MESSAGE" for "message", keep the last of two equal
+// names, and — with Decoder.More — accept a stray "]" or "}" after the
+// object: what a proxy or WAF in front of gatehouse reads must be what runs.
+func decodeChat(r *http.Request) (chatRequest, error) {
+	var req chatRequest
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errTooLarge
+			return req, errTooLarge
 		}
-		return errBadRequest("could not read the request body")
+		return req, errBadRequest("could not read the request body")
 	}
+	fields := map[string]*string{"message": &req.Message, "session_id": &req.SessionID, "agent": &req.Agent}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return errBadRequest("malformed JSON: " + err.Error())
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return req, errBadRequest("malformed JSON: the body must be one JSON object")
 	}
-	if dec.More() {
-		return errBadRequest("malformed JSON: more than one value")
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, errBadRequest("malformed JSON: " + err.Error())
+		}
+		key, _ := tok.(string)
+		dst, ok := fields[key]
+		if !ok {
+			return req, errBadRequest(fmt.Sprintf("malformed JSON: unknown field %q", truncate(key, 40)))
+		}
+		if seen[key] {
+			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q given twice", key))
+		}
+		seen[key] = true
+		if err := dec.Decode(dst); err != nil {
+			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q must be a string", key))
+		}
 	}
-	return nil
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return req, errBadRequest("malformed JSON: the object is not closed")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errBadRequest("malformed JSON: more than one value")
+	}
+	return req, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // handleChat serves POST /chat (tutorial shape) and POST /v1/chat.
@@ -72,8 +106,8 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		rt := s.runtime(r)
 		info := infoFrom(r.Context())
 		p := principal.From(r.Context())
-		var req chatRequest
-		if err := decodeJSON(r, &req); err != nil {
+		req, err := decodeChat(r)
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
