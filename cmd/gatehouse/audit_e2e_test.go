@@ -487,7 +487,7 @@ func failClosed(t *testing.T, backend string, midRun bool) {
 	if got := policyStatus(t, g, "POL-500"); got != "active" {
 		t.Fatalf("POL-500 status = %q: policy_update ran without its decision on record", got)
 	}
-	if rd := g.do("GET", "/ready", "", nil); rd.status != 503 {
+	if rd := g.do("GET", "/ready", "", nil); rd.status != 503 || rd.str("error") != "audit_unavailable" || rd.str("detail") == "" || rd.str("request_id") == "" {
 		t.Errorf("/ready during the outage = %d %s", rd.status, rd.raw)
 	}
 

@@ -42,12 +42,20 @@ func callScript(n int, req *llmtest.Request) llmtest.Reply {
 	return llmtest.Reply{ToolCalls: calls}
 }
 
+// toolCalls returns the answer's tool_calls, checking that each has every
+// field the SPEC lists (reason too, empty or not).
 func toolCalls(t *testing.T, r response) []map[string]any {
 	t.Helper()
 	raw, _ := r.body["tool_calls"].([]any)
 	var out []map[string]any
 	for _, c := range raw {
-		out = append(out, c.(map[string]any))
+		call := c.(map[string]any)
+		for _, k := range []string{"id", "name", "arguments", "decision", "reason", "status"} {
+			if _, ok := call[k]; !ok {
+				t.Errorf("tool call %v has no %q", call, k)
+			}
+		}
+		out = append(out, call)
 	}
 	return out
 }

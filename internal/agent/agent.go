@@ -73,7 +73,7 @@ type ToolCallRecord struct {
 	Arguments string `json:"arguments"`
 	Decision  string `json:"decision"`
 	Rule      string `json:"rule,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	Reason    string `json:"reason"` // always present (SPEC); empty for most allowed calls
 	Status    string `json:"status"` // ok | error | denied | invalid_arguments | not_run
 }
 

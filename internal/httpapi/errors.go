@@ -35,6 +35,7 @@ var (
 	errNotFound   = &apiError{Status: http.StatusNotFound, Code: "not_found", Detail: "Not found"}
 	errTooLarge   = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Detail: "Request body too large"}
 	errRateLimit  = &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Detail: "Rate limit exceeded"}
+	errNotReady   = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "Not ready: the audit log does not accept writes"}
 	errAuditDown  = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "The audit log cannot record; nothing was run"}
 	errOverloaded = &apiError{Status: http.StatusServiceUnavailable, Code: "overloaded", Detail: "Too many runs in flight; try again shortly"}
 	errAuthDown   = &apiError{Status: http.StatusServiceUnavailable, Code: "authentication_unavailable", Detail: "Authentication is temporarily unavailable"}

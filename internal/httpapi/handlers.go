@@ -23,7 +23,7 @@ func (s *Server) handleReady() http.Handler {
 			defer cancel()
 			if err := s.Ready(ctx); err != nil {
 				s.log.WarnContext(r.Context(), "not ready", "error", err.Error())
-				respond(w, r, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the audit log does not accept writes"})
+				writeError(w, r, errNotReady)
 				return
 			}
 		}
