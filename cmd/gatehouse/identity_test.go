@@ -652,3 +652,56 @@ func TestSessions_OwnerIsMethodIssuerAndSubject(t *testing.T) {
 		t.Fatalf("owner: %d %s", r.status, r.raw)
 	}
 }
+
+// config check judges JWT issuers as serve and reload do, without fetching
+// keys: every refusal New would make shows up before deployment.
+func TestConfigCheck_JWTIssuersAreChecked(t *testing.T) {
+	jwksDir := t.TempDir()
+	key, err := devkey.LoadOrCreate(jwksDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := key.PublicJWKS()
+	jwksFile := filepath.Join(jwksDir, "jwks.json")
+	garbage := filepath.Join(jwksDir, "garbage.json")
+	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(garbage, []byte(`{"keys": [{"kty": "nonsense"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, gwOptions{})
+	issuer := func(extra string) string {
+		return fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: %s, audiences: [%s], %s}\n", devkey.Issuer, devkey.Audience, extra)
+	}
+	check := func(auth string) error {
+		path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(path, []byte(g.withIdentity(identityYAML{auth: auth})), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb syncBuffer
+		return run(context.Background(), []string{"config", "check", path}, func(k string) string { return g.env[k] }, nil, &out, &errb)
+	}
+	for _, c := range []struct{ name, auth, want string }{
+		{"unknown algorithm", issuer(fmt.Sprintf("algorithms: [RS257], jwks_file: %q", jwksFile)), `algorithm "RS257"`},
+		{"leeway over the bound", issuer(fmt.Sprintf("leeway: 10m, jwks_file: %q", jwksFile)), "leeway"},
+		{"plain-http jwks_url off loopback", issuer(`jwks_url: "http://idp.example.test/jwks"`), "jwks_url"},
+		{"issuer twice", issuer(fmt.Sprintf("jwks_file: %q", jwksFile)) + strings.TrimPrefix(issuer(fmt.Sprintf("jwks_file: %q", jwksFile)), "  jwt:\n    issuers:\n"), "configured twice"},
+		{"missing jwks_file", issuer(fmt.Sprintf("jwks_file: %q", filepath.Join(jwksDir, "nope.json"))), "jwks_file"},
+		{"unreadable JWKS", issuer(fmt.Sprintf("jwks_file: %q", garbage)), "jwks"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := check(c.auth); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("config check: %v, want it to name %q", err, c.want)
+			}
+		})
+	}
+	// A good issuer passes, with discovery left for serve (no network here).
+	if err := check(issuer(fmt.Sprintf("jwks_file: %q", jwksFile))); err != nil {
+		t.Errorf("good issuer: %v", err)
+	}
+	discovery := fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: \"https://idp.example.test/\", audiences: [%s]}\n", devkey.Audience)
+	if err := check(discovery); err != nil {
+		t.Errorf("issuer with discovery: %v", err)
+	}
+}

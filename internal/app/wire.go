@@ -203,7 +203,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 		}
 		keys = append(keys, authn.APIKey{Digest: sha256Sum(tok), Subject: "app-token", Roles: roles})
 	}
-	if len(cfg.Auth.JWT.Issuers) > 0 && !w.checkOnly {
+	if len(cfg.Auth.JWT.Issuers) > 0 {
 		jc := jwtauth.Config{Logger: w.log, CacheSize: cfg.Auth.JWT.CacheSize}
 		for i, is := range cfg.Auth.JWT.Issuers {
 			ic := jwtauth.IssuerConfig{
@@ -220,12 +220,19 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 			}
 			jc.Issuers = append(jc.Issuers, ic)
 		}
-		v, err := jwtauth.New(ctx, jc)
-		if err != nil {
-			return nil, closeFn, fmt.Errorf("auth.jwt: %w", err)
+		if w.checkOnly {
+			// Everything New checks, without fetching keys.
+			if err := jwtauth.Check(jc); err != nil {
+				return nil, closeFn, fmt.Errorf("auth.jwt: %w", err)
+			}
+		} else {
+			v, err := jwtauth.New(ctx, jc)
+			if err != nil {
+				return nil, closeFn, fmt.Errorf("auth.jwt: %w", err)
+			}
+			closeFn = func() { v.Close() }
+			chain.Verifiers = append(chain.Verifiers, v)
 		}
-		closeFn = func() { v.Close() }
-		chain.Verifiers = append(chain.Verifiers, v)
 	}
 	// API keys last: a JWT-shaped token is judged by its issuer, anything
 	// else by the key list.

@@ -43,6 +43,23 @@ type issuer struct {
 	keys *remoteKeySet
 }
 
+// Check reports what New would refuse in cfg without starting anything or
+// fetching keys: settings, algorithms, URLs, duplicate issuers and static
+// JWKS documents (for config check).
+func Check(cfg Config) error {
+	if err := cfg.setDefaults(); err != nil {
+		return fmt.Errorf("configure jwt verifier: %w", err)
+	}
+	for _, ic := range cfg.Issuers {
+		if len(ic.JWKS) > 0 {
+			if _, err := parseJWKS(ic.JWKS, nil); err != nil {
+				return fmt.Errorf("configure jwt verifier: issuer %q: %w", ic.Issuer, err)
+			}
+		}
+	}
+	return nil
+}
+
 // New validates cfg, fills its defaults and fetches every issuer's keys
 // once (concurrently, each bounded by FetchTimeout). An issuer that cannot be
 // reached does not fail New: it is retried in the background every
