@@ -122,12 +122,12 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		if configPath == "" {
 			return t, nil
 		}
-		cfg, err := config.Load(configPath, getenv)
+		a, err := config.LoadAudit(configPath, getenv)
 		if err != nil {
 			return t, err
 		}
-		t.dsn, t.checkpointKey = cfg.Audit.DSN, cfg.Audit.CheckpointKeyFile
-		t.hmacEnv, t.hmacKeyFile = cfg.Audit.HMACKeyEnv, cfg.Audit.HMACKeyFile
+		t.dsn, t.checkpointKey = a.DSN, a.CheckpointKeyFile
+		t.hmacEnv, t.hmacKeyFile = a.HMACKeyEnv, a.HMACKeyFile
 	}
 	return t, nil
 }

@@ -114,3 +114,38 @@ func TestAuditCommand_NeedsALog(t *testing.T) {
 		t.Errorf("unknown command = %v, want usage", err)
 	}
 }
+
+// The audit commands read only the config's audit section: an auditor
+// verifying the log need not hold the secrets the rest of the file names.
+func TestAuditCommand_ConfigNeedsOnlyTheAuditSection(t *testing.T) {
+	extra := `  crm_lookup: {type: http, method: GET, url: "http://127.0.0.1:9/customers/{customer_id}",
+               headers: {Authorization: "Bearer ${CRM_TOKEN}"}, permission: claims.read,
+               parameters: {type: object, properties: {customer_id: {type: string}}, required: [customer_id]}}`
+	g := startGateway(t, gwOptions{extraYAML: extra, env: map[string]string{"CRM_TOKEN": "crm-secret-123"}})
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
+		t.Fatalf("chat: %d %s", r.status, r.raw)
+	}
+	auditor := map[string]string{}
+	for k, v := range g.env {
+		if k != "CRM_TOKEN" {
+			auditor[k] = v
+		}
+	}
+	out, err := runAuditCmd(t, auditor, "verify", "--config", g.cfgPath)
+	if err != nil || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("verify without the tool's secret = %q, %v", out, err)
+	}
+	// A ${VAR} inside the audit section is still needed.
+	cfg, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withVar := strings.Replace(string(cfg), "content: hmac", "content: ${AUDIT_CONTENT}", 1)
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(path, []byte(withVar), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runAuditCmd(t, auditor, "verify", "--config", path); err == nil || !strings.Contains(err.Error(), "AUDIT_CONTENT") {
+		t.Errorf("verify with the audit section's variable unset = %q, %v", out, err)
+	}
+}

@@ -26,6 +26,58 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // becomes a tool of type go with the given policy, unless the file declares
 // it (with type: go) to set a policy of its own.
 func LoadWith(path string, getenv func(string) string, goTools map[string]Tool) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(data, getenv, goTools)
+}
+
+// LoadAudit reads only the audit section of the config at path (with its
+// defaults), for the audit commands: an auditor checking the log needs its
+// location and keys, not every secret the rest of the file names (a tool's
+// ${CRM_TOKEN}). Only ${VAR}s inside the audit section must be set.
+func LoadAudit(path string, getenv func(string) string) (Audit, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return Audit{}, err
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Audit{}, fmt.Errorf("parse config: %w", err)
+	}
+	if len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return Audit{}, errors.New("parse config: the document must be a mapping")
+	}
+	c := Config{expanded: map[string]string{}}
+	top := root.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Value != "audit" {
+			continue
+		}
+		node := top[i+1]
+		if err := expandEnv(node, "audit", getenv, c.expanded); err != nil {
+			return Audit{}, err
+		}
+		b, err := yaml.Marshal(node)
+		if err != nil {
+			return Audit{}, c.Redact(fmt.Errorf("parse config: %w", err))
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c.Audit); err != nil && !errors.Is(err, io.EOF) {
+			return Audit{}, c.Redact(fmt.Errorf("parse config: audit: %w", err))
+		}
+	}
+	c.SetDefaults()
+	var errs []error
+	c.Audit.check(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	return c.Audit, c.Redact(errors.Join(errs...))
+}
+
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open config: %w", err)
@@ -38,7 +90,7 @@ func LoadWith(path string, getenv func(string) string, goTools map[string]Tool) 
 	if len(data) > maxConfigBytes {
 		return nil, fmt.Errorf("read config: %s is larger than %d bytes", path, maxConfigBytes)
 	}
-	return parse(data, getenv, goTools)
+	return data, nil
 }
 
 // Parse is Load over bytes.

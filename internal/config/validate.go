@@ -258,18 +258,22 @@ func (c *Config) Validate() error {
 	if len(c.Agents) > 1 && defaults == 0 {
 		bad("agents", "with several agents, one must have default: true")
 	}
-	switch c.Audit.Content {
-	case "full", "hmac", "none":
-	default:
-		bad("audit.content", "must be full, hmac or none, not %q", c.Audit.Content)
-	}
-	if c.Audit.DSN == "" {
-		bad("audit.dsn", "is required (sqlite://path or postgres://...)")
-	}
+	c.Audit.check(bad)
 	if c.Sessions.DSN == "" {
 		bad("sessions.dsn", "is required (sqlite://path or postgres://...)")
 	}
 	return errors.Join(errs...)
+}
+
+func (a *Audit) check(bad func(string, string, ...any)) {
+	switch a.Content {
+	case "full", "hmac", "none":
+	default:
+		bad("audit.content", "must be full, hmac or none, not %q", a.Content)
+	}
+	if a.DSN == "" {
+		bad("audit.dsn", "is required (sqlite://path or postgres://...)")
+	}
 }
 
 func (c *Config) checkRoles(key string, roles []string, bad func(string, string, ...any)) {
