@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -703,5 +704,20 @@ func TestConfigCheck_JWTIssuersAreChecked(t *testing.T) {
 	discovery := fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: \"https://idp.example.test/\", audiences: [%s]}\n", devkey.Audience)
 	if err := check(discovery); err != nil {
 		t.Errorf("issuer with discovery: %v", err)
+	}
+}
+
+// token signs with the key of an existing dev data dir; pointed elsewhere
+// (a typo, the wrong working directory) it says so instead of making a new
+// key whose tokens no server accepts.
+func TestTokenCommand_NeedsTheDataDirsKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gatehouse-data")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"token", "--data-dir", dir, "--subject", "alice", "--roles", "agent"}, func(string) string { return "" }, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "no dev issuer key in "+dir) || out.Len() != 0 {
+		t.Fatalf("token without a key: %v, printed %q", err, out.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("token created %s: %v", dir, err)
 	}
 }

@@ -32,7 +32,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "token: --ttl must be between 1s and 24h")
 		return errUsage
 	}
-	key, err := devkey.LoadOrCreate(*dataDir)
+	key, err := devkey.Load(*dataDir)
 	if err != nil {
 		return fmt.Errorf("dev jwt key: %w", err)
 	}

@@ -69,6 +69,16 @@ func LoadOrCreate(dataDir string) (*Key, error) {
 	return load(path)
 }
 
+// Load loads the key from dataDir/FileName and never creates one: a new key
+// would sign tokens that no running server accepts.
+func Load(dataDir string) (*Key, error) {
+	k, err := load(filepath.Join(dataDir, FileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no dev issuer key in %s (start `gatehouse serve --dev` there first, or give --data-dir): %w", dataDir, err)
+	}
+	return k, err
+}
+
 func load(path string) (*Key, error) {
 	info, err := os.Stat(path)
 	if err != nil {
