@@ -355,8 +355,6 @@ func TestChat_LimitsEndTheRunWithAClearError(t *testing.T) {
 			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim}}
 		case "calls":
 			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim, claim, claim, claim}}
-		case "parallel":
-			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{claim, claim, claim, claim, claim}}
 		case "timeout":
 			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("s", "slow_lookup", `{}`)}}
 		}
@@ -369,7 +367,6 @@ func TestChat_LimitsEndTheRunWithAClearError(t *testing.T) {
 	for _, c := range []struct{ msg, want string }{
 		{"rounds", "max_tool_rounds (4)"},
 		{"calls", "max_tool_calls (6)"},
-		{"parallel", "max_parallel_tools (4)"},
 		{"timeout", "tool slow_lookup ran longer than tool_timeout (300ms)"},
 	} {
 		t.Run(c.msg, func(t *testing.T) {

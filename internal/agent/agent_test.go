@@ -379,8 +379,6 @@ func TestRun_LimitsEndTheRun(t *testing.T) {
 			askForever("lookup", 2), echo, agent.LimitError{Limit: "max_tool_calls", Value: 3}, 2},
 		{"max_tool_calls in one turn", agent.Limits{MaxToolRounds: 10, MaxToolCalls: 2, MaxParallelTools: 4, ToolTimeout: time.Second},
 			askForever("lookup", 3), echo, agent.LimitError{Limit: "max_tool_calls", Value: 2}, 0},
-		{"max_parallel_tools", agent.Limits{MaxToolRounds: 10, MaxToolCalls: 100, MaxParallelTools: 2, ToolTimeout: time.Second},
-			askForever("lookup", 3), echo, agent.LimitError{Limit: "max_parallel_tools", Value: 2}, 0},
 		{"tool_timeout", agent.Limits{MaxToolRounds: 10, MaxToolCalls: 100, MaxParallelTools: 4, ToolTimeout: 30 * time.Millisecond},
 			askForever("lookup", 1), blocking, agent.LimitError{Limit: "tool_timeout", Value: 30, Tool: "lookup"}, 1},
 	}
@@ -407,6 +405,51 @@ func TestRun_LimitsEndTheRun(t *testing.T) {
 				t.Errorf("last event %+v; want run.finished with outcome error", last)
 			}
 		})
+	}
+}
+
+// max_parallel_tools bounds how many calls of one round run at once; a
+// round asking for more runs them all, that many at a time, each gated and
+// recorded.
+func TestRun_MaxParallelToolsBoundsConcurrency(t *testing.T) {
+	var inFlight, most atomic.Int32
+	slow := func(context.Context, tools.Args) (any, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return map[string]string{"ok": "yes"}, nil
+	}
+	lookup := newTool("lookup", slow)
+	var calls []llm.ToolCall
+	for i := range 5 {
+		calls = append(calls, llm.ToolCall{ID: fmt.Sprintf("c%d", i), Name: "lookup", Arguments: `{"id":"X"}`})
+	}
+	sink := &recordingSink{}
+	limits := agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 2, ToolTimeout: 5 * time.Second, RunTimeout: 10 * time.Second}
+	res, err := run(t, newRunner(callsThenAnswer(calls...), sink), newAgent(t, limits, lookup))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := lookup.calls.Load(); got != 5 || len(res.ToolCalls) != 5 {
+		t.Errorf("tool ran %d times, %d reported; want all 5", got, len(res.ToolCalls))
+	}
+	if m := most.Load(); m != 2 {
+		t.Errorf("at most %d calls ran at once; want 2", m)
+	}
+	decided := 0
+	for _, b := range sink.briefs() {
+		if b.Type == audit.TypeToolDecided && b.Decision == audit.Allow {
+			decided++
+		}
+	}
+	if decided != 5 {
+		t.Errorf("%d tool.decided/allow events; want 5", decided)
 	}
 }
 

@@ -24,11 +24,12 @@ type toolError struct {
 	Message string `json:"message,omitempty"`
 }
 
-// toolRound runs one round of tool calls concurrently (bounded) and returns
-// the tool messages in call order.
+// toolRound runs one round of tool calls concurrently, at most
+// MaxParallelTools at once, and returns the tool messages in call order.
 func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
-	if n := req.Agent.Limits.MaxParallelTools; n > 0 && len(calls) > n {
-		return nil, nil, &LimitError{Limit: "max_parallel_tools", Value: n}
+	slots := make(chan struct{}, len(calls))
+	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
+		slots = make(chan struct{}, n)
 	}
 	shown := make(map[string]bool, len(offered))
 	for _, d := range offered {
@@ -42,6 +43,8 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			content, rec, err := r.oneCall(ctx, req, base, log, shown, c)
 			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
 			records[i] = rec
