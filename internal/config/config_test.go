@@ -136,6 +136,7 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "auth: {invalid_token_status: 418}\n", ""}, // duplicate key: a YAML error
 		{strings.Replace(base, "audit: {dsn: \"sqlite:///tmp/a.db\"}", "audit: {dsn: x, content: plain}", 1), "audit.content: must be full, hmac or none"},
 		{base + "server: {tls: {client_ca_file: ca.pem}}\n", "server.tls.client_ca_file: mTLS needs cert_file and key_file"},
+		{base + "tools: {claims_status: {type: builtin, permission: claims.read}}\n", "demo.dsn: is required with builtin tools (tools.claims_status)"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))

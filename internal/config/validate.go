@@ -259,6 +259,12 @@ func (c *Config) Validate() error {
 		bad("agents", "with several agents, one must have default: true")
 	}
 	c.Audit.check(bad)
+	for _, name := range sortedKeys(c.Tools) {
+		if c.Tools[name].Type == "builtin" && c.Demo.DSN == "" {
+			bad("demo.dsn", "is required with builtin tools (tools.%s): sqlite://path, made when missing", name)
+			break
+		}
+	}
 	if c.Sessions.DSN == "" {
 		bad("sessions.dsn", "is required (sqlite://path or postgres://...)")
 	}
