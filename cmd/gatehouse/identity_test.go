@@ -193,17 +193,24 @@ func TestDevMode_TokenCommandAndJWKS(t *testing.T) {
 	}
 }
 
-func TestRFC9728_MetadataAndChallenges(t *testing.T) {
-	jwksDir := t.TempDir()
-	key, err := devkey.LoadOrCreate(jwksDir)
+// devIssuerFile makes a dev issuer key and writes its public JWKS to a file.
+func devIssuerFile(t *testing.T) (*devkey.Key, string) {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := devkey.LoadOrCreate(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jwks, _ := key.PublicJWKS()
-	jwksFile := filepath.Join(jwksDir, "jwks.json")
-	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
+	path := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(path, jwks, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return key, path
+}
+
+func TestRFC9728_MetadataAndChallenges(t *testing.T) {
+	key, jwksFile := devIssuerFile(t)
 	const public = "https://gatehouse.example.test"
 	g := startGateway(t, gwOptions{config: func(g *gateway) string {
 		return g.withIdentity(identityYAML{
@@ -252,16 +259,7 @@ func TestRFC9728_MetadataAndChallenges(t *testing.T) {
 // issuer starts serving it (and advertising it on 401s), one that removes
 // the last stops.
 func TestRFC9728_MetadataFollowsReloads(t *testing.T) {
-	jwksDir := t.TempDir()
-	key, err := devkey.LoadOrCreate(jwksDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := key.PublicJWKS()
-	jwksFile := filepath.Join(jwksDir, "jwks.json")
-	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, jwksFile := devIssuerFile(t)
 	g := startGateway(t, gwOptions{})
 	const path = "/.well-known/oauth-protected-resource"
 	if r := g.call(testClient, "GET", path, "", nil); r.status != 404 || r.str("error") != "not_found" {
@@ -657,17 +655,9 @@ func TestSessions_OwnerIsMethodIssuerAndSubject(t *testing.T) {
 // config check judges JWT issuers as serve and reload do, without fetching
 // keys: every refusal New would make shows up before deployment.
 func TestConfigCheck_JWTIssuersAreChecked(t *testing.T) {
-	jwksDir := t.TempDir()
-	key, err := devkey.LoadOrCreate(jwksDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := key.PublicJWKS()
-	jwksFile := filepath.Join(jwksDir, "jwks.json")
+	_, jwksFile := devIssuerFile(t)
+	jwksDir := filepath.Dir(jwksFile)
 	garbage := filepath.Join(jwksDir, "garbage.json")
-	if err := os.WriteFile(jwksFile, jwks, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(garbage, []byte(`{"keys": [{"kty": "nonsense"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -269,57 +269,49 @@ func TestRun_RefusedCallsAreAnsweredToTheModelAndNeverRun(t *testing.T) {
 	}
 }
 
+// A failing tool is answered to the model as a tool error and the run goes
+// on. A panicking one too: it runs on its own goroutine, where a panic
+// would otherwise end the process (the test binary would die).
 func TestRun_ToolErrorIsAnsweredToTheModel(t *testing.T) {
-	broken := newTool("lookup", func(context.Context, tools.Args) (any, error) { return nil, errors.New("record X-1: not found") })
-	model := callsThenAnswer(llm.ToolCall{ID: "c1", Name: "lookup", Arguments: `{"id":"X-1"}`})
-	sink := &recordingSink{}
-	res, err := run(t, newRunner(model, sink), newAgent(t, generous, broken))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if res.ToolCalls[0].Status != "error" {
-		t.Errorf("status %q; want error", res.ToolCalls[0].Status)
-	}
-	want := map[string]any{"error": "tool_error", "tool": "lookup", "message": "record X-1: not found"}
-	if diff := cmp.Diff(want, toolMessages(t, model, 1)["c1"]); diff != "" {
-		t.Errorf("model received (-want +got):\n%s", diff)
-	}
-	if b := sink.briefs(); len(b) != 4 || b[2].Type != audit.TypeToolFinished || b[2].Outcome != "error" {
-		t.Fatalf("events %+v; want tool.finished with outcome error", b)
-	}
-	// The error text quotes an argument: it is content (hashed or left out
-	// per audit.content by the log), never the plain Reason.
-	fin := sink.events[2]
-	if strings.Contains(fin.Reason, "X-1") || fin.Content["error"] != "record X-1: not found" {
-		t.Errorf("tool.finished reason %q content %v; want the error text in content only", fin.Reason, fin.Content)
-	}
-}
-
-// A tool runs on its own goroutine: a panic there must become a tool
-// error, not end the process (which a test binary would show by dying).
-func TestRun_PanickingToolIsAToolError(t *testing.T) {
-	boom := newTool("lookup", func(context.Context, tools.Args) (any, error) { panic("secret-value-123") })
-	model := callsThenAnswer(llm.ToolCall{ID: "c1", Name: "lookup", Arguments: `{"id":"X-1"}`})
-	sink := &recordingSink{}
-	var logs bytes.Buffer
-	r := newRunner(model, sink)
-	r.Log = slog.New(slog.NewJSONHandler(&logs, nil))
-	res, err := run(t, r, newAgent(t, generous, boom))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if res.ToolCalls[0].Status != "error" {
-		t.Errorf("status %q; want error", res.ToolCalls[0].Status)
-	}
-	want := map[string]any{"error": "tool_error", "tool": "lookup", "message": "the tool failed unexpectedly"}
-	if diff := cmp.Diff(want, toolMessages(t, model, 1)["c1"]); diff != "" {
-		t.Errorf("model received (-want +got):\n%s", diff)
-	}
-	if b := sink.briefs(); len(b) != 4 || b[2].Type != audit.TypeToolFinished || b[2].Outcome != "error" || b[3].Type != audit.TypeRunFinished {
-		t.Errorf("events %+v; want tool.finished with outcome error, then run.finished", b)
-	}
-	if !strings.Contains(logs.String(), "tool panicked") || strings.Contains(logs.String(), "secret-value-123") {
-		t.Errorf("log %s; want the panic reported without its value", logs.String())
+	for _, tc := range []struct {
+		name    string
+		call    func(context.Context, tools.Args) (any, error)
+		message string
+	}{
+		{"error", func(context.Context, tools.Args) (any, error) { return nil, errors.New("record X-1: not found") }, "record X-1: not found"},
+		{"panic", func(context.Context, tools.Args) (any, error) { panic("secret-value-123") }, "the tool failed unexpectedly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			model := callsThenAnswer(llm.ToolCall{ID: "c1", Name: "lookup", Arguments: `{"id":"X-1"}`})
+			sink := &recordingSink{}
+			var logs bytes.Buffer
+			r := newRunner(model, sink)
+			r.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			res, err := run(t, r, newAgent(t, generous, newTool("lookup", tc.call)))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.ToolCalls[0].Status != "error" {
+				t.Errorf("status %q; want error", res.ToolCalls[0].Status)
+			}
+			want := map[string]any{"error": "tool_error", "tool": "lookup", "message": tc.message}
+			if diff := cmp.Diff(want, toolMessages(t, model, 1)["c1"]); diff != "" {
+				t.Errorf("model received (-want +got):\n%s", diff)
+			}
+			b := sink.briefs()
+			if len(b) != 4 || b[2].Type != audit.TypeToolFinished || b[2].Outcome != "error" || b[3].Type != audit.TypeRunFinished {
+				t.Fatalf("events %+v; want tool.finished with outcome error, then run.finished", b)
+			}
+			// The error text may quote an argument: it is content (hashed or
+			// left out per audit.content by the log), never the plain Reason.
+			fin := sink.events[2]
+			if strings.Contains(fin.Reason, "X-1") || fin.Content["error"] != tc.message {
+				t.Errorf("tool.finished reason %q content %v; want the error text in content only", fin.Reason, fin.Content)
+			}
+			if tc.name == "panic" && (!strings.Contains(logs.String(), "tool panicked") || strings.Contains(logs.String(), "secret-value-123")) {
+				t.Errorf("log %s; want the panic reported without its value", logs.String())
+			}
+		})
 	}
 }
 
