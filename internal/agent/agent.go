@@ -27,7 +27,7 @@ type Tool struct {
 type Limits struct {
 	MaxToolRounds    int
 	MaxToolCalls     int
-	MaxParallelTools int // tool calls one model turn may ask for at once
+	MaxParallelTools int // tool calls of one round that run at once (more wait their turn)
 	ToolTimeout      time.Duration
 	RunTimeout       time.Duration
 }

@@ -445,6 +445,64 @@ func TestRun_MaxParallelToolsBoundsConcurrency(t *testing.T) {
 	}
 }
 
+// ctxSink refuses events once the caller's context has ended, as the real
+// audit log does.
+type ctxSink struct{ recordingSink }
+
+func (s *ctxSink) Record(ctx context.Context, evs ...audit.Event) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", audit.ErrUnavailable, err)
+	}
+	return s.recordingSink.Record(ctx, evs...)
+}
+
+// Calls waiting for their turn under max_parallel_tools are not started
+// once the run is over: a run timeout stays a timeout (not an audit
+// outage), with run.finished and the finished call's events on record; and
+// after one call hits tool_timeout the rest of the round is not run.
+func TestRun_WaitingToolCallsDoNotOutliveTheRun(t *testing.T) {
+	blocking := func(ctx context.Context, _ tools.Args) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	three := []llm.ToolCall{{ID: "c0", Name: "lookup", Arguments: `{"id":"X"}`}, {ID: "c1", Name: "lookup", Arguments: `{"id":"X"}`},
+		{ID: "c2", Name: "lookup", Arguments: `{"id":"X"}`}}
+	for _, tc := range []struct {
+		name   string
+		limits agent.Limits
+		want   func(error) bool
+	}{
+		{"run timeout", agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 1, ToolTimeout: 5 * time.Second, RunTimeout: 50 * time.Millisecond},
+			func(err error) bool { return errors.Is(err, agent.ErrRunTimeout) }},
+		{"tool timeout", agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 1, ToolTimeout: 30 * time.Millisecond, RunTimeout: 5 * time.Second},
+			func(err error) bool { var le *agent.LimitError; return errors.As(err, &le) && le.Limit == "tool_timeout" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := newTool("lookup", blocking)
+			sink := &ctxSink{}
+			res, err := newRunner(callsThenAnswer(three...), sink).Run(context.Background(),
+				agent.RunRequest{Agent: newAgent(t, tc.limits, lookup), Principal: alice, Message: "hello", RequestID: "req_1", RunID: "run_1"})
+			if !tc.want(err) || errors.Is(err, audit.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+			if n := lookup.calls.Load(); n != 1 {
+				t.Errorf("tool ran %d times; want 1 (the others waited and the run ended)", n)
+			}
+			if len(res.ToolCalls) != 3 || res.ToolCalls[1].Status != "not_run" || res.ToolCalls[2].Status != "not_run" {
+				t.Errorf("tool calls %+v; want the two waiting ones not_run", res.ToolCalls)
+			}
+			var got []string
+			for _, b := range sink.briefs() {
+				got = append(got, b.Type)
+			}
+			want := []string{audit.TypeRunStarted, audit.TypeToolDecided, audit.TypeToolFinished, audit.TypeRunFinished}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRun_RunTimeout(t *testing.T) {
 	blockingModel := &scriptedModel{turn: func(ctx context.Context, _ int, _ llm.Request) (*llm.Response, error) {
 		<-ctx.Done()

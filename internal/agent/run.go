@@ -183,6 +183,9 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log
 		if err != nil {
 			return res, err
 		}
+		if err := ctx.Err(); err != nil {
+			return res, err // over while its tools ran: no further model turn
+		}
 		msgs = append(msgs, results...)
 		res.Messages = append(res.Messages, results...)
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -26,6 +27,8 @@ type toolError struct {
 
 // toolRound runs one round of tool calls concurrently, at most
 // MaxParallelTools at once, and returns the tool messages in call order.
+// A call waiting for its turn is not started once the run is over (its
+// context ended) or a call of the round hit a limit that ends the run.
 func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
 	slots := make(chan struct{}, len(calls))
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
@@ -38,17 +41,35 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
 	errs := make([]error, len(calls))
+	var limited atomic.Bool
 	var wg sync.WaitGroup
 	for i, c := range calls {
+		acquired := false
+		select {
+		case slots <- struct{}{}:
+			acquired = true
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil || limited.Load() {
+			if acquired {
+				<-slots
+			}
+			// Not started: no decision was made, nothing ran.
+			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: encode(toolError{Error: "not_run", Tool: c.Name, Reason: "the run ended first"})}
+			records[i] = ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Reason: "the run ended first", Status: "not_run"}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			slots <- struct{}{}
 			defer func() { <-slots }()
 			content, rec, err := r.oneCall(ctx, req, base, log, shown, c)
 			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
 			records[i] = rec
 			errs[i] = err
+			if err != nil {
+				limited.Store(true)
+			}
 		}()
 	}
 	wg.Wait()

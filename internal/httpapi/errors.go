@@ -65,7 +65,7 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, agent.ErrRunTimeout), errors.Is(err, errRequestTimeout):
 		return &apiError{Status: http.StatusGatewayTimeout, Code: "timeout", Detail: "The run timed out"}
 	case errors.Is(err, llm.ErrProvider):
-		return &apiError{Status: http.StatusBadGateway, Code: "upstream_failed", Detail: "The model provider failed after retries"}
+		return &apiError{Status: http.StatusBadGateway, Code: "upstream_failed", Detail: "The model provider failed (an error status after retries, a broken or oversized answer, or no answer within model.timeout)"}
 	case errors.Is(err, session.ErrNotFound):
 		return errNotFound
 	}

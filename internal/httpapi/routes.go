@@ -16,7 +16,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {
-		if h := s.Runtime().ResourceMetadata; h != nil {
+		if h := s.runtime(r).ResourceMetadata; h != nil {
 			h.ServeHTTP(w, r)
 			return
 		}
