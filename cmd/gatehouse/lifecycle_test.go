@@ -150,7 +150,7 @@ func TestReload_RestartOnlySettingsAreRefused(t *testing.T) {
 		{"audit content", "content: hmac", "content: none", "audit"},
 		{"sessions store", "sessions.db", "sessions2.db", "sessions"},
 		{"demo store", "demo.db", "demo2.db", "demo"},
-		{"request timeout", "request_timeout: 20s", "request_timeout: 90s", "server.request_timeout"},
+		{"shutdown timeout", "request_timeout: 20s", "request_timeout: 20s\n  shutdown_timeout: 9s", "server.shutdown_timeout"},
 		{"tls", "max_body_bytes: 1048576", "max_body_bytes: 1048576\n  tls: {cert_file: " + g.dir + "/c.pem, key_file: " + g.dir + "/k.pem}", "server.tls"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -171,8 +171,10 @@ func TestReload_RestartOnlySettingsAreRefused(t *testing.T) {
 			}
 		})
 	}
-	// The same file with only reloadable changes goes through.
-	g.writeConfig(strings.Replace(good, "viewer: [read]", "viewer: [read, respond]", 1))
+	// The same file with only reloadable changes goes through (the request
+	// timeout is per runtime).
+	reloadable := strings.Replace(good, "viewer: [read]", "viewer: [read, respond]", 1)
+	g.writeConfig(strings.Replace(reloadable, "request_timeout: 20s", "request_timeout: 25s", 1))
 	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 || r.body["version"] != float64(2) {
 		t.Fatalf("reloadable change: %d %s", r.status, r.raw)
 	}

@@ -475,7 +475,10 @@ func TestRun_WaitingToolCallsDoNotOutliveTheRun(t *testing.T) {
 		{"run timeout", agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 1, ToolTimeout: 5 * time.Second, RunTimeout: 50 * time.Millisecond},
 			func(err error) bool { return errors.Is(err, agent.ErrRunTimeout) }},
 		{"tool timeout", agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 1, ToolTimeout: 30 * time.Millisecond, RunTimeout: 5 * time.Second},
-			func(err error) bool { var le *agent.LimitError; return errors.As(err, &le) && le.Limit == "tool_timeout" }},
+			func(err error) bool {
+				var le *agent.LimitError
+				return errors.As(err, &le) && le.Limit == "tool_timeout"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := newTool("lookup", blocking)

@@ -2,39 +2,38 @@ package app
 
 import (
 	"fmt"
-	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/config"
 )
 
 // restartOnly checks that next leaves alone the settings only read at
-// start: the listener (server.addr, server.tls), the HTTP server's timeouts
-// (server.request_timeout sets its write timeout, server.shutdown_timeout),
+// start: the listener (server.addr, server.tls), server.shutdown_timeout,
 // and the audit, sessions and demo stores. A reload that changes one is
 // refused, rather than answered "reloaded" while the old value stays in
 // force — an audit.content change that did not happen, say, or a client CA
-// still trusted.
+// still trusted. (server.request_timeout is per runtime: each request sets
+// its own deadlines from the config it started with.)
 func restartOnly(running, next *config.Config) error {
 	var keys []string
-	for _, s := range []struct {
-		key  string
-		a, b any
-	}{
-		{"server.addr", running.Server.Addr, next.Server.Addr},
-		{"server.tls", running.Server.TLS, next.Server.TLS},
-		{"server.request_timeout", running.Server.RequestTimeout, next.Server.RequestTimeout},
-		{"server.shutdown_timeout", running.Server.ShutdownTimeout, next.Server.ShutdownTimeout},
-		{"audit", running.Audit, next.Audit},
-		{"sessions", running.Sessions, next.Sessions},
-		{"demo", running.Demo, next.Demo},
+	// The compared values are comparable structs; a field that is not (a
+	// slice, a map) would stop this compiling rather than compare wrongly.
+	for key, changed := range map[string]bool{
+		"server.addr":             running.Server.Addr != next.Server.Addr,
+		"server.tls":              running.Server.TLS != next.Server.TLS,
+		"server.shutdown_timeout": running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
+		"audit":                   running.Audit != next.Audit,
+		"sessions":                running.Sessions != next.Sessions,
+		"demo":                    running.Demo != next.Demo,
 	} {
-		if !reflect.DeepEqual(s.a, s.b) {
-			keys = append(keys, s.key)
+		if changed {
+			keys = append(keys, key)
 		}
 	}
 	if len(keys) == 0 {
 		return nil
 	}
+	slices.Sort(keys)
 	return fmt.Errorf("%s: changed, but read only at start; restart gatehouse to apply (nothing was reloaded)", strings.Join(keys, ", "))
 }
