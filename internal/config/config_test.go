@@ -207,3 +207,39 @@ func TestRedact_HidesExpandedValuesInLaterErrors(t *testing.T) {
 		t.Fatal("Redact(nil) is not nil")
 	}
 }
+
+// LoadAudit reads the file as Load does, but needs only the audit
+// section's variables.
+func TestLoadAudit_OnlyTheAuditSection(t *testing.T) {
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	base := strings.Replace(minimal, "%s", hash, 1)
+	// An anchor in one section used by the audit section, as when both stores share one server.
+	shared := strings.Replace(strings.Replace(base, `sessions: {dsn: "sqlite:///tmp/s.db"}`, "", 1),
+		`audit: {dsn: "sqlite:///tmp/a.db"}`, "sessions: {dsn: &db \"postgres://${PGUSER}@db/gh\"}\naudit: {dsn: *db, content: full}", 1)
+	secret := shared + "tools: {crm: {type: http, url: \"https://crm.test/x\", headers: {Authorization: \"Bearer ${CRM_TOKEN}\"}, permission: crm.read}}\n"
+	envs := env(map[string]string{"PGUSER": "gatehouse"})
+	a, err := LoadAudit(write(secret), envs)
+	if err != nil || a.DSN != "postgres://gatehouse@db/gh" || a.Content != "full" || a.HMACKeyEnv != "GATEHOUSE_AUDIT_HMAC_KEY" {
+		t.Fatalf("LoadAudit = %+v, %v", a, err)
+	}
+	full, err := Load(write(shared), envs)
+	if err != nil || full.Audit != a {
+		t.Errorf("Load's audit section %+v, %v; LoadAudit's %+v", full.Audit, err, a)
+	}
+	for name, c := range map[string]struct{ yaml, want string }{
+		"audit variable unset": {strings.Replace(base, `audit: {dsn: "sqlite:///tmp/a.db"}`, `audit: {dsn: "${AUDIT_DSN}"}`, 1), "audit.dsn: environment variable AUDIT_DSN is not set"},
+		"audit twice":          {base + "audit: {dsn: \"sqlite:///tmp/b.db\"}\n", "already defined"},
+		"unknown audit key":    {strings.Replace(base, `audit: {dsn: "sqlite:///tmp/a.db"}`, `audit: {dsn: "sqlite:///tmp/a.db", contents: full}`, 1), "contents"},
+		"no dsn":               {strings.Replace(base, `audit: {dsn: "sqlite:///tmp/a.db"}`, `audit: {content: none}`, 1), "audit.dsn: is required"},
+	} {
+		if _, err := LoadAudit(write(c.yaml), envs); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}

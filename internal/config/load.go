@@ -36,7 +36,9 @@ func LoadWith(path string, getenv func(string) string, goTools map[string]Tool) 
 // LoadAudit reads only the audit section of the config at path (with its
 // defaults), for the audit commands: an auditor checking the log needs its
 // location and keys, not every secret the rest of the file names (a tool's
-// ${CRM_TOKEN}). Only ${VAR}s inside the audit section must be set.
+// ${CRM_TOKEN}). A ${VAR} outside the audit section may be unset (it reads
+// as empty); the file is otherwise read as Load reads it (anchors and
+// aliases across sections, duplicate keys refused).
 func LoadAudit(path string, getenv func(string) string) (Audit, error) {
 	data, err := readFile(path)
 	if err != nil {
@@ -46,29 +48,25 @@ func LoadAudit(path string, getenv func(string) string) (Audit, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return Audit{}, fmt.Errorf("parse config: %w", err)
 	}
-	if len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return Audit{}, errors.New("parse config: the document must be a mapping")
+	values := map[string]string{}
+	inAudit := func(p string) bool { return p == "audit" || strings.HasPrefix(p, "audit.") }
+	if err := expandEnvWith(&root, "", getenv, values, inAudit); err != nil {
+		return Audit{}, err
 	}
-	c := Config{expanded: map[string]string{}}
-	top := root.Content[0].Content
-	for i := 0; i+1 < len(top); i += 2 {
-		if top[i].Value != "audit" {
-			continue
-		}
-		node := top[i+1]
-		if err := expandEnv(node, "audit", getenv, c.expanded); err != nil {
-			return Audit{}, err
-		}
-		b, err := yaml.Marshal(node)
-		if err != nil {
-			return Audit{}, c.Redact(fmt.Errorf("parse config: %w", err))
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c.Audit); err != nil && !errors.Is(err, io.EOF) {
-			return Audit{}, c.Redact(fmt.Errorf("parse config: audit: %w", err))
-		}
+	expanded, err := yaml.Marshal(&root)
+	if err != nil {
+		return Audit{}, redact(fmt.Errorf("parse config: %w", err), values)
 	}
+	var doc struct {
+		Audit Audit          `yaml:"audit"`
+		Rest  map[string]any `yaml:",inline"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return Audit{}, redact(fmt.Errorf("parse config: %w", err), values)
+	}
+	c := Config{Audit: doc.Audit, expanded: values}
 	c.SetDefaults()
 	var errs []error
 	c.Audit.check(func(key, format string, args ...any) {
@@ -198,6 +196,12 @@ var (
 // the environment too (a quoted "${VAR}" stays a string).
 // Each expanded value is noted in values (value -> variable name) for Redact.
 func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map[string]string) error {
+	return expandEnvWith(n, path, getenv, values, nil)
+}
+
+// expandEnvWith is expandEnv where an unset variable is an error only at the
+// paths required accepts (all when nil); elsewhere it reads as empty.
+func expandEnvWith(n *yaml.Node, path string, getenv func(string) string, values map[string]string, required func(path string) bool) error {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -205,7 +209,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 			if n.Kind == yaml.SequenceNode {
 				p = fmt.Sprintf("%s[%d]", path, i)
 			}
-			if err := expandEnv(c, p, getenv, values); err != nil {
+			if err := expandEnvWith(c, p, getenv, values, required); err != nil {
 				return err
 			}
 		}
@@ -215,7 +219,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 			if path != "" {
 				p = path + "." + p
 			}
-			if err := expandEnv(n.Content[i+1], p, getenv, values); err != nil {
+			if err := expandEnvWith(n.Content[i+1], p, getenv, values, required); err != nil {
 				return err
 			}
 		}
@@ -236,7 +240,7 @@ func expandEnv(n *yaml.Node, path string, getenv func(string) string, values map
 			}
 			return v
 		})
-		if missing != "" {
+		if missing != "" && (required == nil || required(path)) {
 			return fmt.Errorf("%s: environment variable %s is not set", path, missing)
 		}
 		whole := n.Style == 0 && envRef.FindString(raw) == raw
