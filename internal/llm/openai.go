@@ -118,15 +118,20 @@ var errResponseTooLarge = fmt.Errorf("model response larger than %d bytes", MaxR
 type boundedBody struct {
 	rc   io.ReadCloser
 	left int64
+	err  error // once past the bound, every read says so
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
 	if b.left <= 0 {
 		// One byte more tells a body of exactly the limit from a longer one.
 		var one [1]byte
 		n, err := b.rc.Read(one[:])
 		if n > 0 {
-			return 0, errResponseTooLarge
+			b.err = errResponseTooLarge
+			return 0, b.err
 		}
 		return 0, err
 	}
