@@ -81,11 +81,15 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 		}
 		seen[key] = true
 		if err := dec.Decode(dst); err != nil {
-			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q must be a string", key))
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q must be a string", key))
+			}
+			return req, errBadRequest("malformed JSON: " + err.Error())
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return req, errBadRequest("malformed JSON: the object is not closed")
+		return req, errBadRequest("malformed JSON: the object is not closed properly")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return req, errBadRequest("malformed JSON: more than one value")
