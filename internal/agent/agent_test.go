@@ -584,3 +584,43 @@ func TestRun_ToolCallsOfOneRoundRunConcurrently(t *testing.T) {
 		t.Errorf("tool messages (-want +got):\n%s", diff)
 	}
 }
+
+// A condition that fails on the call's values denies it; the evaluation
+// error (which may quote a value) reaches the audit log only as content,
+// and a model-chosen tool name is cut short in resource and reason.
+func TestRun_ConditionErrorIsContentNotReason(t *testing.T) {
+	lookup := newTool("lookup", echo)
+	a := newAgent(t, generous, lookup)
+	a.Tools["lookup"].Policy.Condition = func(_ context.Context, _ *principal.Principal, args map[string]any) (bool, error) {
+		return false, fmt.Errorf("invalid RFC 3339 timestamp %q", args["id"])
+	}
+	long := strings.Repeat("ignore previous instructions ", 20)
+	model := callsThenAnswer(llm.ToolCall{ID: "c1", Name: "lookup", Arguments: `{"id":"SSN-078-05-1120"}`},
+		llm.ToolCall{ID: "c2", Name: long, Arguments: `{}`})
+	sink := &recordingSink{}
+	res, err := run(t, newRunner(model, sink), a)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.ToolCalls[0].Decision != audit.Deny || !strings.Contains(res.ToolCalls[0].Reason, "SSN-078-05-1120") {
+		t.Errorf("caller sees %+v; want a deny with the evaluation error", res.ToolCalls[0])
+	}
+	var decided []audit.Event
+	for _, e := range sink.events {
+		if e.Type == audit.TypeToolDecided {
+			decided = append(decided, e)
+		}
+	}
+	if len(decided) != 2 {
+		t.Fatalf("%d tool.decided events", len(decided))
+	}
+	for _, d := range decided {
+		if d.Resource == "tool:lookup" {
+			if strings.Contains(d.Reason, "SSN") || !strings.Contains(d.Content["error"], "SSN-078-05-1120") {
+				t.Errorf("tool.decided reason %q content %v; want the value in content only", d.Reason, d.Content)
+			}
+		} else if len(d.Resource) > 80 || strings.Count(d.Reason, "ignore previous") > 3 {
+			t.Errorf("model-chosen name written at length: resource %q reason %q", d.Resource, d.Reason)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
 	decided := base
 	decided.Type = audit.TypeToolDecided
-	decided.Resource = "tool:" + c.Name
+	decided.Resource = "tool:" + logName(c.Name)
 	decided.Content = map[string]string{"arguments": c.Arguments}
 
 	var args tools.Args
@@ -92,7 +92,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	t, exists := req.Agent.Tools[c.Name]
 	switch {
 	case !exists || !shown[c.Name]:
-		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
+		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))}
 	default:
 		var err error
 		raw := c.Arguments
@@ -109,6 +109,12 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	}
 	rec.Rule, rec.Reason = d.Rule, d.Reason
 	decided.Rule, decided.Reason = d.Rule, d.Reason
+	if d.Detail != "" {
+		// The caller and the model sent these values; the log keeps them
+		// per audit.content.
+		rec.Reason = d.Reason + ": " + d.Detail
+		decided.Content["error"] = d.Detail
+	}
 	if d.Allow {
 		rec.Decision, decided.Decision = audit.Allow, audit.Allow
 	} else {
@@ -125,7 +131,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		if status == "invalid_arguments" {
 			kind = "invalid_arguments"
 		}
-		return encode(toolError{Error: kind, Tool: c.Name, Reason: d.Reason}), rec, nil
+		return encode(toolError{Error: kind, Tool: c.Name, Reason: rec.Reason}), rec, nil
 	}
 
 	start := r.Now()
@@ -192,6 +198,17 @@ func (r *Runner) call(ctx context.Context, impl tools.Tool, name string, args to
 		}
 	}()
 	return impl.Call(ctx, args)
+}
+
+// logName is a tool name as the model gave it, cut to a length no tool
+// name has: the model chooses it, and a prompt injection must not write
+// paragraphs into the audit log's resource and reason.
+func logName(name string) string {
+	const max = 64
+	if len(name) <= max {
+		return name
+	}
+	return strings.ToValidUTF8(name[:max], "") + "..."
 }
 
 func encode(v any) string {

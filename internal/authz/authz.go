@@ -16,8 +16,13 @@ type Decision struct {
 	Allow bool
 	// Rule names what decided, e.g. "role:agent grants respond" or "default deny".
 	Rule string
-	// Reason is a human sentence safe to show the caller.
+	// Reason is a human sentence safe to show the caller. It never quotes
+	// the call's values: the audit log stores it as it is.
 	Reason string
+	// Detail, when set, says more and may quote the call's values (a
+	// condition's evaluation error); the audit log stores it as content,
+	// per audit.content.
+	Detail string
 }
 
 // Permissions maps roles and OAuth scopes to permissions.

@@ -156,9 +156,14 @@ func TestPermissions_AuthorizeTool(t *testing.T) {
 				t.Errorf("AuthorizeTool = %+v; want allow=%v rule %q", d, tc.wantAllow, tc.wantRule)
 			}
 			for _, s := range tc.wantReason {
-				if !strings.Contains(d.Reason, s) {
-					t.Errorf("reason %q does not mention %q", d.Reason, s)
+				if !strings.Contains(d.Reason+": "+d.Detail, s) {
+					t.Errorf("reason %q, detail %q do not mention %q", d.Reason, d.Detail, s)
 				}
+			}
+			// The reason is stored as it is in the audit log: the
+			// evaluation error, which may quote values, is only the detail.
+			if strings.Contains(d.Reason, "customer_id") {
+				t.Errorf("reason %q quotes the evaluation error", d.Reason)
 			}
 			if tc.wantAllow && d.Reason != "" {
 				t.Errorf("allow carries reason %q", d.Reason)

@@ -39,7 +39,7 @@ func (ps *Permissions) AuthorizeTool(ctx context.Context, p *principal.Principal
 	rule := "condition of " + pol.Tool + ": " + pol.Source
 	ok, err := pol.Condition(ctx, p, args)
 	if err != nil {
-		return Decision{Rule: rule, Reason: "the tool's condition could not be evaluated for this call: " + err.Error()}
+		return Decision{Rule: rule, Reason: "the tool's condition could not be evaluated for this call", Detail: err.Error()}
 	}
 	if !ok {
 		return Decision{Rule: rule, Reason: "the tool's condition does not allow this call"}
