@@ -94,8 +94,8 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	default:
 		var from time.Time
 		if *since != "" {
-			if from, err = time.Parse(time.RFC3339Nano, *since); err != nil {
-				return fmt.Errorf("audit export: --since must be an RFC 3339 time: %w", err)
+			if from, err = audit.ParseTime(*since); err != nil {
+				return fmt.Errorf("audit export: --since %w", err)
 			}
 		}
 		return audit.Export(ctx, stdout, st, from)

@@ -37,15 +37,29 @@ type Page struct {
 // client error: 400).
 var ErrBadQuery = errors.New("invalid audit query")
 
+// ParseTime reads an RFC 3339 time a store can compare: events are kept in
+// nanoseconds since 1970, which span the years 1678 to 2261; a bound outside
+// them would wrap around and silently select nothing.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errors.New("must be an RFC 3339 time")
+	}
+	if y := t.UTC().Year(); y < 1678 || y > 2261 {
+		return time.Time{}, errors.New("must be between the years 1678 and 2261")
+	}
+	return t, nil
+}
+
 // ParseQuery reads subject, type, decision, since, until (RFC 3339), cursor
 // and limit from URL query values.
 func ParseQuery(v url.Values) (Query, error) {
 	q := Query{Subject: v.Get("subject"), Type: v.Get("type"), Decision: v.Get("decision"), Cursor: v.Get("cursor")}
 	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
 		if s := v.Get(name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
+			t, err := ParseTime(s)
 			if err != nil {
-				return Query{}, fmt.Errorf("%w: %s must be an RFC 3339 time", ErrBadQuery, name)
+				return Query{}, fmt.Errorf("%w: %s %w", ErrBadQuery, name, err)
 			}
 			*dst = t
 		}

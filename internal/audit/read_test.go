@@ -106,10 +106,15 @@ func TestParseQuery(t *testing.T) {
 	if err != nil || q.Subject != "alice" || q.Limit != 5 || q.Since.Year() != 2025 {
 		t.Errorf("ParseQuery = %+v, %v", q, err)
 	}
-	for _, bad := range []url.Values{{"since": {"yesterday"}}, {"limit": {"0"}}, {"until": {"1"}}} {
+	// Years a store's nanosecond times cannot hold would wrap and select nothing.
+	for _, bad := range []url.Values{{"since": {"yesterday"}}, {"limit": {"0"}}, {"until": {"1"}},
+		{"until": {"9999-12-31T23:59:59Z"}}, {"until": {"3000-01-01T00:00:00Z"}}, {"since": {"1600-01-01T00:00:00Z"}}} {
 		if _, err := audit.ParseQuery(bad); !errors.Is(err, audit.ErrBadQuery) {
 			t.Errorf("ParseQuery(%v) = %v, want ErrBadQuery", bad, err)
 		}
+	}
+	if q, err := audit.ParseQuery(url.Values{"since": {"1678-01-01T00:00:00Z"}, "until": {"2261-12-31T23:59:59Z"}}); err != nil || q.Until.Year() != 2261 {
+		t.Errorf("the widest range = %+v, %v", q, err)
 	}
 	if _, err := audit.List(context.Background(), openStore(t), audit.Query{Cursor: "x1"}); !errors.Is(err, audit.ErrBadQuery) {
 		t.Errorf("List with a bad cursor = %v, want ErrBadQuery", err)
