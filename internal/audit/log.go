@@ -64,6 +64,7 @@ type Log struct {
 	hash       string
 	stale      bool // head must be reloaded from the store before chaining
 	sinceCheck int
+	signedHead bool // a checkpoint of this process covers the head (the first one also covers a head it started on)
 
 	limiter authLimiter
 	stats   struct{ events, batches, failures atomic.Int64 }

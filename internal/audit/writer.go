@@ -23,7 +23,11 @@ func (l *Log) run() {
 		case r := <-l.queue:
 			l.commit(l.collect(r))
 		case <-checkC:
-			l.checkpoint()
+			// A head already signed is not signed again: an idle log would
+			// add the same checkpoint every interval, for ever.
+			if l.sinceCheck > 0 || !l.signedHead {
+				l.checkpoint()
+			}
 		case <-summary.C:
 			l.recordSuppressed()
 		case <-l.closing:
@@ -153,7 +157,7 @@ func (l *Log) checkpoint() {
 		l.cfg.Logger.Error("audit checkpoint", "err", fmt.Errorf("save checkpoint: %w", err))
 		return
 	}
-	l.sinceCheck = 0
+	l.sinceCheck, l.signedHead = 0, true
 }
 
 // recordSuppressed records the count of authentication failures dropped by
