@@ -38,7 +38,7 @@ func (s *AuditStore) Close() error {
 }
 
 // Append stores events in one transaction; PostgreSQL's commit is durable
-// (synchronous_commit, the server default, is expected to stay on).
+// (the pool turns synchronous_commit=off back on: see durableCommits).
 func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}

@@ -55,6 +55,9 @@ func openPool(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
+	if set == "audit" {
+		cfg.AfterConnect = durableCommits
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -64,6 +67,25 @@ func openPool(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	return pool, nil
+}
+
+// durableCommits makes a connection's commits wait for the WAL flush:
+// an audit event is acknowledged as durable, and a tool may then run, only
+// once its commit is on disk. synchronous_commit=off (set for the role, the
+// database or in the DSN's options) would acknowledge it before; any
+// stronger setting (remote_write, remote_apply) is kept.
+func durableCommits(ctx context.Context, conn *pgx.Conn) error {
+	var v string
+	if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+		return fmt.Errorf("read synchronous_commit: %w", err)
+	}
+	if v != "off" {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+		return fmt.Errorf("set synchronous_commit: %w", err)
+	}
+	return nil
 }
 
 // migrate applies, in name order and once each, the SQL files of a set.

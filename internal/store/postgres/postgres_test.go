@@ -165,3 +165,34 @@ func TestCloseIsBoundedWhenServerStopsAnswering(t *testing.T) {
 		t.Fatalf("close took %s with a server that stopped answering (bound %s)", d, CloseTimeout)
 	}
 }
+
+// The audit log's commits are durable whatever the connection asked for:
+// synchronous_commit=off from the DSN (or role, or database) is turned on.
+func TestAuditCommitsWaitForTheFlush(t *testing.T) {
+	storetest.RequirePostgres(t)
+	dsn := storetest.PostgresDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s := openAudit(t, dsn+sep+"options=-c%20synchronous_commit%3Doff")
+	for range 3 { // more than one pooled connection
+		var v string
+		if err := s.pool.QueryRow(context.Background(), `SHOW synchronous_commit`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != "on" {
+			t.Fatalf("synchronous_commit = %q on the audit pool; want on", v)
+		}
+	}
+	// The DSN's option does reach the server: sessions keep it.
+	ss, err := OpenSessions(context.Background(), dsn+sep+"options=-c%20synchronous_commit%3Doff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	var v string
+	if err := ss.pool.QueryRow(context.Background(), `SHOW synchronous_commit`).Scan(&v); err != nil || v != "off" {
+		t.Errorf("sessions pool synchronous_commit = %q, %v; want the DSN's off (the test's premise)", v, err)
+	}
+}
