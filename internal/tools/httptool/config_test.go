@@ -39,6 +39,9 @@ func TestNew_RefusesUnsafeConfigs(t *testing.T) {
 			Parameters: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"},"scope":{"type":"string"}},"required":["id"]}`)}, "parameter scope: the url's query already has a scope value"},
 		{"query parameter shadows an escaped fixed query key", Config{URL: "https://crm/c/{id}?sc%6Fpe=own",
 			Parameters: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"},"scope":{"type":"string"}},"required":["id"]}`)}, "parameter scope: the url's query already has a scope value"},
+		// In a JSON body too: frameworks that merge query and body let the body win.
+		{"body parameter shadows a fixed query key", Config{Method: "POST", URL: "https://crm/c/{id}?scope=own",
+			Parameters: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"},"scope":{"type":"string"}},"required":["id"]}`)}, "parameter scope: the url's query already has a scope value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

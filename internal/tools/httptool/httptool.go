@@ -128,7 +128,9 @@ func build(cfg Config) (*Tool, error) {
 		if p, _ := sch.Property(name); p.Type == schema.TypeObject && slices.Contains(queryMethods, method) {
 			return nil, fmt.Errorf("parameter %s: %s sends parameters as query values, which cannot hold objects", name, method)
 		}
-		if slices.Contains(queryMethods, method) && tmpl.hasQueryKey(name) {
+		// Also for a JSON body: many frameworks merge query and body
+		// parameters, the body's winning over the operator's fixed value.
+		if tmpl.hasQueryKey(name) {
 			return nil, fmt.Errorf("parameter %s: the url's query already has a %s value, which the model's would shadow", name, name)
 		}
 		extra = append(extra, name)
