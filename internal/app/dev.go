@@ -66,14 +66,14 @@ func setupDev(dataDir string) (devData, error) {
 		creds[users[i].Name] = k
 		fmt.Fprintf(&env, "GATEHOUSE_%s_KEY=%s\n", strings.ToUpper(users[i].Name), k)
 	}
-	if err := os.WriteFile(credsPath, []byte(env.String()), 0o600); err != nil {
+	if err := writePrivate(credsPath, []byte(env.String())); err != nil {
 		return devData{}, fmt.Errorf("write credentials: %w", err)
 	}
 	yml, err := config.DevYAML(dataDir, users)
 	if err != nil {
 		return devData{}, err
 	}
-	if err := os.WriteFile(cfgPath, yml, 0o600); err != nil {
+	if err := writePrivate(cfgPath, yml); err != nil {
 		return devData{}, fmt.Errorf("write dev config: %w", err)
 	}
 	return devData{cfgPath, creds, jwks}, nil
@@ -110,4 +110,23 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
 	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])
 	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n\n", baseURL, creds["customer"])
+}
+
+// writePrivate replaces path with data, mode 0600 whatever the file was
+// before (os.WriteFile keeps an existing file's mode): written to a new
+// file in the same directory, then renamed over.
+func writePrivate(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, nothing to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
