@@ -28,7 +28,12 @@ import (
 // Caller is the verified identity a tool runs for. It comes from
 // authentication, never from anything the model chose.
 type Caller struct {
+	// Subject is one identity only together with Method and Issuer: the
+	// same subject from another issuer, or an API key named alike, is
+	// someone else. A tool scoping data by caller uses all three.
 	Subject string
+	Method  string // api_key, jwt or mtls
+	Issuer  string // the JWT issuer or the client certificate's issuer; empty for API keys
 	Roles   []string
 	// Claims are the verified token claims, or the API key's attributes.
 	Claims map[string]any

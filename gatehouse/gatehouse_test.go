@@ -118,3 +118,21 @@ func TestGoTool_CallerIsACopyOfThePrincipal(t *testing.T) {
 		t.Errorf("principal changed by the tool (-want +got):\n%s", diff)
 	}
 }
+
+// A Go tool learns how and by whom its caller was verified, not only the
+// subject: the same subject from another issuer is someone else.
+func TestGoTool_CallerCarriesMethodAndIssuer(t *testing.T) {
+	reg := NewRegistry()
+	var got Caller
+	if err := reg.Register(ToolDef{Name: "who", Policy: Policy{Permission: "read"},
+		Func: func(_ context.Context, c Call) (any, error) { got = c.Caller; return "ok", nil }}); err != nil {
+		t.Fatal(err)
+	}
+	p := &principal.Principal{Subject: "ops-bot", Method: principal.MethodJWT, Issuer: "https://partner-idp.example/"}
+	if _, err := (goTool{reg.Tools()[0]}).Call(principal.With(context.Background(), p), tools.Args{}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != "ops-bot" || got.Method != "jwt" || got.Issuer != "https://partner-idp.example/" {
+		t.Errorf("caller %+v; want subject, method jwt and the issuer", got)
+	}
+}

@@ -60,7 +60,7 @@ func (g goTool) Call(ctx context.Context, a tools.Args) (any, error) {
 	}
 	// The principal is shared with the run's other (parallel) tool calls and
 	// its audit events; the function gets a copy it may change freely.
-	caller := Caller{Subject: p.Subject, Roles: slices.Clone(p.Roles)}
+	caller := Caller{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer, Roles: slices.Clone(p.Roles)}
 	if p.Claims != nil {
 		caller.Claims = cloneJSON(p.Claims).(map[string]any)
 	}

@@ -45,6 +45,10 @@ func (t *Tool) Call(ctx context.Context, args tools.Args) (any, error) {
 		return nil, &Error{Msg: fmt.Sprintf("%s: invalid arguments: %v", t.spec.Name, err), Err: err}
 	}
 	req.Header.Set(SubjectHeader, p.Subject)
+	req.Header.Set(AuthMethodHeader, string(p.Method))
+	if p.Issuer != "" {
+		req.Header.Set(IssuerHeader, p.Issuer)
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	resp, err := t.client.Do(req.WithContext(ctx))

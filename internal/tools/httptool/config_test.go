@@ -31,6 +31,8 @@ func TestNew_RefusesUnsafeConfigs(t *testing.T) {
 		{"bad method", Config{Method: "TRACE", URL: "https://crm/c/{id}"}, "unsupported method"},
 		{"object as query value", Config{URL: "https://crm/c/{id}"}, "cannot hold objects"},
 		{"subject header set by config", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"x-gatehouse-subject": "root"}}, "set by gatehouse"},
+		{"issuer header set by config", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"X-Gatehouse-Issuer": "https://idp"}}, "set by gatehouse"},
+		{"auth method header set by config", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"X-Gatehouse-Auth-Method": "api_key"}}, "set by gatehouse"},
 		{"header value with newline", Config{URL: "https://crm/c/{id}", Method: "POST", Headers: map[string]string{"Authorization": secret + "\r\nX-Admin: 1"}}, "Authorization: value contains a control character"},
 		{"bad schema", Config{URL: "https://crm/x", Parameters: json.RawMessage(`{"type":"string"}`)}, "top level must be type object"},
 		// Sent as "&scope=..." after the template's own "scope=own", the

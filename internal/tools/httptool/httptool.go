@@ -24,8 +24,15 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
-// SubjectHeader carries the verified caller's subject to the backend.
-const SubjectHeader = "X-Gatehouse-Subject"
+// The verified caller, as the backend receives it. A subject is one
+// identity only together with how it was verified and by whom: the same
+// subject from another issuer, or an API key named alike, is someone else,
+// so a backend scoping by caller must use all three.
+const (
+	SubjectHeader    = "X-Gatehouse-Subject"
+	AuthMethodHeader = "X-Gatehouse-Auth-Method" // api_key | jwt | mtls
+	IssuerHeader     = "X-Gatehouse-Issuer"      // the JWT issuer or the client certificate's issuer; absent for API keys
+)
 
 const (
 	defaultTimeout          = 10 * time.Second
@@ -141,7 +148,8 @@ func build(cfg Config) (*Tool, error) {
 		if !headerNameRE.MatchString(k) {
 			return nil, fmt.Errorf("invalid header name %q", k)
 		}
-		if strings.EqualFold(k, SubjectHeader) || strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
+		if strings.EqualFold(k, SubjectHeader) || strings.EqualFold(k, AuthMethodHeader) || strings.EqualFold(k, IssuerHeader) ||
+			strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
 			return nil, fmt.Errorf("header %s is set by gatehouse", k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {

@@ -107,6 +107,38 @@ func TestCall_FillsTemplateAndSendsSubjectAndSecretHeader(t *testing.T) {
 	}
 }
 
+// The same subject verified another way, or by another issuer, is another
+// caller: the backend is told how and by whom, not the subject alone.
+func TestCall_BackendCanTellCallersWithTheSameSubjectApart(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{}`)
+	})
+	tool := newTool(t, Config{URL: b.URL + "/customers/{customer_id}"})
+	callers := []*principal.Principal{
+		{Subject: "ops-bot", Method: principal.MethodAPIKey},
+		{Subject: "ops-bot", Method: principal.MethodJWT, Issuer: "https://partner-idp.example/"},
+	}
+	for _, p := range callers {
+		if _, err := tool.Call(principal.With(context.Background(), p), tools.Args{"customer_id": "C-100"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][3]string{{"ops-bot", "api_key", ""}, {"ops-bot", "jwt", "https://partner-idp.example/"}}
+	for i, h := range got {
+		if g := [3]string{h.Get(SubjectHeader), h.Get(AuthMethodHeader), h.Get(IssuerHeader)}; g != want[i] {
+			t.Errorf("call %d: backend saw %q; want %q", i, g, want[i])
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d calls", len(got))
+	}
+}
+
 func TestCall_PostSendsOtherArgumentsAsJSONBody(t *testing.T) {
 	b := newBackend(t, nil)
 	tool := newTool(t, Config{Method: "post", URL: b.URL + "/customers/{customer_id}/notes"})
