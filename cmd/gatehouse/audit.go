@@ -178,6 +178,11 @@ func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointF
 		return err
 	}
 	if err := res.Err(); err != nil {
+		if res.ProblemCount > 1 {
+			for _, p := range res.Problems {
+				fmt.Fprintf(stdout, "problem: %s\n", p)
+			}
+		}
 		return err
 	}
 	switch len(res.Chains) {

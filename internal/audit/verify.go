@@ -43,7 +43,14 @@ type VerifyResult struct {
 	Chains      map[string]ChainHead `json:"chains"`
 	Checkpoints int                  `json:"checkpoints"`
 	FirstBad    *Problem             `json:"first_bad,omitempty"`
+	// Problems are all the places found, in scan order, up to MaxProblems;
+	// ProblemCount counts them all.
+	Problems     []Problem `json:"problems,omitempty"`
+	ProblemCount int       `json:"problem_count,omitempty"`
 }
+
+// MaxProblems bounds VerifyResult.Problems.
+const MaxProblems = 100
 
 // ErrTampered is wrapped by VerifyResult.Err when the log is broken.
 var ErrTampered = errors.New("audit log does not verify")
@@ -53,6 +60,9 @@ func (r VerifyResult) Err() error {
 	if r.OK {
 		return nil
 	}
+	if r.ProblemCount > 1 {
+		return fmt.Errorf("%w: %s (and %d more problems)", ErrTampered, r.FirstBad, r.ProblemCount-1)
+	}
 	return fmt.Errorf("%w: %s", ErrTampered, r.FirstBad)
 }
 
@@ -61,12 +71,19 @@ func (r VerifyResult) Err() error {
 // its hash matches its content, and every checkpoint (stored or given) is
 // correctly signed and matches the event at its seq — so edits, deletions,
 // insertions, reorderings and, given a checkpoint, a cut-off tail are found.
+// After a problem the chain is checked on from the stored event where it
+// was found, so one break does not hide later edits: every problem is
+// reported.
 // The error is for a store that cannot be read; a broken log is a result.
 func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, error) {
 	res := VerifyResult{Chains: map[string]ChainHead{}}
 	report := func(p Problem) {
 		if res.FirstBad == nil {
 			res.FirstBad = &p
+		}
+		res.ProblemCount++
+		if len(res.Problems) < MaxProblems {
+			res.Problems = append(res.Problems, p)
 		}
 	}
 	stored, err := s.Checkpoints(ctx)
@@ -90,21 +107,17 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		res.Checkpoints++
 	}
 
-	broken := map[string]bool{}
 	err = s.Scan(ctx, time.Time{}, func(e Event) error {
 		res.Events++
-		if broken[e.ChainID] {
-			return nil
-		}
 		h, seen := res.Chains[e.ChainID]
 		if !seen {
 			h.Hash = GenesisHash
 		}
 		if p, bad := checkEvent(e, h, cps[e.ChainID][e.Seq]); bad {
-			broken[e.ChainID] = true
 			report(p)
-			return nil
 		}
+		// Checking goes on from this event as stored: the next one must
+		// follow it and match its own content.
 		res.Chains[e.ChainID] = ChainHead{Seq: e.Seq, Hash: e.Hash, Events: h.Events + 1}
 		return nil
 	})
@@ -118,9 +131,6 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 	}
 	sort.Strings(chains)
 	for _, id := range chains {
-		if broken[id] {
-			continue
-		}
 		head, last := res.Chains[id], int64(0)
 		for seq := range cps[id] {
 			last = max(last, seq)

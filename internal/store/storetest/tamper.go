@@ -53,6 +53,8 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 		checkpoint bool // verify with the checkpoint exported before tampering
 		wantSeq    int64
 		wantReason string
+		alsoSeq    int64 // a later problem that must be reported too
+		alsoReason string
 	}{
 		{name: "untouched"},
 		{name: "untouched with checkpoint", checkpoint: true},
@@ -65,6 +67,12 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 		{name: "deleted", wantSeq: 6, wantReason: "deleted", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 			exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 6`, chainID)
 		}},
+		// One break must not hide a later one.
+		{name: "deleted, and a later event edited", wantSeq: 3, wantReason: "deleted", alsoSeq: 8, alsoReason: "edited",
+			tamper: func(t *testing.T, _ audit.Store, exec Exec) {
+				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 3`, chainID)
+				exec(t, `UPDATE audit_events SET decision = 'allow' WHERE chain_id = $1 AND seq = 8`, chainID)
+			}},
 		{name: "deleted first", wantSeq: 1, wantReason: "deleted", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 			exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 1`, chainID)
 		}},
@@ -146,6 +154,15 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 			}
 			if err := res.Err(); err == nil || !strings.Contains(err.Error(), "seq") {
 				t.Errorf("Err() = %v; want an error naming the event", err)
+			}
+			if tt.alsoSeq != 0 {
+				found := false
+				for _, p := range res.Problems {
+					found = found || p.Seq == tt.alsoSeq && strings.Contains(p.Reason, tt.alsoReason)
+				}
+				if !found || res.ProblemCount != len(res.Problems) || !strings.Contains(res.Err().Error(), "more problems") {
+					t.Errorf("Problems = %+v (count %d); want one at seq %d too, %q", res.Problems, res.ProblemCount, tt.alsoSeq, tt.alsoReason)
+				}
 			}
 		})
 	}
