@@ -81,7 +81,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if t.dsn == "" {
 		return errors.New("audit: no log given: use --config FILE, --dsn DSN or --data-dir DIR")
 	}
-	st, err := store.OpenAudit(ctx, t.dsn)
+	st, err := store.OpenAuditExisting(ctx, t.dsn)
 	if err != nil {
 		return err
 	}

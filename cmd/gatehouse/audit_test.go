@@ -149,3 +149,22 @@ func TestAuditCommand_ConfigNeedsOnlyTheAuditSection(t *testing.T) {
 		t.Errorf("verify with the audit section's variable unset = %q, %v", out, err)
 	}
 }
+
+// A mistyped log location is an error, not "ok: 0 events" over a log the
+// command just created.
+func TestAuditCommand_MissingLogIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"verify", "--dsn", "sqlite://" + filepath.Join(dir, "typo", "audit.db")},
+		{"verify", "--data-dir", filepath.Join(dir, "no-such-data-dir")},
+		{"export", "--data-dir", filepath.Join(dir, "no-such-data-dir")},
+	} {
+		out, err := runAuditCmd(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), "no audit database at") || strings.Contains(out, "ok:") {
+			t.Errorf("%v = %q, %v", args, out, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the commands created %v", entries)
+	}
+}

@@ -26,6 +26,20 @@ func OpenAudit(ctx context.Context, dsn string) (audit.Store, error) {
 	return postgres.OpenAudit(ctx, dsn)
 }
 
+// OpenAuditExisting opens the audit log named by dsn for reading (the
+// audit commands): it must exist and be fully migrated; nothing is created
+// or migrated.
+func OpenAuditExisting(ctx context.Context, dsn string) (audit.Store, error) {
+	kind, rest, err := parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open audit store: %w", err)
+	}
+	if kind == "sqlite" {
+		return sqlite.OpenAuditExisting(ctx, rest)
+	}
+	return postgres.OpenAuditExisting(ctx, dsn)
+}
+
 // OpenSessions opens (and migrates) the session store named by dsn.
 func OpenSessions(ctx context.Context, dsn string) (session.Store, error) {
 	kind, rest, err := parse(dsn)

@@ -31,6 +31,16 @@ func OpenAudit(ctx context.Context, dsn string) (*AuditStore, error) {
 	return &AuditStore{pool: pool}, nil
 }
 
+// OpenAuditExisting opens the audit log at dsn to read it (the audit
+// commands): its tables must exist and be fully migrated; nothing is written.
+func OpenAuditExisting(ctx context.Context, dsn string) (*AuditStore, error) {
+	pool, err := openExisting(ctx, dsn, "audit")
+	if err != nil {
+		return nil, err
+	}
+	return &AuditStore{pool: pool}, nil
+}
+
 // Close closes the pool, waiting at most CloseTimeout for it.
 func (s *AuditStore) Close() error {
 	closePool(s.pool)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -48,6 +49,25 @@ const migrationLock = 0x6761746568 // "gateh"
 
 // openPool connects to dsn and applies the migrations under migrations/<set>.
 func openPool(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
+	return open(ctx, dsn, set, migrate)
+}
+
+// openExisting connects to dsn to read a database some gatehouse made: it
+// must carry every migration of set; nothing is created or migrated (a
+// mistyped database is an error, not a new empty log; a read-only role
+// can read).
+func openExisting(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
+	return open(ctx, dsn, set, func(ctx context.Context, pool *pgxpool.Pool, set string) error {
+		rows, err := pool.Query(ctx, `SELECT name FROM schema_migrations WHERE name LIKE $1`, "migrations/"+set+"/%")
+		var applied []string
+		if err == nil {
+			applied, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		return storesql.CheckMigrated(migrations, set, applied, err)
+	})
+}
+
+func open(ctx context.Context, dsn, set string, prepare func(context.Context, *pgxpool.Pool, string) error) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres dsn: %w", err)
@@ -62,7 +82,7 @@ func openPool(ctx context.Context, dsn, set string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	if err := migrate(ctx, pool, set); err != nil {
+	if err := prepare(ctx, pool, set); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}

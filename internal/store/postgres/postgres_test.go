@@ -196,3 +196,37 @@ func TestAuditCommitsWaitForTheFlush(t *testing.T) {
 		t.Errorf("sessions pool synchronous_commit = %q, %v; want the DSN's off (the test's premise)", v, err)
 	}
 }
+
+// The audit commands read a log without migrating it: a database without
+// one is an error (not a new empty log), and a read-only session can read.
+func TestOpenAuditExisting_ReadOnly(t *testing.T) {
+	storetest.RequirePostgres(t)
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	if _, err := OpenAuditExisting(ctx, dsn); err == nil || !strings.Contains(err.Error(), "not a gatehouse audit database") {
+		t.Fatalf("empty schema: %v", err)
+	}
+	var tables int
+	probe, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+	if err := probe.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("tables after the failed open: %d, %v; want none", tables, err)
+	}
+	openAudit(t, dsn).Close() // a gatehouse made it
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s, err := OpenAuditExisting(ctx, dsn+sep+"options=-c%20default_transaction_read_only%3Don")
+	if err != nil {
+		t.Fatalf("read-only session: %v", err)
+	}
+	defer s.Close()
+	res, err := audit.Verify(ctx, s, audit.VerifyOptions{})
+	if err != nil || !res.OK {
+		t.Errorf("Verify = %+v, %v", res, err)
+	}
+}

@@ -28,6 +28,16 @@ func OpenAudit(ctx context.Context, path string) (*AuditStore, error) {
 	return &AuditStore{db: db, w: newWriter(db)}, nil
 }
 
+// OpenAuditExisting opens the audit log at path to read it (the audit
+// commands): the file must exist and be fully migrated; nothing is written.
+func OpenAuditExisting(ctx context.Context, path string) (*AuditStore, error) {
+	db, err := openExisting(ctx, path, "audit")
+	if err != nil {
+		return nil, err
+	}
+	return &AuditStore{db: db, w: newWriter(db)}, nil
+}
+
 // Close closes the database.
 func (s *AuditStore) Close() error {
 	s.w.close()

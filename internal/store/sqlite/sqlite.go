@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -63,6 +64,18 @@ func openDBWith(ctx context.Context, path, set string, keep func(name string) bo
 	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	db, err := sql.Open("sqlite", dsnFor(path, set))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := migrate(ctx, db, set, keep); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func dsnFor(path, set string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -74,11 +87,26 @@ func openDBWith(ctx context.Context, path, set string, keep func(name string) bo
 	}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	return "file:" + path + "?" + q.Encode()
+}
+
+// openExisting opens a file some gatehouse made, for reading it: it must
+// exist and carry every migration of set. Nothing is created or migrated,
+// so a mistyped path is an error (not a new, empty, "intact" log) and an
+// evidence copy made by an older version is not rewritten.
+func openExisting(ctx context.Context, path, set string) (*sql.DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open sqlite %q: path must be non-empty without ? or #", path)
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("no %s database at %s", set, path)
+	}
+	db, err := sql.Open("sqlite", dsnFor(path, set))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := migrate(ctx, db, set, keep); err != nil {
+	applied, qerr := appliedMigrations(ctx, db)
+	if err := storesql.CheckMigrated(migrations, set, applied, qerr); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -128,4 +156,22 @@ func migrate(ctx context.Context, db *sql.DB, set string, keep func(string) bool
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// appliedMigrations reads the names recorded in schema_migrations.
+func appliedMigrations(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }

@@ -364,3 +364,45 @@ func TestSessionsCheckpointEarly(t *testing.T) {
 		t.Errorf("WAL is %d bytes after 400 sessions; want it checkpointed every 100 pages (< 1 MiB)", fi.Size())
 	}
 }
+
+// The audit commands open a log without creating or migrating it: a
+// mistyped path is an error (not a new, empty, intact log), and a file an
+// older version wrote is left as it is.
+func TestOpenAuditExisting_CreatesAndMigratesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo", "audit.db")
+	if _, err := OpenAuditExisting(ctx, missing); err == nil || !strings.Contains(err.Error(), "no audit database at") {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the missing file's directory was created: %v", err)
+	}
+
+	old := filepath.Join(dir, "old.db")
+	db, err := openDBWith(ctx, old, "audit", func(name string) bool { return strings.HasSuffix(name, "/001_init.sql") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := OpenAuditExisting(ctx, old); err == nil || !strings.Contains(err.Error(), "lacks migration 002_fewer_btrees.sql") {
+		t.Errorf("a log at migration 001: %v", err)
+	}
+	db, err = openDBWith(ctx, old, "audit", func(name string) bool { return strings.HasSuffix(name, "/001_init.sql") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("migrations recorded after the read-only open: %d, %v; want 1", n, err)
+	}
+
+	current := filepath.Join(dir, "audit.db")
+	openAudit(t, current).Close()
+	s, err := OpenAuditExisting(ctx, current)
+	if err != nil {
+		t.Fatalf("a current log: %v", err)
+	}
+	s.Close()
+}

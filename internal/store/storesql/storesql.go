@@ -8,6 +8,8 @@ package storesql
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -178,4 +180,27 @@ func CollectCheckpoints(rows Rows) ([]audit.Checkpoint, error) {
 		return nil, fmt.Errorf("list checkpoints: %w", err)
 	}
 	return out, nil
+}
+
+// CheckMigrated reports whether applied, the names recorded in a
+// database's schema_migrations (read with queryErr), covers every migration
+// file of set in fsys: what a reader that must not migrate needs to know.
+func CheckMigrated(fsys fs.FS, set string, applied []string, queryErr error) error {
+	if queryErr != nil {
+		return fmt.Errorf("not a gatehouse %s database (no migrations recorded): %w", set, queryErr)
+	}
+	names, err := fs.Glob(fsys, "migrations/"+set+"/*.sql")
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(applied))
+	for _, a := range applied {
+		have[a] = true
+	}
+	for _, n := range names {
+		if !have[n] {
+			return fmt.Errorf("the %s database lacks migration %s (an older gatehouse wrote it): run gatehouse serve on it once to migrate it, or read it with the version that wrote it", set, path.Base(n))
+		}
+	}
+	return nil
 }
