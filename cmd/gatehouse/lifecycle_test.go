@@ -148,7 +148,7 @@ func TestReload_RestartOnlySettingsAreRefused(t *testing.T) {
 	good := g.renderConfig(allUsers, gwOptions{})
 	for _, c := range []struct{ name, from, to, key string }{
 		{"audit content", "content: hmac", "content: none", "audit"},
-		{"sessions store", "sessions.db", "sessions2.db", "sessions"},
+		{"sessions store", "sessions.db", "sessions2.db", "sessions.dsn"},
 		{"demo store", "demo.db", "demo2.db", "demo"},
 		{"shutdown timeout", "request_timeout: 20s", "request_timeout: 20s\n  shutdown_timeout: 9s", "server.shutdown_timeout"},
 		{"tls", "max_body_bytes: 1048576", "max_body_bytes: 1048576\n  tls: {cert_file: " + g.dir + "/c.pem, key_file: " + g.dir + "/k.pem}", "server.tls"},
@@ -199,5 +199,40 @@ func TestReload_FirstBuiltinToolNeedsARestart(t *testing.T) {
 	}
 	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "status of claim CLM-1001?"}); r.status != 200 {
 		t.Fatalf("after the refused reload: %d %s", r.status, r.raw)
+	}
+}
+
+// A session's history is bounded: continuing a full one is refused before
+// anything runs, so a caller cannot grow what every later turn loads and
+// sends to the model without end. The bound reloads.
+func TestSessions_FullSessionIsRefused(t *testing.T) {
+	limited := func(g *gateway) string {
+		c := g.renderConfig(allUsers, gwOptions{})
+		return strings.Replace(c, "sessions:\n", "sessions:\n  max_messages: 4\n", 1)
+	}
+	g := startGateway(t, gwOptions{config: limited})
+	first := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "one"})
+	id := first.str("session_id")
+	if first.status != 200 || id == "" {
+		t.Fatalf("first: %d %s", first.status, first.raw)
+	}
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "two", "session_id": id}); r.status != 200 {
+		t.Fatalf("second: %d %s", r.status, r.raw)
+	}
+	calls := g.upstream.Count()
+	r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "three", "session_id": id})
+	if r.status != 409 || r.str("error") != "session_full" || !strings.Contains(r.str("detail"), "4 messages") {
+		t.Fatalf("third: %d %s", r.status, r.raw)
+	}
+	if g.upstream.Count() != calls {
+		t.Errorf("the model was called for a full session")
+	}
+	// Raising the bound by reload lets the session go on.
+	g.writeConfig(strings.Replace(limited(g), "max_messages: 4", "max_messages: 10", 1))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "three", "session_id": id}); r.status != 200 {
+		t.Fatalf("after raising the bound: %d %s", r.status, r.raw)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // restartOnly checks that next leaves alone the settings only read at
 // start: the listener (server.addr, server.tls), server.shutdown_timeout,
-// and the audit, sessions and demo stores. A reload that changes one is
+// and the audit, sessions and demo stores (the session limits reload). A reload that changes one is
 // refused, rather than answered "reloaded" while the old value stays in
 // force — an audit.content change that did not happen, say, or a client CA
 // still trusted. (server.request_timeout is per runtime: each request sets
@@ -24,7 +24,7 @@ func restartOnly(running, next *config.Config) error {
 		"server.tls":              running.Server.TLS != next.Server.TLS,
 		"server.shutdown_timeout": running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
 		"audit":                   running.Audit != next.Audit,
-		"sessions":                running.Sessions != next.Sessions,
+		"sessions.dsn":            running.Sessions.DSN != next.Sessions.DSN,
 		"demo":                    running.Demo != next.Demo,
 	} {
 		if changed {

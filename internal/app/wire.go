@@ -96,6 +96,8 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		DefaultAgent:       cfg.DefaultAgent(),
 		InvalidTokenStatus: cfg.Auth.InvalidTokenStatus,
 		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
+		SessionMaxMessages: cfg.Sessions.MaxMessages,
+		SessionMaxBytes:    cfg.Sessions.MaxBytes,
 		RequestTimeout:     cfg.Server.RequestTimeout,
 	}
 	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns

@@ -166,6 +166,12 @@ type Audit struct {
 // Sessions configures the session store.
 type Sessions struct {
 	DSN string `yaml:"dsn"`
+	// MaxMessages and MaxBytes bound one session's stored history: a chat
+	// continuing a session past either is refused (409 session_full), so a
+	// caller cannot grow what every later turn loads and sends to the model
+	// without end.
+	MaxMessages int   `yaml:"max_messages"`
+	MaxBytes    int64 `yaml:"max_bytes"`
 }
 
 // Demo configures the demo database behind the builtin tools.

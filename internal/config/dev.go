@@ -111,6 +111,8 @@ audit:
 
 sessions:
   dsn: "sqlite://{{.Dir}}/sessions.db"
+  max_messages: 500             # a session's history; continuing a fuller one gets 409 session_full
+  max_bytes: 8388608            # the same in bytes
 
 demo:
   dsn: "sqlite://{{.Dir}}/demo.db"    # the demo insurance data behind the builtin tools

@@ -14,17 +14,20 @@ import (
 
 // Defaults used when a key is absent.
 const (
-	DefaultAddr              = "127.0.0.1:8080"
-	DefaultMaxBodyBytes      = 1 << 20
-	DefaultRequestTimeout    = 120 * time.Second
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultMaxConcurrentRuns = 256
-	DefaultModelTimeout      = 60 * time.Second
-	DefaultMaxRetries        = 2
-	DefaultMaxToolRounds     = 8
-	DefaultMaxToolCalls      = 32
-	DefaultMaxParallel       = 4
-	DefaultToolTimeout       = 30 * time.Second
+	DefaultAddr           = "127.0.0.1:8080"
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultRequestTimeout = 120 * time.Second
+	// DefaultSessionMaxMessages and DefaultSessionMaxBytes bound a session's history.
+	DefaultSessionMaxMessages = 500
+	DefaultSessionMaxBytes    = 8 << 20
+	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultMaxConcurrentRuns  = 256
+	DefaultModelTimeout       = 60 * time.Second
+	DefaultMaxRetries         = 2
+	DefaultMaxToolRounds      = 8
+	DefaultMaxToolCalls       = 32
+	DefaultMaxParallel        = 4
+	DefaultToolTimeout        = 30 * time.Second
 )
 
 // SetDefaults fills absent keys.
@@ -97,6 +100,12 @@ func (c *Config) SetDefaults() {
 			a.RunTimeout = c.Server.RequestTimeout
 		}
 		c.Agents[name] = a
+	}
+	if c.Sessions.MaxMessages == 0 {
+		c.Sessions.MaxMessages = DefaultSessionMaxMessages
+	}
+	if c.Sessions.MaxBytes == 0 {
+		c.Sessions.MaxBytes = DefaultSessionMaxBytes
 	}
 	if c.Audit.Content == "" {
 		c.Audit.Content = "hmac"
@@ -264,6 +273,12 @@ func (c *Config) Validate() error {
 			bad("demo.dsn", "is required with builtin tools (tools.%s): sqlite://path, made when missing", name)
 			break
 		}
+	}
+	if c.Sessions.MaxMessages < 0 {
+		bad("sessions.max_messages", "must be positive")
+	}
+	if c.Sessions.MaxBytes < 0 {
+		bad("sessions.max_bytes", "must be positive")
 	}
 	if c.Sessions.DSN == "" {
 		bad("sessions.dsn", "is required (sqlite://path or postgres://...)")

@@ -149,6 +149,11 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 				writeError(w, r, errBadRequest(fmt.Sprintf("session belongs to agent %q", sess.Agent)))
 				return
 			}
+			if full := sessionFull(rt, sess.Messages); full != "" {
+				writeError(w, r, &apiError{Status: http.StatusConflict, Code: "session_full",
+					Detail: "The session is full (" + full + "); start a new one"})
+				return
+			}
 			history = fromSession(sess.Messages)
 		}
 		newSession := sessionID == ""
@@ -199,6 +204,24 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 			Usage:     usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
 		})
 	})
+}
+
+// sessionFull says which bound a session's history has reached, or "".
+func sessionFull(rt *Runtime, msgs []session.Message) string {
+	if rt.SessionMaxMessages > 0 && len(msgs) >= rt.SessionMaxMessages {
+		return fmt.Sprintf("%d messages, the most sessions.max_messages allows", len(msgs))
+	}
+	var n int64
+	for _, m := range msgs {
+		n += int64(len(m.Content) + len(m.ToolCallID))
+		for _, tc := range m.ToolCalls {
+			n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
+		}
+	}
+	if rt.SessionMaxBytes > 0 && n >= rt.SessionMaxBytes {
+		return fmt.Sprintf("%d bytes of history, sessions.max_bytes is %d", n, rt.SessionMaxBytes)
+	}
+	return ""
 }
 
 // sessionDenied records an attempt on a session the caller does not own

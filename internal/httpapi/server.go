@@ -28,6 +28,10 @@ type Runtime struct {
 	DefaultAgent       string
 	InvalidTokenStatus int // 401 or 403
 	MaxBodyBytes       int64
+	// SessionMaxMessages and SessionMaxBytes bound a session's stored
+	// history; a chat continuing a fuller one gets 409 session_full.
+	SessionMaxMessages int
+	SessionMaxBytes    int64
 	RequestTimeout     time.Duration
 	Limiter            *RateLimiter // nil: no rate limit
 	// MaxConcurrentRuns bounds the runs in flight on the whole server,
