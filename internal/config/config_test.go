@@ -243,3 +243,29 @@ func TestLoadAudit_OnlyTheAuditSection(t *testing.T) {
 		}
 	}
 }
+
+// A Go tool the program registered with a condition keeps it: a config
+// that redeclares the tool must restate a condition, not drop it silently.
+func TestLoadWith_RedeclaredGoToolMustRestateItsCondition(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	goTools := map[string]Tool{"greet": {Permission: "respond", Condition: `principal.subject == "agent"`}}
+	write := func(yaml string) string {
+		path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if _, err := LoadWith(write(base+"tools: {greet: {type: go, permission: respond}}\n"), env(nil), goTools); err == nil ||
+		!strings.Contains(err.Error(), "tools.greet.condition: the program registers this tool with a condition") {
+		t.Errorf("redeclared without a condition: %v", err)
+	}
+	c, err := LoadWith(write(base+"tools: {greet: {type: go, permission: respond, condition: 'true'}}\n"), env(nil), goTools)
+	if err != nil || c.Tools["greet"].Condition != "true" {
+		t.Errorf("redeclared with a condition: %v", err)
+	}
+	c, err = LoadWith(write(base), env(nil), goTools)
+	if err != nil || c.Tools["greet"].Condition != `principal.subject == "agent"` {
+		t.Errorf("not redeclared: %+v, %v", c.Tools["greet"], err)
+	}
+}

@@ -120,8 +120,14 @@ func parse(data []byte, getenv func(string) string, goTools map[string]Tool) (*C
 		if c.Tools == nil {
 			c.Tools = map[string]Tool{}
 		}
-		for name, t := range goTools {
+		for _, name := range sortedKeys(goTools) {
+			t := goTools[name]
 			c.goTools[name] = true
+			// Redeclaring a Go tool sets its whole policy; leaving out the
+			// condition the program registered would drop it silently.
+			if d, declared := c.Tools[name]; declared && d.Type == "go" && t.Condition != "" && d.Condition == "" {
+				return nil, fmt.Errorf("tools.%s.condition: the program registers this tool with a condition, which this declaration would drop; restate it (condition: 'true' removes it on purpose)", name)
+			}
 			if _, declared := c.Tools[name]; !declared {
 				t.Type = "go"
 				c.Tools[name] = t
