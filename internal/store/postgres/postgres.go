@@ -43,6 +43,9 @@ func closePool(pool *pgxpool.Pool) {
 	}
 }
 
+// MigrationLockTimeout bounds how long a migration waits for a table lock.
+var MigrationLockTimeout = 5 * time.Second
+
 // migrationLock is the advisory lock key that serializes migrations of
 // processes starting at the same time.
 const migrationLock = 0x6761746568 // "gateh"
@@ -112,6 +115,12 @@ func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 func migrate(ctx context.Context, pool *pgxpool.Pool, set string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		// A migration's ALTER waiting behind a long read (an old replica's
+		// verify, say) would queue every other replica's audit writes
+		// behind it: give up instead, and let the start be retried.
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, MigrationLockTimeout.Milliseconds())); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations

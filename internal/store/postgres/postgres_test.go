@@ -230,3 +230,38 @@ func TestOpenAuditExisting_ReadOnly(t *testing.T) {
 		t.Errorf("Verify = %+v, %v", res, err)
 	}
 }
+
+// A start whose migrations wait for a table lock gives up after
+// MigrationLockTimeout rather than queueing (with every replica's audit
+// writes behind it) until the lock holder is done.
+func TestMigrationGivesUpOnAHeldLock(t *testing.T) {
+	storetest.RequirePostgres(t)
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	openAudit(t, dsn).Close()
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	old := MigrationLockTimeout
+	MigrationLockTimeout = 300 * time.Millisecond
+	defer func() { MigrationLockTimeout = old }()
+	start := time.Now()
+	s, err := OpenAudit(ctx, dsn)
+	if err == nil {
+		s.Close()
+		t.Fatal("opened while the migrations table was locked")
+	}
+	if d := time.Since(start); d > 3*time.Second || !strings.Contains(err.Error(), "lock timeout") {
+		t.Errorf("gave up after %v with %v; want a lock timeout within the bound", d, err)
+	}
+}
