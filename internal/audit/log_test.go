@@ -340,3 +340,38 @@ func TestCheckpointsTheHeadFoundAtStartOnce(t *testing.T) {
 		t.Errorf("%d checkpoints; want one, of seq 4", len(cps))
 	}
 }
+
+// An append whose acknowledgement was lost (committed, but reported as
+// failed) leaves the head unknown; the next interval reloads and signs it
+// even though nothing more is written.
+func TestCheckpointsSignATailWhoseAcknowledgementWasLost(t *testing.T) {
+	inner := openStore(t)
+	fs := &faultyStore{Store: inner}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	l := newLog(t, audit.Config{Store: fs, ChainID: "c1", CheckpointKey: key, CheckpointInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	for range 2 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	fs.appendHook = func(ctx context.Context, evs []audit.Event) error {
+		if err := inner.Append(ctx, evs); err != nil {
+			return err
+		}
+		return errors.New("connection reset after the commit")
+	}
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err == nil {
+		t.Fatal("Record succeeded; want the lost acknowledgement reported")
+	}
+	fs.appendHook = nil
+	time.Sleep(300 * time.Millisecond)
+	cps, err := inner.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := cps[len(cps)-1]; last.Seq != 3 {
+		t.Errorf("last checkpoint at seq %d; want 3, the committed head", last.Seq)
+	}
+}

@@ -41,7 +41,7 @@ func (l *Log) run() {
 				break
 			}
 			l.recordSuppressed()
-			if l.cfg.CheckpointKey != nil && l.sinceCheck > 0 {
+			if l.cfg.CheckpointKey != nil && (l.sinceCheck > 0 || !l.signedHead) {
 				l.checkpoint()
 			}
 			return
@@ -112,7 +112,7 @@ func (l *Log) appendBatch(batch []*request) error {
 	if err := l.cfg.Store.Append(ctx, events); err != nil {
 		// The commit may or may not have happened (a lost acknowledgement):
 		// the store, not memory, says where the chain continues.
-		l.stale = true
+		l.stale, l.signedHead = true, false // the head may have moved unsigned
 		l.stats.failures.Add(1)
 		return fmt.Errorf("%w: append events: %w", ErrUnavailable, err)
 	}
