@@ -91,9 +91,9 @@ func dsnFor(path, set string) string {
 }
 
 // openExisting opens a file some gatehouse made, for reading it: it must
-// exist and carry every migration of set. Nothing is created or migrated,
-// so a mistyped path is an error (not a new, empty, "intact" log) and an
-// evidence copy made by an older version is not rewritten.
+// exist and carry every migration of set. Nothing is created, migrated or
+// converted, so a mistyped path is an error (not a new, empty, "intact"
+// log) and an evidence copy is read as it is.
 func openExisting(ctx context.Context, path, set string) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %q: path must be non-empty without ? or #", path)
@@ -101,7 +101,13 @@ func openExisting(ctx context.Context, path, set string) (*sql.DB, error) {
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("no %s database at %s", set, path)
 	}
-	db, err := sql.Open("sqlite", dsnFor(path, set))
+	// Read-only, and no journal-mode pragma: opening must not convert a
+	// copy to WAL or fold its -wal file in. (SQLite still needs to write
+	// the -shm index beside a WAL file, so the directory must be writable.)
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Set("mode", "ro")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

@@ -406,3 +406,58 @@ func TestOpenAuditExisting_CreatesAndMigratesNothing(t *testing.T) {
 	}
 	s.Close()
 }
+
+// Reading an evidence copy leaves it as it was: not converted to WAL, its
+// -wal file not folded in.
+func TestOpenAuditExisting_LeavesACopyAsItIs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.db")
+	s := openAudit(t, path)
+	l, err := audit.New(audit.Config{Store: s, ChainID: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	// A copy taken while the server ran: the database and its -wal file.
+	copyDir := t.TempDir()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, "audit.db"+suffix), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(filepath.Join(copyDir, "audit.db"+suffix))
+			if err != nil {
+				t.Fatalf("%s: %v", suffix, err)
+			}
+			out[suffix] = string(b)
+		}
+		return out
+	}
+	before := snapshot()
+	r, err := OpenAuditExisting(ctx, filepath.Join(copyDir, "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := audit.Verify(ctx, r, audit.VerifyOptions{})
+	if err != nil || !res.OK || res.Events != 5 {
+		t.Errorf("Verify = %+v, %v; want ok, 5 events", res, err)
+	}
+	r.Close()
+	if after := snapshot(); !reflect.DeepEqual(before, after) {
+		t.Error("reading the copy changed its files")
+	}
+}

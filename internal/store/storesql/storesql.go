@@ -187,7 +187,10 @@ func CollectCheckpoints(rows Rows) ([]audit.Checkpoint, error) {
 // file of set in fsys: what a reader that must not migrate needs to know.
 func CheckMigrated(fsys fs.FS, set string, applied []string, queryErr error) error {
 	if queryErr != nil {
-		return fmt.Errorf("not a gatehouse %s database (no migrations recorded): %w", set, queryErr)
+		if strings.Contains(queryErr.Error(), "schema_migrations") { // no such table / does not exist
+			return fmt.Errorf("not a gatehouse %s database (no migrations recorded): %w", set, queryErr)
+		}
+		return fmt.Errorf("read the %s database's migrations: %w", set, queryErr)
 	}
 	names, err := fs.Glob(fsys, "migrations/"+set+"/*.sql")
 	if err != nil {
