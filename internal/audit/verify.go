@@ -18,7 +18,8 @@ type VerifyOptions struct {
 	PublicKey ed25519.PublicKey
 }
 
-// ChainHead is the verified end of one chain.
+// ChainHead is the end of one chain as stored: verified when the result
+// is OK.
 type ChainHead struct {
 	Seq    int64  `json:"seq"`
 	Hash   string `json:"hash"`
@@ -113,7 +114,7 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		if !seen {
 			h.Hash = GenesisHash
 		}
-		if p, bad := checkEvent(e, h, cps[e.ChainID][e.Seq]); bad {
+		for _, p := range checkEvent(e, h, cps[e.ChainID][e.Seq]) {
 			report(p)
 		}
 		// Checking goes on from this event as stored: the next one must
@@ -144,31 +145,33 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 	return res, nil
 }
 
-// checkEvent checks e against the verified head of its chain so far.
-func checkEvent(e Event, head ChainHead, cps []Checkpoint) (Problem, bool) {
-	bad := func(seq int64, reason string) (Problem, bool) {
-		return Problem{e.ChainID, seq, reason}, true
-	}
+// checkEvent checks e against the head of its chain so far: its link (seq
+// and prev_hash) and, separately, the event itself (hash and checkpoints),
+// so an edit right after a deletion is reported too.
+func checkEvent(e Event, head ChainHead, cps []Checkpoint) []Problem {
+	var out []Problem
+	bad := func(seq int64, reason string) { out = append(out, Problem{e.ChainID, seq, reason}) }
 	want := head.Seq + 1
 	switch {
 	case e.Seq > want:
-		return bad(want, fmt.Sprintf("event missing (deleted): next stored event is seq %d", e.Seq))
+		bad(want, fmt.Sprintf("event missing (deleted): next stored event is seq %d", e.Seq))
 	case e.Seq < want:
-		return bad(e.Seq, "event out of order")
+		bad(e.Seq, "event out of order")
 	case e.PrevHash != head.Hash:
-		return bad(e.Seq, "prev_hash does not match the event before (events inserted, deleted or reordered)")
+		bad(e.Seq, "prev_hash does not match the event before (events inserted, deleted or reordered)")
 	}
 	h, err := ComputeHash(e)
-	if err != nil {
-		return bad(e.Seq, err.Error())
-	}
-	if h != e.Hash {
-		return bad(e.Seq, "hash does not match the event's content (event edited)")
+	switch {
+	case err != nil:
+		bad(e.Seq, err.Error())
+	case h != e.Hash:
+		bad(e.Seq, "hash does not match the event's content (event edited)")
 	}
 	for _, c := range cps {
 		if c.Hash != e.Hash {
-			return bad(e.Seq, "event differs from a signed checkpoint (history rewritten)")
+			bad(e.Seq, "event differs from a signed checkpoint (history rewritten)")
+			break
 		}
 	}
-	return Problem{}, false
+	return out
 }

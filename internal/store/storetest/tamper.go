@@ -73,6 +73,11 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 3`, chainID)
 				exec(t, `UPDATE audit_events SET decision = 'allow' WHERE chain_id = $1 AND seq = 8`, chainID)
 			}},
+		{name: "deleted, and the next event edited", wantSeq: 3, wantReason: "deleted", alsoSeq: 4, alsoReason: "edited",
+			tamper: func(t *testing.T, _ audit.Store, exec Exec) {
+				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 3`, chainID)
+				exec(t, `UPDATE audit_events SET decision = 'allow' WHERE chain_id = $1 AND seq = 4`, chainID)
+			}},
 		{name: "deleted first", wantSeq: 1, wantReason: "deleted", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 			exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 1`, chainID)
 		}},
