@@ -176,13 +176,18 @@ func TestAuditCommitsWaitForTheFlush(t *testing.T) {
 		sep = "&"
 	}
 	s := openAudit(t, dsn+sep+"options=-c%20synchronous_commit%3Doff")
-	for range 3 { // more than one pooled connection
+	for range 3 { // three connections held at once: three separate ones
+		c, err := s.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
 		var v string
-		if err := s.pool.QueryRow(context.Background(), `SHOW synchronous_commit`).Scan(&v); err != nil {
+		if err := c.QueryRow(context.Background(), `SHOW synchronous_commit`).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		if v != "on" {
-			t.Fatalf("synchronous_commit = %q on the audit pool; want on", v)
+			t.Fatalf("synchronous_commit = %q on an audit pool connection; want on", v)
 		}
 	}
 	// The DSN's option does reach the server: sessions keep it.
