@@ -10,11 +10,12 @@ import (
 
 // restartOnly checks that next leaves alone the settings only read at
 // start: the listener (server.addr, server.tls), server.shutdown_timeout,
-// and the audit, sessions and demo stores (the session limits reload). A reload that changes one is
-// refused, rather than answered "reloaded" while the old value stays in
-// force — an audit.content change that did not happen, say, or a client CA
-// still trusted. (server.request_timeout is per runtime: each request sets
-// its own deadlines from the config it started with.)
+// and the audit, sessions and demo stores (the session limits do reload).
+// A reload that changes one is refused, rather than answered "reloaded"
+// while the old value stays in force — an audit.content change that did
+// not happen, say, or a client CA still trusted. (server.request_timeout is
+// per runtime: each request sets its own deadlines from the config it
+// started with.)
 func restartOnly(running, next *config.Config) error {
 	var keys []string
 	// The compared values are comparable structs; a field that is not (a
