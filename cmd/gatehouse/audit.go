@@ -32,7 +32,8 @@ The log is found by --config FILE (or $GATEHOUSE_CONFIG), --dsn DSN, or --data-d
 // auditTarget is where the audit commands find the log and its keys.
 type auditTarget struct {
 	dsn           string
-	checkpointKey string // path; may not exist
+	checkpointKey string // path; may not exist unless keyRequired
+	keyRequired   bool   // named by the config: checkpoints must be checked against it
 	hmacEnv       string
 	hmacKeyFile   string
 }
@@ -126,7 +127,7 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		if err != nil {
 			return t, err
 		}
-		t.dsn, t.checkpointKey = a.DSN, a.CheckpointKeyFile
+		t.dsn, t.checkpointKey, t.keyRequired = a.DSN, a.CheckpointKeyFile, a.CheckpointKeyFile != ""
 		t.hmacEnv, t.hmacKeyFile = a.HMACKeyEnv, a.HMACKeyFile
 	}
 	return t, nil
@@ -159,6 +160,9 @@ func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointF
 			opts.PublicKey = key.Public().(ed25519.PublicKey)
 		case !errors.Is(err, os.ErrNotExist):
 			return err
+		case t.keyRequired:
+			// Without the key, any well-formed checkpoint would pass.
+			return fmt.Errorf("audit verify: audit.checkpoint_key_file %s is not there (a relative path is read from the working directory): %w", t.checkpointKey, err)
 		}
 	}
 	if checkpointFile != "" {

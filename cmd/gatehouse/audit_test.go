@@ -168,3 +168,27 @@ func TestAuditCommand_MissingLogIsAnError(t *testing.T) {
 		t.Errorf("the commands created %v", entries)
 	}
 }
+
+// A checkpoint key the config names must be found: verifying without it
+// would accept checkpoints signed by any key.
+func TestAuditCommand_ConfiguredCheckpointKeyMustExist(t *testing.T) {
+	g := startGateway(t, gwOptions{})
+	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "hi"}); r.status != 200 {
+		t.Fatalf("chat: %d %s", r.status, r.raw)
+	}
+	if out, err := runAuditCmd(t, g.env, "verify", "--config", g.cfgPath); err != nil || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("verify with the key: %q, %v", out, err)
+	}
+	cfg, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(moved, []byte(strings.Replace(string(cfg), g.dir+"/checkpoint.key", "relative/checkpoint.key", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runAuditCmd(t, g.env, "verify", "--config", moved)
+	if err == nil || !strings.Contains(err.Error(), "audit.checkpoint_key_file relative/checkpoint.key is not there") || strings.Contains(out, "ok:") {
+		t.Errorf("verify without the configured key: %q, %v", out, err)
+	}
+}
