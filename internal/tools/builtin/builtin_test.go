@@ -165,7 +165,8 @@ func TestPolicyUpdate_ChangesOnlyStatusOrPremium(t *testing.T) {
 		{"missing field", staff, tools.Args{"policy_id": "POL-500", "value": "active"},
 			builtin.Policy{ID: "POL-500", CustomerID: "C-100", Status: "active", Premium: 1200}, "cannot be changed"},
 	}
-	for _, bad := range []string{"0", "-5", "abc", "", "1e10", "NaN", "nan", "Inf", "+Inf", "0x10p-2x"} {
+	for _, bad := range []string{"0", "-5", "abc", "", "1e10", "NaN", "nan", "Inf", "+Inf", "0x10p-2x",
+		"0x1p10", "1e3", "+.5", "+100", "100.123", " 100"} { // plain decimal only: a condition reading the text must judge the stored amount
 		tests = append(tests, struct {
 			name    string
 			p       *principal.Principal

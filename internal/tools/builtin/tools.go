@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -44,6 +45,9 @@ func customerScope(ctx context.Context) (string, error) {
 	}
 	return "", errors.New("the caller's customer_id claim is not a customer id")
 }
+
+// premiumText is a plain decimal amount: digits, at most two decimals.
+var premiumText = regexp.MustCompile(`^[0-9]{1,10}(\.[0-9]{1,2})?$`)
 
 func str(args tools.Args, k string) string {
 	s, _ := args[k].(string)
@@ -159,9 +163,12 @@ func (t policyUpdate) Call(ctx context.Context, args tools.Args) (any, error) {
 		}
 		res, err = t.db.setStatus.ExecContext(ctx, value, id, scope, scope)
 	case "premium":
+		// Plain decimal only: ParseFloat also takes 0x1p10, 1e9, +.5 and Inf,
+		// so a condition reading the text would judge another amount than
+		// the one stored.
 		f, perr := strconv.ParseFloat(value, 64)
 		// Written so NaN, which fails every comparison, is refused too.
-		if perr != nil || !(f > 0 && f <= 1e9) {
+		if !premiumText.MatchString(value) || perr != nil || !(f > 0 && f <= 1e9) {
 			return nil, fmt.Errorf("premium %q is not a positive amount", value)
 		}
 		res, err = t.db.setPremium.ExecContext(ctx, f, id, scope, scope)
