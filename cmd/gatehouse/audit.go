@@ -170,12 +170,12 @@ func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointF
 		if err != nil {
 			return fmt.Errorf("audit verify: %w", err)
 		}
-		cps, err := audit.ReadCheckpoints(f)
+		cps, anchors, err := audit.ReadExport(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("audit verify %s: %w", checkpointFile, err)
 		}
-		opts.Checkpoints = cps
+		opts.Checkpoints, opts.Anchors = cps, anchors
 	}
 	res, err := audit.Verify(ctx, st, opts)
 	if err != nil {

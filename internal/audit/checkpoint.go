@@ -66,36 +66,58 @@ func (c Checkpoint) VerifySignature(pub ed25519.PublicKey) error {
 // ReadCheckpoints reads checkpoints from r: a single checkpoint JSON object,
 // or JSON lines as written by Export (event lines are skipped).
 func ReadCheckpoints(r io.Reader) ([]Checkpoint, error) {
+	cps, _, err := ReadExport(r)
+	if err == nil && len(cps) == 0 {
+		return nil, errors.New("read checkpoints: no checkpoint found")
+	}
+	return cps, err
+}
+
+// ReadExport reads what `audit verify --checkpoint FILE` trusts from a file
+// kept away from the log: its checkpoints (a single checkpoint JSON object,
+// or the checkpoint lines of Export's JSON lines) and, as anchors, the
+// events an export holds — each must still be in the log, unchanged, so a
+// deleted tail is found even where no checkpoint covered it.
+func ReadExport(r io.Reader) ([]Checkpoint, []Anchor, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	var single Checkpoint
 	if json.Unmarshal(data, &single) == nil && single.ChainID != "" && len(single.Signature) > 0 {
-		return []Checkpoint{single}, nil
+		return []Checkpoint{single}, nil, nil
 	}
-	var out []Checkpoint
+	var cps []Checkpoint
+	var anchors []Anchor
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
 	for line := 1; sc.Scan(); line++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var l exportLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("read checkpoints line %d: %w", line, err)
+		var l struct {
+			exportLine
+			Anchor
 		}
-		if l.Checkpoint != nil {
-			out = append(out, *l.Checkpoint)
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, nil, fmt.Errorf("read checkpoints line %d: %w", line, err)
+		}
+		switch {
+		case l.Checkpoint != nil:
+			cps = append(cps, *l.Checkpoint)
+		case l.ChainID != "" && l.Seq > 0 && l.Hash != "":
+			anchors = append(anchors, l.Anchor)
+		default:
+			return nil, nil, fmt.Errorf("read checkpoints line %d: neither a checkpoint nor an event", line)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+		return nil, nil, fmt.Errorf("read checkpoints: %w", err)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("read checkpoints: no checkpoint found")
+	if len(cps) == 0 && len(anchors) == 0 {
+		return nil, nil, errors.New("read checkpoints: no checkpoint or event found")
 	}
-	return out, nil
+	return cps, anchors, nil
 }
 
 // LoadOrCreateKey reads the Ed25519 checkpoint signing key at path (PKCS#8

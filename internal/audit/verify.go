@@ -5,7 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -16,6 +17,16 @@ type VerifyOptions struct {
 	Checkpoints []Checkpoint
 	// PublicKey, when set, is the only key checkpoints may be signed with.
 	PublicKey ed25519.PublicKey
+	// Anchors are events of an export kept elsewhere: each must still be in
+	// the log with the same hash (see ReadExport).
+	Anchors []Anchor
+}
+
+// Anchor is an event as an export kept elsewhere recorded it.
+type Anchor struct {
+	ChainID string `json:"chain_id"`
+	Seq     int64  `json:"seq"`
+	Hash    string `json:"hash"`
 }
 
 // ChainHead is the end of one chain as stored: verified when the result
@@ -108,6 +119,14 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		res.Checkpoints++
 	}
 
+	anchors := map[string]map[int64]string{}
+	for _, a := range opts.Anchors {
+		if anchors[a.ChainID] == nil {
+			anchors[a.ChainID] = map[int64]string{}
+		}
+		anchors[a.ChainID][a.Seq] = a.Hash
+	}
+
 	err = s.Scan(ctx, time.Time{}, func(e Event) error {
 		res.Events++
 		h, seen := res.Chains[e.ChainID]
@@ -116,6 +135,9 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		}
 		for _, p := range checkEvent(e, h, cps[e.ChainID][e.Seq]) {
 			report(p)
+		}
+		if want, ok := anchors[e.ChainID][e.Seq]; ok && want != e.Hash {
+			report(Problem{e.ChainID, e.Seq, "event differs from the exported copy (history rewritten)"})
 		}
 		// Checking goes on from this event as stored: the next one must
 		// follow it and match its own content.
@@ -126,19 +148,32 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		return res, fmt.Errorf("verify audit log: %w", err)
 	}
 
-	chains := make([]string, 0, len(cps))
-	for id := range cps {
-		chains = append(chains, id)
+	// The log must reach every signed checkpoint and exported event.
+	type mark struct {
+		seq  int64
+		what string
 	}
-	sort.Strings(chains)
-	for _, id := range chains {
-		head, last := res.Chains[id], int64(0)
-		for seq := range cps[id] {
-			last = max(last, seq)
+	reach := map[string]mark{}
+	note := func(id string, seq int64, what string) {
+		if seq > reach[id].seq {
+			reach[id] = mark{seq, what}
 		}
-		if last > head.Seq {
+	}
+	for id, bySeq := range cps {
+		for seq := range bySeq {
+			note(id, seq, "a signed checkpoint covers")
+		}
+	}
+	for id, bySeq := range anchors {
+		for seq := range bySeq {
+			note(id, seq, "the exported copy holds")
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(reach)) {
+		head, last := res.Chains[id], reach[id]
+		if last.seq > head.Seq {
 			report(Problem{id, head.Seq + 1, fmt.Sprintf(
-				"log ends at seq %d but a signed checkpoint covers seq %d (tail cut off)", head.Seq, last)})
+				"log ends at seq %d but %s seq %d (tail cut off)", head.Seq, last.what, last.seq)})
 		}
 	}
 	res.OK = res.FirstBad == nil

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -51,6 +52,7 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 		name       string
 		tamper     func(t *testing.T, s audit.Store, exec Exec)
 		checkpoint bool // verify with the checkpoint exported before tampering
+		export     bool // verify with the events exported before tampering, as anchors
 		wantSeq    int64
 		wantReason string
 		alsoSeq    int64 // a later problem that must be reported too
@@ -104,6 +106,17 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq >= 9`, chainID)
 				exec(t, `DELETE FROM audit_checkpoints`)
 			}},
+		// No checkpoint covers seq 9-10 (the writer died before signing);
+		// an export taken before holds them.
+		{name: "tail cut past the last checkpoint, export kept", export: true, wantSeq: 9, wantReason: "the exported copy holds seq 10",
+			tamper: func(t *testing.T, _ audit.Store, exec Exec) {
+				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq >= 9`, chainID)
+				exec(t, `DELETE FROM audit_checkpoints`)
+			}},
+		{name: "hash rewritten after the export", export: true, wantSeq: 5, wantReason: "edited", alsoSeq: 5, alsoReason: "exported copy",
+			tamper: func(t *testing.T, s audit.Store, exec Exec) {
+				exec(t, `UPDATE audit_events SET hash = $2 WHERE chain_id = $1 AND seq = 5`, chainID, strings.Repeat("f", 64))
+			}},
 		{name: "tail cut, stored checkpoint left", wantSeq: 9, wantReason: "tail cut off",
 			tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 				exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq >= 9`, chainID)
@@ -134,12 +147,23 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 			if err != nil || len(cps) != 1 || cps[0].Seq != 10 {
 				t.Fatalf("Checkpoints = %+v, %v; want one at seq 10", cps, err)
 			}
+			var buf bytes.Buffer
+			if err := audit.Export(ctx, &buf, s, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			_, exported, err := audit.ReadExport(&buf)
+			if err != nil || len(exported) != 10 {
+				t.Fatalf("ReadExport = %d anchors, %v; want 10", len(exported), err)
+			}
 			if tt.tamper != nil {
 				tt.tamper(t, s, exec)
 			}
 			opts := audit.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)}
 			if tt.checkpoint {
 				opts.Checkpoints = cps
+			}
+			if tt.export {
+				opts.Anchors = exported
 			}
 			res, err := audit.Verify(ctx, s, opts)
 			if err != nil {
