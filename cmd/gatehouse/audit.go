@@ -111,11 +111,13 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		if dataDir != "" {
 			t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
 			t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+			t.keyRequired = true // dev mode makes it on first start
 		}
 	case dataDir != "":
 		t.dsn = "sqlite://" + filepath.Join(dataDir, "audit.db")
 		t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
 		t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+		t.keyRequired = true
 	default:
 		if configPath == "" {
 			configPath = getenv("GATEHOUSE_CONFIG")
@@ -162,7 +164,7 @@ func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointF
 			return err
 		case t.keyRequired:
 			// Without the key, any well-formed checkpoint would pass.
-			return fmt.Errorf("audit verify: audit.checkpoint_key_file %s is not there (a relative path is read from the working directory): %w", t.checkpointKey, err)
+			return fmt.Errorf("audit verify: the checkpoint key %s is not there (audit.checkpoint_key_file, or the data dir's; a relative path is read from the working directory): %w", t.checkpointKey, err)
 		}
 	}
 	if checkpointFile != "" {

@@ -188,7 +188,20 @@ func TestAuditCommand_ConfiguredCheckpointKeyMustExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := runAuditCmd(t, g.env, "verify", "--config", moved)
-	if err == nil || !strings.Contains(err.Error(), "audit.checkpoint_key_file relative/checkpoint.key is not there") || strings.Contains(out, "ok:") {
+	if err == nil || !strings.Contains(err.Error(), "the checkpoint key relative/checkpoint.key is not there") || strings.Contains(out, "ok:") {
 		t.Errorf("verify without the configured key: %q, %v", out, err)
+	}
+}
+
+// A dev data dir has its checkpoint key from the first start: one without
+// it is an error, not a verify that accepts any signer.
+func TestAuditCommand_DataDirWithoutItsKeyIsAnError(t *testing.T) {
+	dir := auditDataDir(t, 3)
+	if err := os.Remove(filepath.Join(dir, "audit-checkpoint.key")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runAuditCmd(t, nil, "verify", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "checkpoint key") || strings.Contains(out, "ok:") {
+		t.Errorf("verify without the data dir's key = %q, %v", out, err)
 	}
 }

@@ -103,6 +103,8 @@ func ReadExport(r io.Reader) ([]Checkpoint, []Anchor, error) {
 			return nil, nil, fmt.Errorf("read checkpoints line %d: %w", line, err)
 		}
 		switch {
+		case l.Checkpoint != nil && l.ChainID != "":
+			return nil, nil, fmt.Errorf("read checkpoints line %d: both a checkpoint and an event", line)
 		case l.Checkpoint != nil:
 			cps = append(cps, *l.Checkpoint)
 		case l.ChainID != "" && l.Seq > 0 && l.Hash != "":

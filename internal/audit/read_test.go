@@ -120,3 +120,40 @@ func TestParseQuery(t *testing.T) {
 		t.Errorf("List with a bad cursor = %v, want ErrBadQuery", err)
 	}
 }
+
+// Anchors from an export: every copy given counts (two disagreeing copies
+// of one event are not settled by the last), and a line claiming to be both
+// a checkpoint and an event is refused.
+func TestVerifyAnchors_EveryCopyCounts(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	l, err := audit.New(audit.Config{Store: s, ChainID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	var buf bytes.Buffer
+	if err := audit.Export(ctx, &buf, s, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	_, anchors, err := audit.ReadExport(&buf)
+	if err != nil || len(anchors) != 3 {
+		t.Fatalf("ReadExport = %d anchors, %v", len(anchors), err)
+	}
+	forged := audit.Anchor{ChainID: "c1", Seq: 2, Hash: strings.Repeat("f", 64)}
+	for _, order := range [][]audit.Anchor{append([]audit.Anchor{forged}, anchors...), append(anchors, forged)} {
+		res, err := audit.Verify(ctx, s, audit.VerifyOptions{Anchors: order})
+		if err != nil || res.OK || res.FirstBad.Seq != 2 || !strings.Contains(res.FirstBad.Reason, "exported copy") {
+			t.Errorf("Verify with a disagreeing copy = %+v, %v; want a problem at seq 2", res, err)
+		}
+	}
+	both := `{"chain_id":"c1","seq":1,"hash":"` + anchors[0].Hash + `","checkpoint":{"chain_id":"c1","seq":1}}` + "\n"
+	if _, _, err := audit.ReadExport(strings.NewReader(both)); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Errorf("ReadExport of a line that is both: %v", err)
+	}
+}
