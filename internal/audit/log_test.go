@@ -39,6 +39,16 @@ func newLog(t *testing.T, cfg audit.Config) *audit.Log {
 	return l
 }
 
+// recordRuns records n run.started events through l.
+func recordRuns(t *testing.T, l *audit.Log, n int) {
+	t.Helper()
+	for range n {
+		if err := l.Record(context.Background(), audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func mustVerify(t *testing.T, s audit.Store, opts audit.VerifyOptions) audit.VerifyResult {
 	t.Helper()
 	res, err := audit.Verify(context.Background(), s, opts)
@@ -272,11 +282,7 @@ func TestCheckpointsEveryNEventsAndWhenIdle(t *testing.T) {
 	l := newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointEvery: 3,
 		CheckpointInterval: 50 * time.Millisecond})
 	ctx := context.Background()
-	for range 7 {
-		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	recordRuns(t, l, 7)
 	time.Sleep(200 * time.Millisecond) // idle: one interval checkpoint of seq 7, not one per interval
 	cps, err := s.Checkpoints(ctx)
 	if err != nil {
@@ -319,15 +325,8 @@ func containsAll(s []int64, vs ...int64) bool {
 func TestCheckpointsTheHeadFoundAtStartOnce(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
-	first, err := audit.New(audit.Config{Store: s, ChainID: "c1"}) // no key: nothing signed
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 4 {
-		if err := first.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first := newLog(t, audit.Config{Store: s, ChainID: "c1"}) // no key: nothing signed
+	recordRuns(t, first, 4)
 	first.Close()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointInterval: 20 * time.Millisecond})
@@ -350,11 +349,7 @@ func TestCheckpointsSignATailWhoseAcknowledgementWasLost(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	l := newLog(t, audit.Config{Store: fs, ChainID: "c1", CheckpointKey: key, CheckpointInterval: 20 * time.Millisecond})
 	ctx := context.Background()
-	for range 2 {
-		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	recordRuns(t, l, 2)
 	time.Sleep(100 * time.Millisecond)
 	fs.appendHook = func(ctx context.Context, evs []audit.Event) error {
 		if err := inner.Append(ctx, evs); err != nil {

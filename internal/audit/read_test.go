@@ -127,15 +127,8 @@ func TestParseQuery(t *testing.T) {
 func TestVerifyAnchors_EveryCopyCounts(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
-	l, err := audit.New(audit.Config{Store: s, ChainID: "c1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1"})
+	recordRuns(t, l, 3)
 	l.Close()
 	var buf bytes.Buffer
 	if err := audit.Export(ctx, &buf, s, time.Time{}); err != nil {
