@@ -35,6 +35,19 @@ type Request struct {
 	Model    string
 	Messages []Message
 	Tools    []ToolDef
+	Options  Options
+}
+
+// Options are the request settings a pass-through forwards; zero values are
+// not sent.
+type Options struct {
+	Temperature       *float64
+	TopP              *float64
+	MaxTokens         int64
+	Stop              []string
+	Seed              *int64
+	ToolChoice        string // auto | none | required | a tool's name
+	ParallelToolCalls *bool
 }
 
 // Usage counts tokens.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"net"
 	"strings"
 	"testing"
@@ -269,4 +270,16 @@ func TestMigrationGivesUpOnAHeldLock(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second || !strings.Contains(err.Error(), "lock timeout") {
 		t.Errorf("gave up after %v with %v; want a lock timeout within the bound", d, err)
 	}
+}
+
+func TestCallStoreConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestCallStore(t, func(t *testing.T) passthrough.CallStore {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

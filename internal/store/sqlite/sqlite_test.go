@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -460,4 +461,15 @@ func TestOpenAuditExisting_LeavesACopyAsItIs(t *testing.T) {
 	if after := snapshot(); !reflect.DeepEqual(before, after) {
 		t.Error("reading the copy changed its files")
 	}
+}
+
+func TestCallStoreConformance(t *testing.T) {
+	storetest.TestCallStore(t, func(t *testing.T) passthrough.CallStore {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+)
+
+// Gated is one proposed tool call after the policy gate: the decision, the
+// arguments it was made over (nil unless they decoded), the audit event that
+// records it, and the status a refused call ends with.
+type Gated struct {
+	Call     llm.ToolCall
+	Tool     *Tool // nil when the name is not a tool offered to the caller
+	Args     tools.Args
+	Decision authz.Decision
+	// Status is "" for an allowed call, else denied | invalid_arguments.
+	Status string
+	// Event is the tool.decided event, to be made durable before the call
+	// is acted on (run here, or released to a client).
+	Event audit.Event
+}
+
+// Gate decides one tool call proposed by a model: the tool must be one of
+// those offered to the caller (offered[name]), its arguments must pass the
+// tool's strict decoder, then permission and condition must allow it. It is
+// the one rule every front door applies — agent runs, the pass-through and
+// MCP — so a call is judged the same wherever it comes from.
+//
+// Only configured names reach the event's clear fields: a name the model
+// invented, and any decoder or condition message quoting the arguments, go
+// to Content, which the log stores per audit.content.
+func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal, base audit.Event, offered map[string]*Tool, c llm.ToolCall) Gated {
+	g := Gated{Call: c, Status: "denied"}
+	ev := base
+	ev.Type = audit.TypeToolDecided
+	ev.Content = map[string]string{"arguments": c.Arguments}
+	t := offered[c.Name]
+	switch {
+	case t == nil:
+		ev.Resource = "tool:unknown"
+		ev.Content["tool"] = c.Name
+		g.Decision = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that was not offered to this caller"}
+	default:
+		g.Tool = t
+		ev.Resource = "tool:" + t.Policy.Tool
+		raw := c.Arguments
+		if strings.TrimSpace(raw) == "" {
+			raw = "{}" // some models send nothing for a tool without arguments
+		}
+		args, err := t.Decode([]byte(raw))
+		if err != nil {
+			g.Decision = authz.Decision{Rule: "argument schema of " + t.Policy.Tool, Reason: "invalid arguments", Detail: err.Error()}
+			g.Status = "invalid_arguments"
+		} else {
+			g.Args = args
+			g.Decision = perms.AuthorizeTool(ctx, p, t.Policy, args)
+		}
+	}
+	ev.Rule, ev.Reason = g.Decision.Rule, g.Decision.Reason
+	if g.Decision.Detail != "" {
+		ev.Content["error"] = g.Decision.Detail
+	}
+	if g.Decision.Allow {
+		ev.Decision, g.Status = audit.Allow, ""
+	} else {
+		ev.Decision = audit.Deny
+	}
+	g.Event = ev
+	return g
+}
+
+// ReasonText is what the caller and the model are told of a refusal: the
+// reason, and the detail (which may quote argument values they sent).
+func (g Gated) ReasonText() string {
+	if g.Decision.Detail != "" {
+		return g.Decision.Reason + ": " + g.Decision.Detail
+	}
+	return g.Decision.Reason
+}
+
+// Record is the call as reported to the caller; Status is left for the
+// caller to fill for an allowed call.
+func (g Gated) Record() ToolCallRecord {
+	rec := ToolCallRecord{ID: g.Call.ID, Name: g.Call.Name, Arguments: g.Call.Arguments,
+		Rule: g.Decision.Rule, Reason: g.ReasonText(), Status: g.Status}
+	if g.Decision.Allow {
+		rec.Decision = audit.Allow
+	} else {
+		rec.Decision = audit.Deny
+	}
+	return rec
+}
+
+// RefusalContent is the tool message a model receives for a refused call.
+func (g Gated) RefusalContent() string {
+	kind := "not_authorized"
+	if g.Status == "invalid_arguments" {
+		kind = "invalid_arguments"
+	}
+	return encode(toolError{Error: kind, Tool: g.Call.Name, Reason: g.ReasonText()})
+}

@@ -1,0 +1,412 @@
+// Package passthrough is governed pass-through: a client-side agent's chat
+// completion goes to the upstream model, but only with the tools the caller
+// may use, and every tool call the model proposes is authorized — permission
+// and condition over strictly decoded arguments — and recorded durably
+// before the client receives it. A refused call never reaches the client.
+package passthrough
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// Model is a pass-through model as configured (passthrough.models).
+type Model struct {
+	// Name is what clients ask for; Upstream is the model id sent upstream
+	// (Name when empty).
+	Name, Upstream string
+	Permission     string
+}
+
+// Released is a tool call released to a client.
+type Released struct {
+	ID    string
+	Owner string // principal.Key of the caller it was released to
+	Tool  string
+	RunID string
+	Time  time.Time
+	// Reported is set once a tool message answering it was recorded.
+	Reported bool
+}
+
+// CallStore keeps the ids of the tool calls released to callers, so a
+// result sent back later — to any replica — is accepted only from the
+// caller the call was released to.
+type CallStore interface {
+	// Release stores calls (their ids are unique across callers).
+	Release(ctx context.Context, calls []Released) error
+	// Lookup returns the calls among ids released to owner; ids released to
+	// someone else, or never, are absent.
+	Lookup(ctx context.Context, owner string, ids []string) (map[string]Released, error)
+	// MarkReported marks owner's calls as answered and returns the ids it
+	// marked now (not those marked before).
+	MarkReported(ctx context.Context, owner string, ids []string) ([]string, error)
+}
+
+// Upstream is the model a pass-through request goes to. onContent receives
+// the answer's text as it arrives (tool-call fragments are not passed: they
+// are held until the whole turn is decided); the assembled turn is returned.
+type Upstream interface {
+	Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error)
+}
+
+// Errors a pass-through request is refused with before anything reaches
+// the model; the HTTP layer maps them.
+var (
+	ErrUnknownModel = errors.New("no pass-through model by that name")
+	// ErrForbiddenModel means the caller lacks the model's permission.
+	ErrForbiddenModel = errors.New("the caller may not use this model")
+)
+
+// UndeclaredToolError names a tool the request offered that is not
+// declared with type: client.
+type UndeclaredToolError struct{ Name string }
+
+func (e *UndeclaredToolError) Error() string {
+	return fmt.Sprintf("tool %q is not declared as a client tool (tools: with type: client)", e.Name)
+}
+
+// UnknownToolCallError names a tool message answering a call id that was
+// not released to this caller.
+type UnknownToolCallError struct{ ID string }
+
+func (e *UnknownToolCallError) Error() string {
+	return fmt.Sprintf("tool message answers call id %q, which was not released to this caller", e.ID)
+}
+
+// InvalidRequestError is a request the pass-through cannot take as sent.
+type InvalidRequestError struct{ Msg string }
+
+func (e *InvalidRequestError) Error() string { return e.Msg }
+
+// Service governs pass-through requests. It is safe for concurrent use.
+type Service struct {
+	Perms *authz.Permissions
+	// Tools are the client tools (type: client) by name.
+	Tools          map[string]*agent.Tool
+	Models         map[string]Model
+	DropUndeclared bool
+	MaxRetries     int
+	Upstream       Upstream
+	Calls          CallStore
+	Audit          audit.Sink
+	Now            func() time.Time
+	// NewCallID returns a fresh id for a call the model proposed.
+	NewCallID func() string
+}
+
+// OfferedTool is a tool as the client's request offers it.
+type OfferedTool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage
+}
+
+// Request is one pass-through chat completion.
+type Request struct {
+	Principal *principal.Principal
+	Model     string
+	Messages  []llm.Message
+	Tools     []OfferedTool
+	Options   llm.Options
+	RequestID string
+	RunID     string
+	// Before are events to make durable with the request's first record
+	// (the endpoint's authorization decision).
+	Before []audit.Event
+	// OnContent, when set, receives the answer's text as it arrives.
+	OnContent func(string) error
+}
+
+// Result is what the client receives.
+type Result struct {
+	Message      llm.Message
+	FinishReason string // stop | tool_calls
+	Model        string
+	Usage        llm.Usage
+	// Offered are the tools shown to the model; Removed those the caller
+	// may not use (and, with drop, the undeclared ones).
+	Offered, Removed []string
+	// Decisions are every proposed call's decision, refused ones included.
+	Decisions []agent.ToolCallRecord
+	// Refused is set when the client got a refusal instead of the calls.
+	Refused bool
+}
+
+// Complete runs one governed pass-through request.
+func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
+	start := s.Now()
+	m, ok := s.Models[req.Model]
+	if !ok {
+		return nil, ErrUnknownModel
+	}
+	p := req.Principal
+	base := audit.Event{RequestID: req.RequestID, RunID: req.RunID}.By(p)
+	if d := s.Perms.Check(p, m.Permission); !d.Allow {
+		ev := base
+		ev.Type, ev.Resource, ev.Decision, ev.Rule, ev.Reason = audit.TypeAuthzDecided, "model:"+m.Name, audit.Deny, d.Rule, d.Reason
+		if err := s.Audit.Record(ctx, append(req.Before, ev)...); err != nil {
+			return nil, err
+		}
+		return nil, ErrForbiddenModel
+	}
+	res := &Result{}
+	offered, defs, err := s.filter(p, req.Tools, res)
+	if err != nil {
+		return nil, err
+	}
+	answered, err := s.answeredCalls(ctx, p, req.Messages)
+	if err != nil {
+		return nil, err
+	}
+
+	started := base
+	started.Type, started.Resource, started.Model = audit.TypeRunStarted, "model:"+m.Name, m.Name
+	started.Reason = fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed))
+	started.Content = map[string]string{"message": lastUser(req.Messages)}
+	evs := append(req.Before, started)
+	for _, tm := range answered {
+		fin := base
+		fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+tm.tool, "reported"
+		fin.Reason = "result reported by the client for call " + tm.id
+		fin.Content = map[string]string{"result": tm.content}
+		evs = append(evs, fin)
+	}
+	if err := s.Audit.Record(ctx, evs...); err != nil {
+		return nil, err
+	}
+	if len(answered) > 0 {
+		ids := make([]string, len(answered))
+		for i, a := range answered {
+			ids[i] = a.id
+		}
+		if _, err := s.Calls.MarkReported(ctx, p.Key(), ids); err != nil {
+			return nil, fmt.Errorf("mark reported tool calls: %w", err)
+		}
+	}
+
+	runErr := s.turns(ctx, req, m, base, offered, defs, res)
+	fin := base
+	fin.Type, fin.Resource, fin.Model = audit.TypeRunFinished, "model:"+m.Name, m.Name
+	fin.LatencyMS = s.Now().Sub(start).Milliseconds()
+	fin.Usage = &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}
+	switch {
+	case errors.Is(runErr, audit.ErrUnavailable):
+		return nil, runErr
+	case runErr != nil && ctx.Err() != nil:
+		fin.Outcome, fin.Reason = "cancelled", "the client went away or the request timed out"
+	case runErr != nil:
+		fin.Outcome, fin.Reason = "error", runErr.Error()
+	case res.Refused:
+		fin.Outcome, fin.Reason = "refused", "the model kept proposing refused tool calls"
+	default:
+		fin.Outcome = "ok"
+		fin.Content = map[string]string{"response": res.Message.Content}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.Audit.Record(rctx, fin); err != nil {
+		return nil, err
+	}
+	if runErr != nil {
+		return res, runErr
+	}
+	return res, nil
+}
+
+// turns asks the model until it answers with text or with tool calls that
+// are all allowed, at most MaxRetries times again after a refusal.
+func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Event, offered map[string]*agent.Tool, defs []llm.ToolDef, res *Result) error {
+	msgs := append([]llm.Message(nil), req.Messages...)
+	var lastRefusal string
+	for attempt := 0; ; attempt++ {
+		resp, err := s.Upstream.Stream(ctx, llm.Request{Model: m.upstream(), Messages: msgs, Tools: defs, Options: req.Options}, func(text string) error {
+			if req.OnContent == nil {
+				return nil
+			}
+			return req.OnContent(text)
+		})
+		if err != nil {
+			return err
+		}
+		res.Usage.PromptTokens += resp.Usage.PromptTokens
+		res.Usage.CompletionTokens += resp.Usage.CompletionTokens
+		res.Usage.TotalTokens += resp.Usage.TotalTokens
+		res.Model = m.Name
+		calls := resp.Message.ToolCalls
+		if len(calls) == 0 {
+			res.Message = llm.Message{Role: "assistant", Content: resp.Message.Content}
+			res.FinishReason = "stop"
+			return nil
+		}
+		gated := make([]agent.Gated, len(calls))
+		evs := make([]audit.Event, len(calls))
+		refused := false
+		for i, c := range calls {
+			// Released ids are Gatehouse's own: unique across callers and
+			// replicas whatever ids the upstream chose.
+			c.ID = s.NewCallID()
+			calls[i].ID = c.ID
+			gated[i] = agent.Gate(ctx, s.Perms, req.Principal, base, offered, c)
+			evs[i] = gated[i].Event
+			rec := gated[i].Record()
+			if gated[i].Decision.Allow {
+				rec.Status = "released"
+			} else {
+				refused = true
+				if lastRefusal == "" {
+					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].ReasonText())
+				}
+			}
+			res.Decisions = append(res.Decisions, rec)
+		}
+		// Durable before the client can receive any call, or the model is
+		// asked again.
+		if err := s.Audit.Record(ctx, evs...); err != nil {
+			return err
+		}
+		if !refused {
+			rel := make([]Released, len(calls))
+			for i, c := range calls {
+				rel[i] = Released{ID: c.ID, Owner: req.Principal.Key(), Tool: gated[i].Tool.Policy.Tool, RunID: req.RunID, Time: s.Now().UTC()}
+			}
+			if err := s.Calls.Release(ctx, rel); err != nil {
+				return fmt.Errorf("store released tool calls: %w", err)
+			}
+			res.Message = llm.Message{Role: "assistant", Content: resp.Message.Content, ToolCalls: calls}
+			res.FinishReason = "tool_calls"
+			return nil
+		}
+		if attempt >= s.MaxRetries {
+			res.Refused = true
+			res.Message = llm.Message{Role: "assistant", Content: "The requested action is not permitted: " + lastRefusal + "."}
+			res.FinishReason = "stop"
+			return nil
+		}
+		// Tell the model which calls were refused and why; the allowed
+		// calls of a refused turn are not released either.
+		msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Message.Content, ToolCalls: calls})
+		for _, g := range gated {
+			content := g.RefusalContent()
+			if g.Decision.Allow {
+				content = `{"error":"not_run","reason":"another call of the same turn was refused; propose only permitted calls"}`
+			}
+			msgs = append(msgs, llm.Message{Role: "tool", ToolCallID: g.Call.ID, Content: content})
+		}
+	}
+}
+
+func (m Model) upstream() string {
+	if m.Upstream != "" {
+		return m.Upstream
+	}
+	return m.Name
+}
+
+// filter keeps the offered tools the caller may use. Every offered tool
+// must be declared as a client tool, unless undeclared ones are dropped.
+func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res *Result) (map[string]*agent.Tool, []llm.ToolDef, error) {
+	kept := map[string]*agent.Tool{}
+	var defs []llm.ToolDef
+	seen := map[string]bool{}
+	for _, ot := range offeredTools {
+		if seen[ot.Name] {
+			return nil, nil, &InvalidRequestError{Msg: fmt.Sprintf("tool %q is offered twice", capName(ot.Name))}
+		}
+		seen[ot.Name] = true
+		t, ok := s.Tools[ot.Name]
+		if !ok {
+			if s.DropUndeclared {
+				res.Removed = append(res.Removed, "undeclared")
+				continue
+			}
+			return nil, nil, &UndeclaredToolError{Name: capName(ot.Name)}
+		}
+		if !s.Perms.Visible(p, t.Policy) {
+			res.Removed = append(res.Removed, ot.Name)
+			continue
+		}
+		kept[ot.Name] = t
+		res.Offered = append(res.Offered, ot.Name)
+		// The model sees the client's description, and the declared schema:
+		// what the call is judged against is what the model is told.
+		spec := t.Impl.Spec()
+		desc := ot.Description
+		if desc == "" {
+			desc = spec.Description
+		}
+		defs = append(defs, llm.ToolDef{Name: ot.Name, Description: desc, Parameters: spec.Parameters})
+	}
+	return kept, defs, nil
+}
+
+type answer struct{ id, tool, content string }
+
+// answeredCalls checks that every tool message answers a call released to
+// this caller, and returns those not reported before.
+func (s *Service) answeredCalls(ctx context.Context, p *principal.Principal, msgs []llm.Message) ([]answer, error) {
+	var ids []string
+	for _, m := range msgs {
+		if m.Role == "tool" {
+			ids = append(ids, m.ToolCallID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := s.Calls.Lookup(ctx, p.Key(), ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	var out []answer
+	for _, m := range msgs {
+		if m.Role != "tool" {
+			continue
+		}
+		rc, ok := found[m.ToolCallID]
+		if !ok {
+			return nil, &UnknownToolCallError{ID: capName(m.ToolCallID)}
+		}
+		if !rc.Reported {
+			out = append(out, answer{id: rc.ID, tool: rc.Tool, content: m.Content})
+			rc.Reported = true // a message repeated in one request counts once
+			found[m.ToolCallID] = rc
+		}
+	}
+	return out, nil
+}
+
+func lastUser(msgs []llm.Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == "user" {
+			return msgs[i].Content
+		}
+	}
+	return ""
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	b, _ := json.Marshal(names)
+	return string(b)
+}
+
+// capName cuts a client-chosen name for an error message.
+func capName(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

@@ -1,0 +1,79 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
+)
+
+var _ passthrough.CallStore = (*SessionStore)(nil)
+
+// Release stores tool calls released to a client.
+func (s *SessionStore) Release(ctx context.Context, calls []passthrough.Released) error {
+	return s.w.inTx(ctx, func(tx txn) error {
+		for _, c := range calls {
+			if _, err := tx.exec(`INSERT INTO released_calls (id, owner, tool, run_id, released_ns, reported)
+				VALUES (?, ?, ?, ?, ?, 0)`, c.ID, c.Owner, c.Tool, c.RunID, c.Time.UnixNano()); err != nil {
+				return fmt.Errorf("release tool call: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Lookup returns the calls among ids released to owner.
+func (s *SessionStore) Lookup(ctx context.Context, owner string, ids []string) (map[string]passthrough.Released, error) {
+	out := map[string]passthrough.Released{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, owner)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, tool, run_id, released_ns, reported FROM released_calls
+		WHERE owner = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := passthrough.Released{Owner: owner}
+		var ns int64
+		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
+			return nil, fmt.Errorf("look up released tool calls: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out[c.ID] = c
+	}
+	return out, rows.Err()
+}
+
+// MarkReported marks owner's calls as answered, returning those marked now.
+func (s *SessionStore) MarkReported(ctx context.Context, owner string, ids []string) ([]string, error) {
+	var marked []string
+	err := s.w.inTx(ctx, func(tx txn) error {
+		marked = marked[:0]
+		for _, id := range ids {
+			res, err := tx.exec(`UPDATE released_calls SET reported = 1 WHERE id = ? AND owner = ? AND reported = 0`, id, owner)
+			if err != nil {
+				return fmt.Errorf("mark tool call reported: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("mark tool call reported: %w", err)
+			} else if n == 1 {
+				marked = append(marked, id)
+			}
+		}
+		return nil
+	})
+	return marked, err
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
