@@ -21,6 +21,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/tools"
@@ -126,6 +127,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open sessions: %w", err)
 	}
 	defer sessions.Close()
+	calls, ok := sessions.(passthrough.CallStore)
+	if !ok {
+		return fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
+	}
+	w.calls = calls
 
 	// Listen before building the runtime: with port 0 the port is known only
 	// now, and the RFC 9728 resource URL derived from server.addr must name it.

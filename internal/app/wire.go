@@ -22,7 +22,9 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
+	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -46,6 +48,8 @@ type wiring struct {
 	// limiters keeps the rate limiter across reloads (nil: a new one each
 	// time, as for config check).
 	limiters *limiterCache
+	// calls keeps released pass-through tool call ids (the session store).
+	calls passthrough.CallStore
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -158,7 +162,33 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		modelID = llm.OfflineModelName
 	}
 	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
+	rt.Loaded = time.Now()
 	return rt, nil
+}
+
+// buildPassthrough makes the pass-through service, nil without
+// passthrough.models.
+func buildPassthrough(cfg *config.Config, w wiring, perms *authz.Permissions, model llm.Model, gated map[string]*agent.Tool) *passthrough.Service {
+	pc := cfg.Passthrough
+	if len(pc.Models) == 0 {
+		return nil
+	}
+	svc := &passthrough.Service{
+		Perms: perms, Tools: map[string]*agent.Tool{}, Models: map[string]passthrough.Model{},
+		DropUndeclared: pc.UndeclaredTools == "drop", MaxRetries: *pc.MaxRetries,
+		Upstream: upstream{model}, Calls: w.calls, Audit: w.audit, Now: time.Now,
+		NewCallID: func() string { return ids.New("call_") },
+	}
+	for name, tc := range cfg.Tools {
+		if tc.Type == "client" && gated[name] != nil {
+			svc.Tools[name] = gated[name]
+		}
+	}
+	for name, m := range pc.Models {
+		svc.Models[name] = passthrough.Model{Name: name, Upstream: m.Upstream, Permission: m.Permission}
+	}
+	return svc
 }
 
 func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
@@ -287,6 +317,13 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 			if t, ok := w.goTools[name]; ok {
 				impl = t.Impl
 			}
+		case "client":
+			params, err := json.Marshal(tc.Parameters)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
+				continue
+			}
+			impl = tools.NewClient(tools.Spec{Name: name, Description: tc.Description, Parameters: params})
 		}
 		if impl == nil {
 			errs = append(errs, fmt.Errorf("%s: no implementation", key))
@@ -346,4 +383,20 @@ func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
 		return nil, fmt.Errorf("auth.mtls: %w", err)
 	}
 	return a, nil
+}
+
+// upstream streams a pass-through turn through the configured model.
+type upstream struct{ model llm.Model }
+
+func (u upstream) Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error) {
+	resp, err := u.model.Complete(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Message.Content != "" {
+		if err := onContent(resp.Message.Content); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }

@@ -17,6 +17,8 @@ type Config struct {
 	Audit    Audit            `yaml:"audit"`
 	Sessions Sessions         `yaml:"sessions"`
 	Demo     Demo             `yaml:"demo"`
+	// Passthrough configures governed pass-through (OpenAI-compatible API).
+	Passthrough Passthrough `yaml:"passthrough"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
@@ -123,7 +125,7 @@ type Authz struct {
 
 // Tool declares a tool and its policy.
 type Tool struct {
-	Type             string            `yaml:"type"` // builtin | http
+	Type             string            `yaml:"type"` // builtin | http | go | client
 	Permission       string            `yaml:"permission"`
 	Condition        string            `yaml:"condition"`
 	Description      string            `yaml:"description"`

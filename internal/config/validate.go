@@ -116,11 +116,15 @@ func (c *Config) SetDefaults() {
 	if c.Audit.CommitTimeout == 0 {
 		c.Audit.CommitTimeout = 2 * time.Second
 	}
+	c.Passthrough.defaults()
 }
 
 var (
 	namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
-	permPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$`)
+	// modelPattern admits the model ids providers use (gpt-4o-mini,
+	// meta-llama/Llama-3.1-8B, qwen2.5:7b).
+	modelPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:/-]{0,127}$`)
+	permPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$`)
 )
 
 // Validate checks the config and returns every problem found, each naming its key.
@@ -224,8 +228,12 @@ func (c *Config) Validate() error {
 			if !c.goTools[name] {
 				bad(key+".type", "no Go program registered a tool named %q", name)
 			}
+		case "client":
+			if t.Parameters == nil {
+				bad(key+".parameters", "is required for client tools: every call is checked against it")
+			}
 		default:
-			bad(key+".type", "must be builtin, http or go, not %q", t.Type)
+			bad(key+".type", "must be builtin, http, go or client, not %q", t.Type)
 		}
 		if c.goTools[name] && t.Type != "go" {
 			bad(key+".type", "%q is registered by the program; declare it with type: go (to set its policy) or not at all", name)
@@ -268,6 +276,7 @@ func (c *Config) Validate() error {
 		bad("agents", "with several agents, one must have default: true")
 	}
 	c.Audit.check(bad)
+	c.Passthrough.check(c, bad)
 	for _, name := range sortedKeys(c.Tools) {
 		if c.Tools[name].Type == "builtin" && c.Demo.DSN == "" {
 			bad("demo.dsn", "is required with builtin tools (tools.%s): sqlite://path, made when missing", name)

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -22,6 +23,8 @@ type apiError struct {
 	Reasons []string
 	// RunID is set for errors that end a run.
 	RunID string
+	// Param names the request member at fault (OpenAI-shaped errors).
+	Param string
 }
 
 func (e *apiError) Error() string { return e.Detail }
@@ -69,6 +72,26 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, session.ErrNotFound):
 		return errNotFound
 	}
+	return passthroughError(err)
+}
+
+// passthroughError maps the pass-through's refusals.
+func passthroughError(err error) *apiError {
+	var ut *passthrough.UndeclaredToolError
+	var uc *passthrough.UnknownToolCallError
+	var ir *passthrough.InvalidRequestError
+	switch {
+	case errors.As(err, &ut):
+		return &apiError{Status: http.StatusBadRequest, Code: "undeclared_tool", Param: "tools", Detail: ut.Error()}
+	case errors.As(err, &uc):
+		return &apiError{Status: http.StatusBadRequest, Code: "unknown_tool_call", Param: "messages", Detail: uc.Error()}
+	case errors.As(err, &ir):
+		return errBadRequest(ir.Error())
+	case errors.Is(err, passthrough.ErrForbiddenModel):
+		return errForbidden
+	case errors.Is(err, passthrough.ErrUnknownModel):
+		return &apiError{Status: http.StatusNotFound, Code: "model_not_found", Param: "model", Detail: "No such model"}
+	}
 	return errInternal
 }
 
@@ -89,6 +112,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
+	if info.openAI {
+		respond(w, r, ae.Status, openAIErrorBody(ae))
+		return
+	}
 	respond(w, r, ae.Status, errorBody{Detail: ae.Detail, Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
 }
 
@@ -100,6 +127,9 @@ func respond(w http.ResponseWriter, r *http.Request, status int, v any) {
 		info.errCode = errAuditDown.Code
 		w.Header().Set("Retry-After", "1")
 		status, v = errAuditDown.Status, errorBody{Detail: errAuditDown.Detail, Error: errAuditDown.Code, RequestID: info.requestID}
+		if info.openAI {
+			v = openAIErrorBody(errAuditDown)
+		}
 	}
 	writeJSON(w, status, v)
 }

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/ids"
 )
 
 // reqInfo is per-request state the logging middleware reports once the
@@ -22,6 +21,9 @@ type reqInfo struct {
 	subject    string
 	authMethod string
 	errCode    string
+	// openAI: errors take OpenAI's shape (the /v1/models and
+	// /v1/chat/completions routes), so the SDKs raise them readably.
+	openAI bool
 
 	// pending are audit events deferred so they share one durable write
 	// with the next ones (a chat's decision rides with its run.started).
@@ -73,11 +75,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 // errRequestTimeout is the cause of a request context that ran out of time.
 var errRequestTimeout = errors.New("request timed out")
 
-func newID(prefix string) string {
-	b := make([]byte, 16) // 128 bits
-	_, _ = rand.Read(b)   // crypto/rand never fails on supported platforms
-	return prefix + hex.EncodeToString(b)
-}
+func newID(prefix string) string { return ids.New(prefix) }
 
 type statusWriter struct {
 	http.ResponseWriter

@@ -13,6 +13,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /ready", s.handleReady())
 	mux.Handle("POST /chat", s.protectRun("respond", s.handleChat(true)))
 	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
+	mux.Handle("GET /v1/models", openAIRoute(s.protect("respond", s.handleModels())))
+	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -44,6 +45,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// Passthrough governs pass-through models; nil when none are configured.
+	Passthrough *passthrough.Service
+	// Loaded is when the config was loaded (the models' "created").
+	Loaded time.Time
 	// Close releases what the runtime holds (key refreshers); called once a
 	// reload has replaced it and the last request using it has ended.
 	Close func()

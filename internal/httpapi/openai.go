@@ -1,0 +1,257 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+type modelList struct {
+	Object string      `json:"object"`
+	Data   []modelInfo `json:"data"`
+}
+
+type modelInfo struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+// handleModels serves GET /v1/models: the agents the caller may run and the
+// pass-through models whose permission the caller holds, nothing else.
+func (s *Server) handleModels() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := s.runtime(r)
+		p := principal.From(r.Context())
+		created := rt.Loaded.Unix()
+		list := modelList{Object: "list", Data: []modelInfo{}}
+		for _, name := range sortedKeys(rt.Agents) {
+			list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
+		}
+		if pt := rt.Passthrough; pt != nil {
+			for _, name := range sortedKeys(pt.Models) {
+				if rt.Perms.Has(p, pt.Models[name].Permission) {
+					list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
+				}
+			}
+		}
+		respond(w, r, http.StatusOK, list)
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Chat completion response shapes.
+type completion struct {
+	ID        string             `json:"id"`
+	Object    string             `json:"object"`
+	Created   int64              `json:"created"`
+	Model     string             `json:"model"`
+	Choices   []completionChoice `json:"choices"`
+	Usage     *wireUsage         `json:"usage,omitempty"`
+	Gatehouse *gatehouseInfo     `json:"gatehouse,omitempty"`
+}
+
+type completionChoice struct {
+	Index        int          `json:"index"`
+	Message      *wireMessage `json:"message,omitempty"`
+	Delta        *wireMessage `json:"delta,omitempty"`
+	FinishReason *string      `json:"finish_reason"`
+	Logprobs     *struct{}    `json:"logprobs"`
+}
+
+type wireMessage struct {
+	Role      string         `json:"role,omitempty"`
+	Content   *string        `json:"content,omitempty"`
+	Refusal   *string        `json:"refusal,omitempty"`
+	ToolCalls []wireToolCall `json:"tool_calls,omitempty"`
+}
+
+type wireToolCall struct {
+	Index    *int   `json:"index,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Function struct {
+		Name      string `json:"name,omitempty"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+type wireUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+// gatehouseInfo is the extra top-level object: what gatehouse decided.
+type gatehouseInfo struct {
+	RunID     string                 `json:"run_id"`
+	Agent     string                 `json:"agent,omitempty"`
+	Model     string                 `json:"model,omitempty"`
+	ToolCalls []agent.ToolCallRecord `json:"tool_calls"`
+	// Pass-through only: the tools shown to the model and those removed.
+	OfferedTools []string `json:"offered_tools,omitempty"`
+	RemovedTools []string `json:"removed_tools,omitempty"`
+	Refused      bool     `json:"refused,omitempty"`
+}
+
+func toWireUsage(u llm.Usage) *wireUsage {
+	return &wireUsage{u.PromptTokens, u.CompletionTokens, u.TotalTokens}
+}
+
+func wireCalls(calls []llm.ToolCall, indexed bool) []wireToolCall {
+	out := make([]wireToolCall, len(calls))
+	for i, c := range calls {
+		out[i] = wireToolCall{ID: c.ID, Type: "function"}
+		out[i].Function.Name, out[i].Function.Arguments = c.Name, c.Arguments
+		if indexed {
+			idx := i
+			out[i].Index = &idx
+		}
+	}
+	return out
+}
+
+// handleCompletions serves POST /v1/chat/completions: an agent's name runs
+// the agent here; a pass-through model goes upstream under governance.
+func (s *Server) handleCompletions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := s.runtime(r)
+		req, err := decodeCompletion(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !s.acquireRun(rt) {
+			writeError(w, r, errOverloaded)
+			return
+		}
+		defer s.runs.Add(-1)
+		if ag, ok := rt.Agents[req.Model]; ok {
+			s.agentCompletion(w, r, rt, ag, req)
+			return
+		}
+		if rt.Passthrough != nil {
+			if _, ok := rt.Passthrough.Models[req.Model]; ok {
+				s.passthroughCompletion(w, r, rt, req)
+				return
+			}
+		}
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "model_not_found", Param: "model",
+			Detail: fmt.Sprintf("The model %s does not exist or you do not have access to it", quoteCapped(req.Model))})
+	})
+}
+
+// acquireRun takes a run slot; false when server.max_concurrent_runs are
+// in flight.
+func (s *Server) acquireRun(rt *Runtime) bool {
+	if n := s.runs.Add(1); rt.MaxConcurrentRuns > 0 && n > int64(rt.MaxConcurrentRuns) {
+		s.runs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req completionRequest) {
+	info := infoFrom(r.Context())
+	p := principal.From(r.Context())
+	runID := newID("run_")
+	id := "chatcmpl-" + runID
+	created := time.Now().Unix()
+	offered := make([]passthrough.OfferedTool, len(req.Tools))
+	for i, t := range req.Tools {
+		offered[i] = passthrough.OfferedTool{Name: t.Name, Description: t.Description, Parameters: t.Parameters}
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var stream *sse
+	preq := passthrough.Request{
+		Principal: p, Model: req.Model, Messages: req.Messages, Tools: offered, Options: req.Options,
+		RequestID: info.requestID, RunID: runID, Before: info.take(),
+	}
+	chunk := func(delta wireMessage, finish *string) completion {
+		return completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
+			Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
+	}
+	if req.Stream {
+		stream = newSSE(w)
+		first := true
+		preq.OnContent = func(text string) error {
+			d := wireMessage{Content: &text}
+			if first {
+				d.Role, first = "assistant", false
+			}
+			if err := stream.data(chunk(d, nil)); err != nil {
+				cancel() // the client is gone: the run stops, and its end is recorded
+				return err
+			}
+			return nil
+		}
+	}
+	res, err := rt.Passthrough.Complete(ctx, preq)
+	if err != nil {
+		ae := *toAPIError(err)
+		ae.RunID = runID
+		if stream != nil && stream.started {
+			_ = stream.data(openAIErrorBody(&ae))
+			return
+		}
+		writeError(w, r, &ae)
+		return
+	}
+	gi := &gatehouseInfo{RunID: runID, Model: req.Model, ToolCalls: res.Decisions, OfferedTools: res.Offered, RemovedTools: res.Removed, Refused: res.Refused}
+	if gi.ToolCalls == nil {
+		gi.ToolCalls = []agent.ToolCallRecord{}
+	}
+	finish := res.FinishReason
+	if stream == nil {
+		msg := wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, false)}
+		if res.Message.Content != "" || len(res.Message.ToolCalls) == 0 {
+			msg.Content = &res.Message.Content
+		}
+		respond(w, r, http.StatusOK, completion{ID: id, Object: "chat.completion", Created: created, Model: req.Model,
+			Choices: []completionChoice{{Message: &msg, FinishReason: &finish}},
+			Usage:   toWireUsage(res.Usage), Gatehouse: gi})
+		return
+	}
+	// The held tool calls go out only now: every one was allowed and its
+	// decision is durable. A refusal is sent as the assistant's text.
+	if res.Refused {
+		text := res.Message.Content
+		_ = stream.data(chunk(wireMessage{Role: "assistant", Content: &text}, nil))
+	}
+	if len(res.Message.ToolCalls) > 0 {
+		_ = stream.data(chunk(wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, true)}, nil))
+	}
+	last := chunk(wireMessage{}, &finish)
+	last.Gatehouse = gi
+	_ = stream.data(last)
+	if req.IncludeUsage {
+		_ = stream.data(completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
+			Choices: []completionChoice{}, Usage: toWireUsage(res.Usage)})
+	}
+	_ = stream.done()
+}
+
+// agentCompletion runs an agent for a chat completion request.
+func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, ag *agent.Agent, req completionRequest) {
+	_ = ag
+	_ = req
+	writeError(w, r, errors.New("not yet"))
+}

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxJSONDepth bounds the nesting of a request body.
+const maxJSONDepth = 32
+
+// readBody reads the whole body, within the server's bound, and checks it
+// is one strict JSON value (checkStrictJSON).
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge
+		}
+		return nil, errBadRequest("could not read the request body")
+	}
+	if err := checkStrictJSON(body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// checkStrictJSON refuses a body a lenient reader and gatehouse could read
+// differently: more than one value, an object naming a key twice, a string
+// or key that is not valid Unicode (encoding/json would turn invalid UTF-8
+// and lone surrogates into U+FFFD and run it), or nesting deeper than
+// maxJSONDepth.
+func checkStrictJSON(body []byte) error {
+	if !utf8.Valid(body) {
+		return errBadRequest("malformed JSON: the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // an object expects a key next
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if len(stack) != 0 {
+				return errBadRequest("malformed JSON: unexpected end")
+			}
+			return errBadRequest("malformed JSON: the body is empty")
+		}
+		if err != nil {
+			return errBadRequest("malformed JSON: " + err.Error())
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				if len(stack) >= maxJSONDepth {
+					return errBadRequest(fmt.Sprintf("malformed JSON: nested deeper than %d", maxJSONDepth))
+				}
+				stack = append(stack, &frame{object: v == '{', keys: map[string]bool{}, key: true})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 {
+					if p := stack[len(stack)-1]; p.object {
+						p.key = true
+					}
+				}
+			}
+		case string:
+			if strings.ContainsRune(v, utf8.RuneError) {
+				return errBadRequest("malformed JSON: a string holds invalid Unicode (invalid UTF-8 or a lone surrogate)")
+			}
+			if top != nil && top.object && top.key {
+				if top.keys[v] {
+					return errBadRequest(fmt.Sprintf("malformed JSON: key %s given twice", quoteCapped(v)))
+				}
+				top.keys[v] = true
+				top.key = false
+				continue
+			}
+			if top != nil && top.object {
+				top.key = true
+			}
+		default:
+			if top != nil && top.object {
+				top.key = true
+			}
+		}
+		if len(stack) == 0 {
+			if _, err := dec.Token(); err != io.EOF {
+				return errBadRequest("malformed JSON: more than one value")
+			}
+			return nil
+		}
+	}
+}
+
+// strictObject decodes raw (already checked by checkStrictJSON) as one
+// object whose keys are all in allowed, spelt exactly.
+func strictObject(raw json.RawMessage, allowed []string) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+		return nil, errBadRequest("malformed JSON: expected an object")
+	}
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			return nil, errBadRequest(fmt.Sprintf("unknown field %s", quoteCapped(k)))
+		}
+	}
+	return obj, nil
+}
+
+// quoteCapped quotes caller input for an error message, cut to 64 bytes.
+func quoteCapped(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
