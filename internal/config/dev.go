@@ -79,8 +79,8 @@ auth:
 authz:
   roles:                       # role -> permissions; everything else is denied
     viewer: [read]
-    agent: [read, respond, claims.read]
-    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write]
+    agent: [read, respond, claims.read, llm.use, email.send]
+    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write, llm.use, email.send]
     customer: [respond, claims.read, payments.read]
   scopes: {}                   # OAuth scope -> permissions
 
@@ -89,6 +89,13 @@ tools:
   payments_lookup: {type: builtin, permission: payments.read,
                     condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
   policy_update:   {type: builtin, permission: policy.write}
+  # a client-side agent's tool: offered and authorized here, run by the client
+  # (governed pass-through on /v1/chat/completions, model gpt-4o-mini below)
+  send_email:      {type: client, permission: email.send,
+                    condition: 'args.to.endsWith("@bank.example")',
+                    description: "Send an e-mail to a colleague at the bank",
+                    parameters: {type: object, required: [to, subject, body],
+                                 properties: {to: {type: string}, subject: {type: string}, body: {type: string}}}}
   # an operator's own tool:
   # crm_lookup: {type: http, method: GET, url: "https://crm.internal/customers/{customer_id}",
   #              headers: {Authorization: "Bearer ${CRM_TOKEN}"}, permission: crm.read,
@@ -101,6 +108,12 @@ agents:
     system_message: "You are a concise support assistant for authenticated users."
     tools: [claims_status, payments_lookup, policy_update]
     max_tool_rounds: 8
+
+passthrough:                    # client-side agents through /v1/chat/completions
+  models:
+    gpt-4o-mini: {permission: llm.use}   # the upstream model (the offline demo model without OPENAI_API_KEY)
+  undeclared_tools: refuse      # a tool not declared with type: client: 400 (or drop)
+  max_retries: 2                # the model is asked again after a refused call, then the client gets a refusal
 
 audit:
   dsn: "sqlite://{{.Dir}}/audit.db"   # or postgres://...

@@ -27,6 +27,8 @@ var (
 	policyRef   = regexp.MustCompile(`\bPOL-\d+\b`)
 	// policySet needs the imperative "set … status|premium to X", so a
 	// question about a policy ("has its status changed to …?") never writes.
+	// emailTo finds an address to write to ("email bob@bank.example ...").
+	emailTo   = regexp.MustCompile(`(?i)\b(?:e-?mail|write to|send)\b.*?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
 	policySet = regexp.MustCompile(`(?i)\bset\b.*?\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
 )
 
@@ -63,6 +65,10 @@ func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 	}
 	for _, id := range unique(customerRef.FindAllString(text, -1)) {
 		call("payments_lookup", map[string]string{"customer_id": id})
+	}
+	if m := emailTo.FindStringSubmatch(text); m != nil && has["send_email"] {
+		// A client tool (pass-through): the client sends it, if allowed.
+		call("send_email", map[string]string{"to": m[1], "subject": "From your assistant", "body": truncate(text, 200)})
 	}
 	policies := unique(policyRef.FindAllString(text, -1))
 	if m := policySet.FindStringSubmatch(text); m != nil {
