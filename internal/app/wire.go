@@ -272,7 +272,7 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		case "http":
 			params, err := json.Marshal(tc.Parameters)
 			if err != nil || tc.Parameters == nil {
-				params = json.RawMessage(`{"type":"object","properties":{}}`)
+				params = tools.EmptySchema()
 			}
 			ht, err := httptool.New(httptool.Config{
 				Name: name, Description: tc.Description, Method: tc.Method, URL: tc.URL,

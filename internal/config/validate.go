@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Defaults used when a key is absent.
@@ -208,8 +210,8 @@ func (c *Config) Validate() error {
 	for _, name := range sortedKeys(c.Tools) {
 		t := c.Tools[name]
 		key := "tools." + name
-		if !namePattern.MatchString(name) {
-			bad(key, "tool names are letters, digits, _ and -, starting with a letter")
+		if !tools.ValidName(name) {
+			bad(key, "tool names are %s", tools.NameRule)
 		}
 		switch t.Type {
 		case "builtin":
