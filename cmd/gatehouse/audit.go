@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -138,19 +137,11 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 // hmacKey finds the key the server uses: the environment variable, else the
 // key file (never created here: a new key would match nothing).
 func (t auditTarget) hmacKey(getenv func(string) string) ([]byte, error) {
-	if v := getenv(t.hmacEnv); v != "" {
-		return []byte(v), nil
+	key, err := audit.HMACKeySource{Env: t.hmacEnv, File: t.hmacKeyFile}.Load(getenv, false)
+	if err != nil {
+		return nil, fmt.Errorf("audit hash: %w", err)
 	}
-	if t.hmacKeyFile != "" {
-		b, err := os.ReadFile(t.hmacKeyFile)
-		if err == nil {
-			return []byte(strings.TrimSpace(string(b))), nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("audit hash: %w", err)
-		}
-	}
-	return nil, fmt.Errorf("audit hash: no HMAC key: set $%s, or give --data-dir or --config", t.hmacEnv)
+	return key, nil
 }
 
 func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointFile string, stdout io.Writer) error {

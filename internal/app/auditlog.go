@@ -3,11 +3,8 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -52,28 +49,7 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 // hmacKey returns the audit HMAC key: from the environment variable named by
 // audit.hmac_key_env, else from audit.hmac_key_file (made on first use).
 func hmacKey(cfg *config.Config, getenv func(string) string) ([]byte, error) {
-	if v := getenv(cfg.Audit.HMACKeyEnv); v != "" {
-		if len(v) < 16 {
-			return nil, fmt.Errorf("audit: $%s must hold at least 16 bytes", cfg.Audit.HMACKeyEnv)
-		}
-		return []byte(v), nil
-	}
-	path := cfg.Audit.HMACKeyFile
-	if path == "" {
-		return nil, fmt.Errorf("audit.content is hmac: set $%s (audit.hmac_key_env) or audit.hmac_key_file", cfg.Audit.HMACKeyEnv)
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	enc := fmt.Sprintf("%x", k)
-	if err := os.WriteFile(path, []byte(enc+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	return []byte(enc), nil
+	return audit.HMACKeySource{Env: cfg.Audit.HMACKeyEnv, File: cfg.Audit.HMACKeyFile}.Load(getenv, true)
 }
 
 // chainID is audit.chain_id, else "main" for SQLite — one process owns the
