@@ -310,9 +310,17 @@ func (c *Config) checkRoles(key string, roles []string, bad func(string, string,
 	}
 }
 
+// The names of the builtin demo tools (package builtin implements them
+// under these names).
+const (
+	BuiltinClaimsStatus   = "claims_status"
+	BuiltinPaymentsLookup = "payments_lookup"
+	BuiltinPolicyUpdate   = "policy_update"
+)
+
 // BuiltinTools returns the tool names that exist with type: builtin.
 func BuiltinTools() []string {
-	return []string{"claims_status", "payments_lookup", "policy_update"}
+	return []string{BuiltinClaimsStatus, BuiltinPaymentsLookup, BuiltinPolicyUpdate}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
