@@ -1,5 +1,7 @@
-// Package llm talks to models: the OpenAI-compatible client (through the
-// official openai-go SDK) and the deterministic offline demo model.
+// Package llm is the model contract the agent loop and the API stand on:
+// messages, tool definitions, a turn's request and response, and the
+// deterministic offline demo model. Adapters to real providers live in their
+// own packages (llm/openai), so importing llm never pulls in an SDK.
 package llm
 
 import (

@@ -1,4 +1,8 @@
-package llm
+// Package openai is the model client for OpenAI and OpenAI-compatible
+// servers, through the official openai-go SDK. It lives apart from package
+// llm so that the packages using a model do not pull in the SDK; only the
+// wiring picks this adapter.
+package openai
 
 import (
 	"context"
@@ -10,13 +14,15 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/openai/openai-go/v3"
+	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/gatehousehq/gatehouse/internal/llm"
 )
 
-// OpenAIConfig configures an OpenAI-compatible provider.
-type OpenAIConfig struct {
+// Config configures an OpenAI-compatible provider.
+type Config struct {
 	BaseURL    string // empty = OpenAI
 	APIKey     string
 	Model      string
@@ -27,17 +33,17 @@ type OpenAIConfig struct {
 	HTTPClient    *http.Client
 }
 
-// OpenAI is a Model backed by the official openai-go client.
-type OpenAI struct {
-	client openai.Client
+// Client is an llm.Model backed by the official openai-go client.
+type Client struct {
+	client sdk.Client
 	model  string
 	name   string
 }
 
-var _ Model = (*OpenAI)(nil)
+var _ llm.Model = (*Client)(nil)
 
-// NewOpenAI builds the client.
-func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
+// New builds the client.
+func New(c Config) (*Client, error) {
 	if c.Model == "" {
 		return nil, errors.New("openai: model is required")
 	}
@@ -70,7 +76,7 @@ func NewOpenAI(c OpenAIConfig) (*OpenAI, error) {
 		}
 		name = "openai-compatible at " + u.Redacted() // never a password in logs
 	}
-	return &OpenAI{client: openai.NewClient(opts...), model: c.Model, name: name}, nil
+	return &Client{client: sdk.NewClient(opts...), model: c.Model, name: name}, nil
 }
 
 // maxIdlePerHost keeps a connection per concurrent run to the one model
@@ -145,16 +151,16 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 
 func (b *boundedBody) Close() error { return b.rc.Close() }
 
-// Name implements Model.
-func (o *OpenAI) Name() string { return o.name }
+// Name implements llm.Model.
+func (o *Client) Name() string { return o.name }
 
-// Complete implements Model.
-func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
+// Complete implements llm.Model.
+func (o *Client) Complete(ctx context.Context, req llm.Request) (*llm.Response, error) {
 	model := req.Model
 	if model == "" {
 		model = o.model
 	}
-	params := openai.ChatCompletionNewParams{
+	params := sdk.ChatCompletionNewParams{
 		Model:    shared.ChatModel(model),
 		Messages: toParams(req.Messages),
 	}
@@ -163,9 +169,9 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 		if err := json.Unmarshal(t.Parameters, &ps); err != nil {
 			return nil, fmt.Errorf("encode tool %s: %w", t.Name, err)
 		}
-		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+		params.Tools = append(params.Tools, sdk.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
 			Name:        t.Name,
-			Description: openai.String(t.Description),
+			Description: sdk.String(t.Description),
 			Parameters:  ps,
 		}))
 	}
@@ -177,22 +183,22 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// The run still has time: this attempt ran out of model.timeout.
 			// The SDK does not retry its own per-attempt timeout.
-			return nil, fmt.Errorf("%w: no answer within model.timeout", ErrProvider)
+			return nil, fmt.Errorf("%w: no answer within model.timeout", llm.ErrProvider)
 		}
-		var apiErr *openai.Error
+		var apiErr *sdk.Error
 		if errors.As(err, &apiErr) {
-			return nil, fmt.Errorf("%w: upstream status %d", ErrProvider, apiErr.StatusCode)
+			return nil, fmt.Errorf("%w: upstream status %d", llm.ErrProvider, apiErr.StatusCode)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrProvider, err)
+		return nil, fmt.Errorf("%w: %v", llm.ErrProvider, err)
 	}
 	if len(resp.Choices) == 0 {
-		return nil, fmt.Errorf("%w: response has no choices", ErrProvider)
+		return nil, fmt.Errorf("%w: response has no choices", llm.ErrProvider)
 	}
 	m := resp.Choices[0].Message
-	out := &Response{
+	out := &llm.Response{
 		Model:   resp.Model,
-		Message: Message{Role: "assistant", Content: m.Content},
-		Usage: Usage{
+		Message: llm.Message{Role: "assistant", Content: m.Content},
+		Usage: llm.Usage{
 			PromptTokens:     resp.Usage.PromptTokens,
 			CompletionTokens: resp.Usage.CompletionTokens,
 			TotalTokens:      resp.Usage.TotalTokens,
@@ -202,39 +208,39 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 		if tc.Type != "function" {
 			continue
 		}
-		out.Message.ToolCalls = append(out.Message.ToolCalls, ToolCall{
+		out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{
 			ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments,
 		})
 	}
 	return out, nil
 }
 
-func toParams(msgs []Message) []openai.ChatCompletionMessageParamUnion {
-	out := make([]openai.ChatCompletionMessageParamUnion, 0, len(msgs))
+func toParams(msgs []llm.Message) []sdk.ChatCompletionMessageParamUnion {
+	out := make([]sdk.ChatCompletionMessageParamUnion, 0, len(msgs))
 	for _, m := range msgs {
 		switch m.Role {
 		case "system":
-			out = append(out, openai.SystemMessage(m.Content))
+			out = append(out, sdk.SystemMessage(m.Content))
 		case "user":
-			out = append(out, openai.UserMessage(m.Content))
+			out = append(out, sdk.UserMessage(m.Content))
 		case "tool":
-			out = append(out, openai.ToolMessage(m.Content, m.ToolCallID))
+			out = append(out, sdk.ToolMessage(m.Content, m.ToolCallID))
 		case "assistant":
-			a := openai.ChatCompletionAssistantMessageParam{}
+			a := sdk.ChatCompletionAssistantMessageParam{}
 			if m.Content != "" {
-				a.Content.OfString = openai.String(m.Content)
+				a.Content.OfString = sdk.String(m.Content)
 			}
 			for _, tc := range m.ToolCalls {
-				a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
-					OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
+				a.ToolCalls = append(a.ToolCalls, sdk.ChatCompletionMessageToolCallUnionParam{
+					OfFunction: &sdk.ChatCompletionMessageFunctionToolCallParam{
 						ID: tc.ID,
-						Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{
+						Function: sdk.ChatCompletionMessageFunctionToolCallFunctionParam{
 							Name: tc.Name, Arguments: tc.Arguments,
 						},
 					},
 				})
 			}
-			out = append(out, openai.ChatCompletionMessageParamUnion{OfAssistant: &a})
+			out = append(out, sdk.ChatCompletionMessageParamUnion{OfAssistant: &a})
 		}
 	}
 	return out
