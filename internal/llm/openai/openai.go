@@ -6,17 +6,14 @@ package openai
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
 )
@@ -35,9 +32,11 @@ type Config struct {
 
 // Client is an llm.Model backed by the official openai-go client.
 type Client struct {
-	client sdk.Client
-	model  string
-	name   string
+	client     sdk.Client
+	model      string
+	name       string
+	maxRetries int
+	retryDelay time.Duration // before a stream that broke is tried again
 }
 
 var _ llm.Model = (*Client)(nil)
@@ -76,135 +75,66 @@ func New(c Config) (*Client, error) {
 		}
 		name = "openai-compatible at " + u.Redacted() // never a password in logs
 	}
-	return &Client{client: sdk.NewClient(opts...), model: c.Model, name: name}, nil
-}
-
-// maxIdlePerHost keeps a connection per concurrent run to the one model
-// host. The default transport keeps 2, so under load each model call beyond
-// those opened, and then dropped, a fresh connection.
-const maxIdlePerHost = 256
-
-// pooledClient is the default transport with room to reuse connections.
-func pooledClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	return &http.Client{Transport: t}
-}
-
-// MaxResponseBytes bounds a model response body (the SDK reads it whole):
-// a misbehaving or hostile OpenAI-compatible server cannot make gatehouse
-// buffer more than this per call.
-const MaxResponseBytes = 16 << 20
-
-// boundedClient is hc with every response body cut off, as an error, past
-// MaxResponseBytes.
-func boundedClient(hc *http.Client) *http.Client {
-	c := *hc
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
+	retryDelay := defaultStreamRetryDelay
+	if c.MaxRetryDelay > 0 {
+		retryDelay = min(retryDelay, c.MaxRetryDelay)
 	}
-	c.Transport = boundedTransport{next}
-	return &c
+	return &Client{client: sdk.NewClient(opts...), model: c.Model, name: name,
+		maxRetries: max(c.MaxRetries, 0), retryDelay: retryDelay}, nil
 }
-
-type boundedTransport struct{ next http.RoundTripper }
-
-func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.next.RoundTrip(req)
-	if err == nil && res.Body != nil {
-		res.Body = &boundedBody{rc: res.Body, left: MaxResponseBytes}
-	}
-	return res, err
-}
-
-var errResponseTooLarge = fmt.Errorf("model response larger than %d bytes", MaxResponseBytes)
-
-type boundedBody struct {
-	rc   io.ReadCloser
-	left int64
-	err  error // once past the bound, every read says so
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.err != nil {
-		return 0, b.err
-	}
-	if b.left <= 0 {
-		// One byte more tells a body of exactly the limit from a longer one.
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		if n > 0 {
-			b.err = errResponseTooLarge
-			return 0, b.err
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // Name implements llm.Model.
 func (o *Client) Name() string { return o.name }
 
 // Complete implements llm.Model.
 func (o *Client) Complete(ctx context.Context, req llm.Request) (*llm.Response, error) {
-	model := req.Model
-	if model == "" {
-		model = o.model
-	}
-	params := sdk.ChatCompletionNewParams{
-		Model:    shared.ChatModel(model),
-		Messages: toParams(req.Messages),
-	}
-	for _, t := range req.Tools {
-		var ps shared.FunctionParameters
-		if err := json.Unmarshal(t.Parameters, &ps); err != nil {
-			return nil, fmt.Errorf("encode tool %s: %w", t.Name, err)
-		}
-		params.Tools = append(params.Tools, sdk.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
-			Name:        t.Name,
-			Description: sdk.String(t.Description),
-			Parameters:  ps,
-		}))
+	params, err := o.params(req)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := o.client.Chat.Completions.New(ctx, params)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			// The run still has time: this attempt ran out of model.timeout.
-			// The SDK does not retry its own per-attempt timeout.
-			return nil, fmt.Errorf("%w: no answer within model.timeout", llm.ErrProvider)
-		}
-		var apiErr *sdk.Error
-		if errors.As(err, &apiErr) {
-			return nil, fmt.Errorf("%w: upstream status %d", llm.ErrProvider, apiErr.StatusCode)
-		}
-		return nil, fmt.Errorf("%w: %v", llm.ErrProvider, err)
+		return nil, providerError(ctx, err)
 	}
+	return toResponse(resp)
+}
+
+// providerError is err as the caller hears it: the caller's own deadline or
+// cancellation as such, anything else as llm.ErrProvider.
+func providerError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The run still has time: this attempt ran out of model.timeout.
+		// The SDK does not retry its own per-attempt timeout.
+		return fmt.Errorf("%w: no answer within model.timeout", llm.ErrProvider)
+	}
+	var apiErr *sdk.Error
+	if errors.As(err, &apiErr) {
+		return fmt.Errorf("%w: upstream status %d", llm.ErrProvider, apiErr.StatusCode)
+	}
+	return fmt.Errorf("%w: %v", llm.ErrProvider, err)
+}
+
+// toResponse is the first choice of a completion, whole or accumulated
+// from a stream.
+func toResponse(resp *sdk.ChatCompletion) (*llm.Response, error) {
 	if len(resp.Choices) == 0 {
 		return nil, fmt.Errorf("%w: response has no choices", llm.ErrProvider)
 	}
-	m := resp.Choices[0].Message
+	ch := resp.Choices[0]
 	out := &llm.Response{
-		Model:   resp.Model,
-		Message: llm.Message{Role: "assistant", Content: m.Content},
+		Model:        resp.Model,
+		Message:      llm.Message{Role: "assistant", Content: ch.Message.Content},
+		FinishReason: ch.FinishReason,
 		Usage: llm.Usage{
 			PromptTokens:     resp.Usage.PromptTokens,
 			CompletionTokens: resp.Usage.CompletionTokens,
 			TotalTokens:      resp.Usage.TotalTokens,
 		},
 	}
-	for _, tc := range m.ToolCalls {
+	for _, tc := range ch.Message.ToolCalls {
 		if tc.Type != "function" {
 			continue
 		}
@@ -213,35 +143,4 @@ func (o *Client) Complete(ctx context.Context, req llm.Request) (*llm.Response, 
 		})
 	}
 	return out, nil
-}
-
-func toParams(msgs []llm.Message) []sdk.ChatCompletionMessageParamUnion {
-	out := make([]sdk.ChatCompletionMessageParamUnion, 0, len(msgs))
-	for _, m := range msgs {
-		switch m.Role {
-		case "system":
-			out = append(out, sdk.SystemMessage(m.Content))
-		case "user":
-			out = append(out, sdk.UserMessage(m.Content))
-		case "tool":
-			out = append(out, sdk.ToolMessage(m.Content, m.ToolCallID))
-		case "assistant":
-			a := sdk.ChatCompletionAssistantMessageParam{}
-			if m.Content != "" {
-				a.Content.OfString = sdk.String(m.Content)
-			}
-			for _, tc := range m.ToolCalls {
-				a.ToolCalls = append(a.ToolCalls, sdk.ChatCompletionMessageToolCallUnionParam{
-					OfFunction: &sdk.ChatCompletionMessageFunctionToolCallParam{
-						ID: tc.ID,
-						Function: sdk.ChatCompletionMessageFunctionToolCallFunctionParam{
-							Name: tc.Name, Arguments: tc.Arguments,
-						},
-					},
-				})
-			}
-			out = append(out, sdk.ChatCompletionMessageParamUnion{OfAssistant: &a})
-		}
-	}
-	return out
 }

@@ -68,7 +68,8 @@ func TestClient_ParsesToolCallsAndUsage(t *testing.T) {
 			{ID: "call_abc", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`},
 			{ID: "call_def", Name: "payments_lookup", Arguments: `{"customer_id":"C-100"}`},
 		}},
-		Usage: llm.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30},
+		Usage:        llm.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30},
+		FinishReason: "tool_calls",
 	}
 	if diff := cmp.Diff(want, resp); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
