@@ -22,6 +22,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -214,7 +215,7 @@ func devModel(cfg *config.Config, getenv func(string) string) (llm.Model, string
 	if key == "" {
 		return llm.Offline{}, "the offline demo model (set OPENAI_API_KEY to use OpenAI)", nil
 	}
-	m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model,
+	m, err := openai.New(openai.Config{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model,
 		Timeout: cfg.Model.Timeout, MaxRetries: *cfg.Model.MaxRetries})
 	if err != nil {
 		return nil, "", err

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -177,7 +178,7 @@ func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
 		if key == "" {
 			key = "unused" // many OpenAI-compatible servers need no key
 		}
-		o, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Timeout: m.Timeout, MaxRetries: *m.MaxRetries})
+		o, err := openai.New(openai.Config{BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Timeout: m.Timeout, MaxRetries: *m.MaxRetries})
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
