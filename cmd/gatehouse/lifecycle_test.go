@@ -14,6 +14,9 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 )
 
+// missingSession is a session that does not exist, its id well-formed.
+const missingSession = "/v1/sessions/ses_00000000000000000000000000000000"
+
 func slowScript(d time.Duration) llmtest.Script {
 	return func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "slow answer", Delay: d} }
 }
@@ -58,7 +61,7 @@ func TestReload_RunInFlightKeepsItsConfig(t *testing.T) {
 
 func TestReload_OnSIGHUP(t *testing.T) {
 	g := startGateway(t, gwOptions{})
-	if r := g.do("GET", "/v1/sessions/x", "viewer", nil); r.status != 404 {
+	if r := g.do("GET", missingSession, "viewer", nil); r.status != 404 {
 		t.Fatalf("before: %d", r.status)
 	}
 	g.writeConfig(g.renderConfig([]string{"agent", "admin"}, gwOptions{}))
@@ -67,7 +70,7 @@ func TestReload_OnSIGHUP(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r := g.do("GET", "/v1/sessions/x", "viewer", nil)
+		r := g.do("GET", missingSession, "viewer", nil)
 		if r.status == 403 {
 			break
 		}
