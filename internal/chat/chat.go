@@ -255,7 +255,7 @@ func (s *Service) store(ctx context.Context, p *principal.Principal, agentName, 
 		return s.cfg.Sessions.Create(ctx, &session.Session{ID: id, Subject: p.Key(), Agent: agentName,
 			Messages: ToSession(msgs)})
 	default:
-		return s.cfg.Sessions.Append(ctx, id, p.Key(), ToSession(msgs)...)
+		return s.cfg.Sessions.Append(ctx, id, p.Key(), s.cfg.Limits, ToSession(msgs)...)
 	}
 }
 

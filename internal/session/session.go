@@ -48,7 +48,12 @@ type Session struct {
 type Store interface {
 	Create(ctx context.Context, s *Session) error
 	Get(ctx context.Context, id, subject string) (*Session, error)
-	Append(ctx context.Context, id, subject string, msgs ...Message) error
+	// Append adds msgs to the session if, at that moment, its stored
+	// history is within lim (Limits.Check); otherwise it changes nothing
+	// and returns an error wrapping ErrFull. The check and the append are
+	// one atomic step: turns of one session that ran side by side cannot
+	// together pass a bound that each alone respects.
+	Append(ctx context.Context, id, subject string, lim Limits, msgs ...Message) error
 	Close() error
 }
 
@@ -62,14 +67,15 @@ type Limits struct {
 
 // Check returns nil when a session holding msgs may take another append,
 // else an error wrapping ErrFull that says which bound it reached.
-func (l Limits) Check(msgs []Message) error {
-	if l.MaxMessages > 0 && len(msgs) >= l.MaxMessages {
-		return fmt.Errorf("%w: %d messages, the most sessions.max_messages allows", ErrFull, len(msgs))
+func (l Limits) Check(msgs []Message) error { return l.CheckSize(len(msgs), Size(msgs)) }
+
+// CheckSize is Check for a history of n messages and the given Size.
+func (l Limits) CheckSize(n int, bytes int64) error {
+	if l.MaxMessages > 0 && n >= l.MaxMessages {
+		return fmt.Errorf("%w: %d messages, the most sessions.max_messages allows", ErrFull, n)
 	}
-	if l.MaxBytes > 0 {
-		if n := Size(msgs); n >= l.MaxBytes {
-			return fmt.Errorf("%w: %d bytes of history, sessions.max_bytes is %d", ErrFull, n, l.MaxBytes)
-		}
+	if l.MaxBytes > 0 && bytes >= l.MaxBytes {
+		return fmt.Errorf("%w: %d bytes of history, sessions.max_bytes is %d", ErrFull, bytes, l.MaxBytes)
 	}
 	return nil
 }
