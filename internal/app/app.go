@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Addr != "" {
 		cfg.Server.Addr = o.Addr
 	}
-	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}}
+	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
 	modelNote := ""
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
