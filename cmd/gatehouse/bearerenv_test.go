@@ -17,35 +17,12 @@ func TestAppBearerToken_ShortIsRefusedLongIsWarned(t *testing.T) {
 	for k, v := range g.env {
 		env[k] = v
 	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", g.cfgPath}, func(k string) string { return env[k] }, nil, stdout, stderr)
-	}()
-	var err error
-	deadline := time.After(20 * time.Second)
-wait:
-	for {
-		select {
-		case err = <-done:
-			break wait
-		case <-deadline:
-			t.Fatal("serve neither started nor failed")
-		case <-time.After(10 * time.Millisecond):
-			if strings.Contains(stdout.String(), "gatehouse listening on ") {
-				cancel()
-				<-done
-				t.Fatalf("serve started with a %d-byte APP_BEARER_TOKEN", len(short))
-			}
-		}
-	}
+	stderr, err := serveFails(t, g.cfgPath, env)
 	if err == nil || !strings.Contains(err.Error(), "APP_BEARER_TOKEN") || !strings.Contains(err.Error(), "32") {
 		t.Errorf("serve: %v; want an error naming APP_BEARER_TOKEN and its minimum", err)
 	}
-	if strings.Contains(err.Error(), short) || strings.Contains(stderr.String(), short) {
-		t.Errorf("the token's value was quoted: %v\n%s", err, stderr.String())
+	if strings.Contains(err.Error(), short) || strings.Contains(stderr, short) {
+		t.Errorf("the token's value was quoted: %v\n%s", err, stderr)
 	}
 
 	long := strings.Repeat("k", 32)
@@ -60,5 +37,33 @@ wait:
 	}
 	if strings.Contains(logs, long) {
 		t.Error("the token's value appears in the log")
+	}
+}
+
+// serveFails runs serve --config path and returns its log and error; it
+// fails the test when serve starts listening instead.
+func serveFails(t *testing.T, path string, env map[string]string) (string, error) {
+	t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", path}, func(k string) string { return env[k] }, nil, stdout, stderr)
+	}()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			return stderr.String(), err
+		case <-deadline:
+			t.Fatal("serve neither started nor failed")
+		case <-time.After(10 * time.Millisecond):
+			if strings.Contains(stdout.String(), "gatehouse listening on ") {
+				cancel()
+				<-done
+				t.Fatalf("serve started; want a start-up error")
+			}
+		}
 	}
 }

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 		defer demo.Close()
 		w.demo = demo
 	}
-	auditLog, auditStore, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
+	auditLog, auditStore, checkpointPub, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func Run(ctx context.Context, o Options) error {
 		Extra: extraRoutes(dev.jwks),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
-	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
+	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPub))
 
 	hs := newHTTPServer(cfg, srv.Handler(), log)
 	scheme := "http"
