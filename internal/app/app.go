@@ -98,7 +98,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Addr != "" {
 		cfg.Server.Addr = o.Addr
 	}
-	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}}
+	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
 	modelNote := ""
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
@@ -113,7 +113,7 @@ func Run(ctx context.Context, o Options) error {
 		defer demo.Close()
 		w.demo = demo
 	}
-	auditLog, auditStore, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
+	auditLog, auditStore, checkpointPub, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options) error {
 		Extra: extraRoutes(dev.jwks),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
-	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
+	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPub))
 
 	hs := newHTTPServer(cfg, srv.Handler(), log)
 	scheme := "http"

@@ -12,11 +12,12 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/store"
 )
 
-// openAudit opens the store and the log; the returned func closes both.
-func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, func(), error) {
+// openAudit opens the store and the log, and returns the key checkpoints
+// are verified with (see checkpointPublicKey); the returned func closes both.
+func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, ed25519.PublicKey, func(), error) {
 	st, err := store.OpenAudit(ctx, cfg.Audit.DSN)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
 	ac := audit.Config{
 		Store: st, ChainID: chainID(cfg), ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
@@ -26,7 +27,7 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		key, err := hmacKey(cfg, getenv)
 		if err != nil {
 			st.Close()
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		ac.HMACKey = key
 	}
@@ -34,16 +35,21 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		k, err := audit.LoadOrCreateKey(cfg.Audit.CheckpointKeyFile)
 		if err != nil {
 			st.Close()
-			return nil, nil, nil, fmt.Errorf("audit.checkpoint_key_file: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("audit.checkpoint_key_file: %w", err)
 		}
 		ac.CheckpointKey = k
+	}
+	pub, err := checkpointPublicKey(cfg, ac.CheckpointKey)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, nil, err
 	}
 	l, err := audit.New(ac)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
-	return l, st, func() { l.Close(); st.Close() }, nil
+	return l, st, pub, func() { l.Close(); st.Close() }, nil
 }
 
 // hmacKey returns the audit HMAC key: from the environment variable named by
@@ -65,15 +71,28 @@ func chainID(cfg *config.Config) string {
 	return ""
 }
 
-// checkpointPublicKey is the public half of the checkpoint key, the only key
-// /admin/audit/verify accepts checkpoints from; nil when there is none.
-func checkpointPublicKey(cfg *config.Config) ed25519.PublicKey {
-	if cfg.Audit.CheckpointKeyFile == "" {
-		return nil
+// checkpointPublicKey is the only key /admin/audit/verify accepts
+// checkpoints from: audit.checkpoint_public_key_file, else the public half of
+// the signing key the log was opened with (read once, by openAudit); nil when
+// neither is configured. A configured key that cannot be read is an error:
+// verifying without it would take checkpoints signed by anyone.
+func checkpointPublicKey(cfg *config.Config, signing ed25519.PrivateKey) (ed25519.PublicKey, error) {
+	var pub ed25519.PublicKey
+	if signing != nil {
+		pub = signing.Public().(ed25519.PublicKey)
 	}
-	k, err := audit.LoadKey(cfg.Audit.CheckpointKeyFile)
-	if err != nil {
-		return nil
+	if f := cfg.Audit.CheckpointPublicKeyFile; f != "" {
+		k, err := audit.LoadPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("audit.checkpoint_public_key_file: %w", err)
+		}
+		if pub != nil && !pub.Equal(k) {
+			return nil, errors.New("audit.checkpoint_public_key_file is not the public half of audit.checkpoint_key_file")
+		}
+		pub = k
 	}
-	return k.Public().(ed25519.PublicKey)
+	if pub == nil && cfg.Audit.CheckpointKeyFile != "" {
+		return nil, errors.New("audit.checkpoint_key_file is set but no key was loaded")
+	}
+	return pub, nil
 }

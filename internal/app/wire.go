@@ -42,6 +42,9 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
+	// dev is the quickstart (serve --dev), where the tutorial's short
+	// APP_BEARER_TOKEN is still taken.
+	dev bool
 	// goTools are registered by an embedding Go program (package gatehouse).
 	goTools map[string]GoTool
 	// limiters keeps the rate limiter across reloads (nil: a new one each
@@ -187,6 +190,14 @@ func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
 	return nil, fmt.Errorf("model.provider: unknown provider %q", m.Provider)
 }
 
+// appBearerEnv names the tutorial's static bearer token.
+const appBearerEnv = "APP_BEARER_TOKEN"
+
+// minAppBearerBytes is the shortest APP_BEARER_TOKEN taken outside dev mode:
+// it is compared by hash like an API key, so only its length keeps it from
+// being guessed.
+const minAppBearerBytes = 32
+
 func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain, func(), error) {
 	chain := &authn.Chain{}
 	closeFn := func() {}
@@ -199,11 +210,18 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 		keys = append(keys, authn.APIKey{Digest: d, Subject: k.Subject, Roles: k.Roles, Claims: k.Claims})
 	}
 	// Tutorial parity: one static bearer token from the environment.
-	if tok := w.getenv("APP_BEARER_TOKEN"); tok != "" {
+	if tok := w.getenv(appBearerEnv); tok != "" {
+		if !w.dev && len(tok) < minAppBearerBytes {
+			// Its length only: the value is a credential.
+			return nil, closeFn, fmt.Errorf("%s is %d bytes; outside --dev it must be at least %d (gatehouse keys new makes one), or better, use auth.api_keys",
+				appBearerEnv, len(tok), minAppBearerBytes)
+		}
 		roles := SplitList(w.getenv("APP_BEARER_ROLES"))
 		if len(roles) == 0 {
 			roles = []string{"agent"}
 		}
+		w.log.Warn("a static bearer token from the environment is accepted; prefer auth.api_keys or JWT",
+			"variable", appBearerEnv, "subject", "app-token", "roles", roles)
 		keys = append(keys, authn.APIKey{Digest: sha256Sum(tok), Subject: "app-token", Roles: roles})
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 {
