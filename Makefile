@@ -16,6 +16,7 @@ interop-deps:
 
 vet:
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 
 test: interop-deps vet

@@ -17,11 +17,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
@@ -95,8 +95,6 @@ type Tool struct {
 // arguments passed the schema and the call passed the policy.
 func (t Tool) Invoke(ctx context.Context, call Call) (any, error) { return t.fn(ctx, call) }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // ErrDuplicateTool is returned by Register for a name already registered.
 var ErrDuplicateTool = errors.New("tool already registered")
 
@@ -120,8 +118,8 @@ func (r *Registry) Register(def ToolDef) error {
 }
 
 func (r *Registry) register(def ToolDef) error {
-	if !nameRE.MatchString(def.Name) {
-		return errors.New("name must be 1-64 letters, digits, _ or -")
+	if !tools.ValidName(def.Name) {
+		return errors.New("name must be " + tools.NameRule)
 	}
 	if def.Func == nil {
 		return errors.New("func is nil")
@@ -131,7 +129,7 @@ func (r *Registry) register(def ToolDef) error {
 	}
 	params := def.Parameters
 	if len(params) == 0 {
-		params = json.RawMessage(`{"type":"object","properties":{}}`)
+		params = tools.EmptySchema()
 	}
 	if _, err := schema.Compile(params); err != nil {
 		return err

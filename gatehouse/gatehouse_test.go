@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
+	"github.com/gatehousehq/gatehouse/internal/tools/httptool"
 )
 
 func noop(context.Context, Call) (any, error) { return "ok", nil }
@@ -24,6 +27,7 @@ func TestRegister_RefusesInvalidDefinitions(t *testing.T) {
 	}{
 		{"bad name", func(d *ToolDef) { d.Name = "look up" }, "name must be"},
 		{"empty name", func(d *ToolDef) { d.Name = "" }, "name must be"},
+		{"leading digit", func(d *ToolDef) { d.Name = "1lookup" }, "name must be"}, // config would refuse it at Serve
 		{"nil func", func(d *ToolDef) { d.Func = nil }, "func is nil"},
 		{"no permission", func(d *ToolDef) { d.Policy.Permission = "" }, "needs a permission"},
 		{"bad schema", func(d *ToolDef) { d.Parameters = json.RawMessage(`{"type":"object","oneOf":[]}`) }, `unsupported keyword "oneOf"`},
@@ -39,6 +43,28 @@ func TestRegister_RefusesInvalidDefinitions(t *testing.T) {
 				t.Errorf("Register error = %v, want one containing %q", err, tt.wantIn)
 			}
 		})
+	}
+}
+
+// TestRegister_NameRuleIsTheConfigRule: a name Register accepts is one the
+// config accepts, and an HTTP tool too, so no copy of the rule drifts.
+func TestRegister_NameRuleIsTheConfigRule(t *testing.T) {
+	const cfg = `
+auth: {api_keys: [{subject: bot, sha256: "%s", roles: [agent]}]}
+authz: {roles: {agent: [read]}}
+tools: {%q: {type: http, url: "http://127.0.0.1:9/x", permission: read}}
+agents: {a: {tools: []}}
+audit: {dsn: "sqlite:///tmp/a.db"}
+sessions: {dsn: "sqlite:///tmp/s.db"}
+`
+	for _, name := range []string{"lookup", "a", "crm_lookup-2", strings.Repeat("x", 64), strings.Repeat("x", 65),
+		"1lookup", "_lookup", "-lookup", "look.up", "look up", "", "lookup\n", "lо"} {
+		regErr := NewRegistry().Register(ToolDef{Name: name, Policy: Policy{Permission: "read"}, Func: noop})
+		_, cfgErr := config.Parse([]byte(fmt.Sprintf(cfg, strings.Repeat("ab", 32), name)), func(string) string { return "" })
+		_, httpErr := httptool.New(httptool.Config{Name: name, URL: "http://127.0.0.1:9/x"})
+		if (regErr == nil) != (cfgErr == nil) || (regErr == nil) != (httpErr == nil) {
+			t.Errorf("name %q: Register: %v; config: %v; http tool: %v", name, regErr, cfgErr, httpErr)
+		}
 	}
 }
 

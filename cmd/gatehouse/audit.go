@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -20,7 +19,9 @@ import (
 )
 
 const auditUsage = `Usage:
-  gatehouse audit verify [--checkpoint FILE]   check every chain; exit 0 and "ok: N events, head <hash>"
+  gatehouse audit verify [--checkpoint FILE] [--public-key FILE]
+                                                check every chain; exit 0 and "ok: N events, head <hash>"
+  gatehouse audit public-key                    print the checkpoint public key (PEM) for --public-key
   gatehouse audit tail [--follow] [--json] [-n N]
   gatehouse audit export [--since RFC3339]      JSON lines: events, then checkpoints
   gatehouse audit hash VALUE                    the hmac-mode value to search the log for
@@ -34,6 +35,7 @@ type auditTarget struct {
 	dsn           string
 	checkpointKey string // path; may not exist unless keyRequired
 	keyRequired   bool   // named by the config: checkpoints must be checked against it
+	publicKey     string // path of the verification key (audit.checkpoint_public_key_file)
 	hmacEnv       string
 	hmacKeyFile   string
 }
@@ -51,6 +53,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	dsn := fs.String("dsn", "", "audit log DSN: sqlite://PATH or postgres://...")
 	dataDir := fs.String("data-dir", "", "dev data dir")
 	checkpoint := fs.String("checkpoint", "", "verify: a checkpoint (or export) file kept elsewhere")
+	publicKey := fs.String("public-key", "", "verify: the only key checkpoints may be signed with (PEM, from audit public-key)")
 	follow := fs.Bool("follow", false, "tail: keep printing new events")
 	asJSON := fs.Bool("json", false, "tail: JSON lines")
 	lines := fs.Int("n", 20, "tail: how many recent events")
@@ -61,6 +64,9 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	t, err := resolveAuditTarget(*configPath, *dsn, *dataDir, getenv)
 	if err != nil {
 		return err
+	}
+	if *publicKey != "" {
+		t.publicKey = *publicKey
 	}
 	switch cmd {
 	case "hash":
@@ -74,6 +80,20 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintln(stdout, audit.HashValue(key, fs.Arg(0)))
 		return nil
+	case "public-key":
+		if t.checkpointKey == "" {
+			return errors.New("audit public-key: no checkpoint key: use --config FILE or --data-dir DIR")
+		}
+		key, err := audit.LoadKey(t.checkpointKey)
+		if err != nil {
+			return fmt.Errorf("audit public-key: %w", err)
+		}
+		pem, err := audit.MarshalPublicKey(key.Public().(ed25519.PublicKey))
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(pem)
+		return err
 	case "verify", "tail", "export":
 	default:
 		fmt.Fprintf(stderr, "unknown audit command %q\n\n%s", cmd, auditUsage)
@@ -131,6 +151,7 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		}
 		t.dsn, t.checkpointKey, t.keyRequired = a.DSN, a.CheckpointKeyFile, a.CheckpointKeyFile != ""
 		t.hmacEnv, t.hmacKeyFile = a.HMACKeyEnv, a.HMACKeyFile
+		t.publicKey = a.CheckpointPublicKeyFile
 	}
 	return t, nil
 }
@@ -138,24 +159,24 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 // hmacKey finds the key the server uses: the environment variable, else the
 // key file (never created here: a new key would match nothing).
 func (t auditTarget) hmacKey(getenv func(string) string) ([]byte, error) {
-	if v := getenv(t.hmacEnv); v != "" {
-		return []byte(v), nil
+	key, err := audit.HMACKeySource{Env: t.hmacEnv, File: t.hmacKeyFile}.Load(getenv, false)
+	if err != nil {
+		return nil, fmt.Errorf("audit hash: %w", err)
 	}
-	if t.hmacKeyFile != "" {
-		b, err := os.ReadFile(t.hmacKeyFile)
-		if err == nil {
-			return []byte(strings.TrimSpace(string(b))), nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("audit hash: %w", err)
-		}
-	}
-	return nil, fmt.Errorf("audit hash: no HMAC key: set $%s, or give --data-dir or --config", t.hmacEnv)
+	return key, nil
 }
 
 func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointFile string, stdout io.Writer) error {
 	var opts audit.VerifyOptions
-	if t.checkpointKey != "" {
+	if t.publicKey != "" {
+		// The verification key alone: whoever verifies need not hold the
+		// signing key, and one that cannot be read is an error, never "no key".
+		pub, err := audit.LoadPublicKey(t.publicKey)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		opts.PublicKey = pub
+	} else if t.checkpointKey != "" {
 		key, err := audit.LoadKey(t.checkpointKey)
 		switch {
 		case err == nil:

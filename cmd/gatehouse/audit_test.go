@@ -106,6 +106,22 @@ func TestAuditCommand_Hash(t *testing.T) {
 	}
 }
 
+// TestAuditCommand_HashRefusesAShortKey: the CLI resolves the key as the
+// server does, so it never hashes with a key the server would refuse.
+func TestAuditCommand_HashRefusesAShortKey(t *testing.T) {
+	short := strings.Repeat("k", audit.MinHMACKeyBytes-1)
+	if out, err := runAuditCmd(t, map[string]string{"GATEHOUSE_AUDIT_HMAC_KEY": short}, "hash", "C-100"); err == nil || !strings.Contains(err.Error(), "at least 16 bytes") {
+		t.Errorf("hash with a %d-byte key from the environment = %q, %v; want refused", len(short), out, err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "audit-hmac.key"), []byte(short+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runAuditCmd(t, nil, "hash", "--data-dir", dir, "C-100"); err == nil || !strings.Contains(err.Error(), "at least 16 bytes") {
+		t.Errorf("hash with a %d-byte key file = %q, %v; want refused", len(short), out, err)
+	}
+}
+
 func TestAuditCommand_NeedsALog(t *testing.T) {
 	if _, err := runAuditCmd(t, nil, "verify"); err == nil || !strings.Contains(err.Error(), "--dsn") {
 		t.Errorf("verify without a log = %v", err)

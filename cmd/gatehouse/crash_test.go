@@ -166,7 +166,9 @@ func TestCrash_KillDashNineMidLoadLosesNoAnsweredRun(t *testing.T) {
 	g.cfgPath = filepath.Join(g.dir, "gatehouse.yaml")
 	g.writeConfig(g.renderConfig(allUsers, gwOptions{}))
 	env := []string{"TEST_OPENAI_KEY=sk-test", "TEST_AUDIT_KEY=0123456789abcdef0123456789abcdef", "HOME=" + g.dir, "PATH=" + os.Getenv("PATH")}
-	serve := func() *process { return startProcess(t, bin, env, "serve", "--config", g.cfgPath) }
+	serve := func() *process {
+		return startProcess(t, bin, env, "serve", "--config", g.cfgPath, "--addr", "127.0.0.1:0")
+	}
 
 	const workers, perWorker, killAfter = 8, 60, 150
 	const message = `CALL claims_status {"claim_id":"CLM-1001"}`

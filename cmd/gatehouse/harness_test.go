@@ -147,7 +147,9 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--config", g.cfgPath}, func(k string) string { return g.env[k] }, nil, g.stdout, g.stderr)
+		// An ephemeral port whatever the config says (the dev config says
+		// 127.0.0.1:8080), so the suite runs beside `make run`.
+		done <- run(ctx, []string{"serve", "--config", g.cfgPath, "--addr", "127.0.0.1:0"}, func(k string) string { return g.env[k] }, nil, g.stdout, g.stderr)
 	}()
 	var once sync.Once
 	var stopErr error

@@ -73,7 +73,7 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 		newTok := p.Token(t)
 		time.Sleep(250 * time.Millisecond) // past min_refresh_interval
 		before := p.Stats(t).JWKSFetches
-		if r := g.call(testClient, "GET", "/v1/sessions/none", newTok, nil); r.status != 404 {
+		if r := g.call(testClient, "GET", missingSession, newTok, nil); r.status != 404 {
 			t.Fatalf("token of the new key: %d %s", r.status, r.raw)
 		}
 		if n := p.Stats(t).JWKSFetches - before; n > 1 {
@@ -84,7 +84,7 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 		p.DropOld(t)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			r := g.call(testClient, "GET", "/v1/sessions/none", tok, nil)
+			r := g.call(testClient, "GET", missingSession, tok, nil)
 			if r.status == 403 && r.str("detail") == "Invalid token" {
 				break
 			}
@@ -93,7 +93,7 @@ func TestJWT_RealOpenIDProviderThroughTheGateway(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if r := g.call(testClient, "GET", "/v1/sessions/none", newTok, nil); r.status != 404 {
+		if r := g.call(testClient, "GET", missingSession, newTok, nil); r.status != 404 {
 			t.Errorf("token of the current key after the drop: %d %s", r.status, r.raw)
 		}
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 )
+
+// missingSession is a session that does not exist, its id well-formed.
+const missingSession = "/v1/sessions/ses_00000000000000000000000000000000"
 
 func slowScript(d time.Duration) llmtest.Script {
 	return func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "slow answer", Delay: d} }
@@ -58,7 +62,7 @@ func TestReload_RunInFlightKeepsItsConfig(t *testing.T) {
 
 func TestReload_OnSIGHUP(t *testing.T) {
 	g := startGateway(t, gwOptions{})
-	if r := g.do("GET", "/v1/sessions/x", "viewer", nil); r.status != 404 {
+	if r := g.do("GET", missingSession, "viewer", nil); r.status != 404 {
 		t.Fatalf("before: %d", r.status)
 	}
 	g.writeConfig(g.renderConfig([]string{"agent", "admin"}, gwOptions{}))
@@ -67,7 +71,7 @@ func TestReload_OnSIGHUP(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r := g.do("GET", "/v1/sessions/x", "viewer", nil)
+		r := g.do("GET", missingSession, "viewer", nil)
 		if r.status == 403 {
 			break
 		}
@@ -234,5 +238,49 @@ func TestSessions_FullSessionIsRefused(t *testing.T) {
 	}
 	if r := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "three", "session_id": id}); r.status != 200 {
 		t.Fatalf("after raising the bound: %d %s", r.status, r.raw)
+	}
+}
+
+// Turns of one session that run side by side cannot together pass its
+// bound: each saw room left before it ran, but the bound is checked again
+// where the messages are stored, and a turn that finds the session full
+// then is answered 409 session_full (its run is in the audit log).
+func TestSessions_ConcurrentContinuationsKeepTheBound(t *testing.T) {
+	g := startGateway(t, gwOptions{script: slowScript(300 * time.Millisecond), config: func(g *gateway) string {
+		c := g.renderConfig(allUsers, gwOptions{})
+		return strings.Replace(c, "sessions:\n", "sessions:\n  max_messages: 4\n", 1)
+	}})
+	first := g.do("POST", "/v1/chat", "agent", map[string]string{"message": "one"})
+	id := first.str("session_id")
+	if first.status != 200 || id == "" {
+		t.Fatalf("first: %d %s", first.status, first.raw)
+	}
+	const n = 16
+	got := make(chan response, n)
+	for i := range n {
+		go func() {
+			got <- g.do("POST", "/v1/chat", "agent", map[string]string{"message": fmt.Sprint("turn ", i), "session_id": id})
+		}()
+	}
+	var ok, full int
+	for range n {
+		r := <-got
+		switch {
+		case r.status == 200:
+			ok++
+		case r.status == 409 && r.str("error") == "session_full" && r.str("run_id") != "":
+			full++
+		default:
+			t.Errorf("continuation: %d %s", r.status, r.raw)
+		}
+	}
+	// Two messages, then two per turn: one turn fits below max_messages 4.
+	if ok != 1 || full != n-1 {
+		t.Errorf("%d turns answered, %d refused as full; want 1 and %d", ok, full, n-1)
+	}
+	sess := g.do("GET", "/v1/sessions/"+id, "agent", nil)
+	msgs, _ := sess.body["messages"].([]any)
+	if sess.status != 200 || len(msgs) != 4 {
+		t.Errorf("session after the race: %d, %d messages, want 4", sess.status, len(msgs))
 	}
 }

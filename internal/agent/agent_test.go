@@ -257,9 +257,13 @@ func TestRun_RefusedCallsAreAnsweredToTheModelAndNeverRun(t *testing.T) {
 			if got["error"] != tc.wantError || got["tool"] != tc.call.Name || got["reason"] == "" {
 				t.Errorf("model received %v; want error %q naming the tool with a reason", got, tc.wantError)
 			}
+			resource := "tool:" + tc.call.Name
+			if tc.call.Name == "rm_rf" {
+				resource = "tool:(unknown)" // the model's name is content
+			}
 			wantEvents := []brief{
 				{Type: audit.TypeRunStarted, RunID: "run_1", Subject: "alice", Resource: "agent:assistant"},
-				{Type: audit.TypeToolDecided, RunID: "run_1", Subject: "alice", Resource: "tool:" + tc.call.Name, Decision: audit.Deny},
+				{Type: audit.TypeToolDecided, RunID: "run_1", Subject: "alice", Resource: resource, Decision: audit.Deny},
 				{Type: audit.TypeRunFinished, RunID: "run_1", Subject: "alice", Resource: "agent:assistant", Outcome: "ok"},
 			}
 			if diff := cmp.Diff(wantEvents, sink.briefs()); diff != "" {
@@ -622,5 +626,49 @@ func TestRun_ConditionErrorIsContentNotReason(t *testing.T) {
 		} else if len(d.Resource) > 80 || strings.Count(d.Reason, "ignore previous") > 3 {
 			t.Errorf("model-chosen name written at length: resource %q reason %q", d.Resource, d.Reason)
 		}
+	}
+}
+
+// Everything the model chooses is content (hmac'd or dropped per
+// audit.content): an invented tool name and an unknown argument key go
+// nowhere else in an event; only configured names are written in clear.
+func TestRun_ModelChosenNamesAndKeysAreContentOnly(t *testing.T) {
+	const secret = "my card is 4111 1111 1111 1111"
+	lookup := newTool("lookup", echo)
+	model := callsThenAnswer(
+		llm.ToolCall{ID: "c1", Name: "lookup_" + secret, Arguments: `{"id":"X-1"}`},
+		llm.ToolCall{ID: "c2", Name: "lookup", Arguments: `{"id":"X-1","` + secret + `":1}`},
+		llm.ToolCall{ID: "c3", Name: "lookup", Arguments: `{"id":"X-1","ID ` + secret + `":1}`},
+	)
+	sink := &recordingSink{}
+	res, err := run(t, newRunner(model, sink), newAgent(t, generous, lookup))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for i, rec := range res.ToolCalls {
+		if rec.Decision != audit.Deny || rec.Reason == "" {
+			t.Errorf("call %d: %+v; want a deny with a reason", i, rec)
+		}
+	}
+	inContent := 0
+	for _, e := range sink.events {
+		c := e
+		c.Content = nil
+		b, _ := json.Marshal(c)
+		if strings.Contains(string(b), "4111") {
+			t.Errorf("%s event holds the model's text outside content: %s", e.Type, b)
+		}
+		for _, v := range e.Content {
+			if strings.Contains(v, "4111") {
+				inContent++
+				break
+			}
+		}
+		if e.Type == audit.TypeToolDecided && e.Resource != "tool:lookup" && e.Resource != "tool:(unknown)" {
+			t.Errorf("tool.decided resource %q", e.Resource)
+		}
+	}
+	if inContent < 3 {
+		t.Errorf("%d events keep the model's text as content; want every refused call's", inContent)
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
-	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/store/sqlite"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -38,7 +38,7 @@ func BenchmarkRun(b *testing.B) {
 		}
 		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_1", "payments_lookup", `{"customer_id":"C-100"}`)}}
 	})
-	model, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: url, APIKey: "sk-bench", Model: "bench-model", Timeout: 10 * time.Second})
+	model, err := openai.New(openai.Config{BaseURL: url, APIKey: "sk-bench", Model: "bench-model", Timeout: 10 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -83,16 +83,26 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
 	decided := base
 	decided.Type = audit.TypeToolDecided
-	decided.Resource = "tool:" + logName(c.Name)
 	decided.Content = map[string]string{"arguments": c.Arguments}
 
 	var args tools.Args
 	var d authz.Decision
 	status := "denied"
 	t, exists := req.Agent.Tools[c.Name]
+	if exists {
+		decided.Resource = "tool:" + c.Name
+	} else {
+		// A name the model made up may carry the user's words: it is
+		// content, kept per audit.content; only configured names are clear.
+		decided.Resource = unknownTool
+		decided.Content["tool"] = c.Name
+	}
 	switch {
-	case !exists || !shown[c.Name]:
-		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))}
+	case !exists:
+		d = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that is not configured"}
+		rec.Reason = fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))
+	case !shown[c.Name]:
+		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
 	default:
 		var err error
 		raw := c.Arguments
@@ -101,13 +111,26 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		}
 		args, err = t.Decode([]byte(raw))
 		if err != nil {
-			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: "invalid arguments: " + err.Error()}
+			// The decoder's message may quote the model's keys: the caller
+			// sees it, the log keeps it as content and only a redacted
+			// version in clear.
+			reason := "invalid arguments"
+			var re redacter
+			if errors.As(err, &re) {
+				reason = re.Redacted()
+			}
+			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: reason}
+			rec.Reason = err.Error()
+			decided.Content["error"] = err.Error()
 			status = "invalid_arguments"
 		} else {
 			d = r.Perms.AuthorizeTool(ctx, req.Principal, t.Policy, args)
 		}
 	}
-	rec.Rule, rec.Reason = d.Rule, d.Reason
+	rec.Rule = d.Rule
+	if rec.Reason == "" {
+		rec.Reason = d.Reason
+	}
 	decided.Rule, decided.Reason = d.Rule, d.Reason
 	if d.Detail != "" {
 		// The caller and the model sent these values; the log keeps them
@@ -178,6 +201,14 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	log.later(finished)
 	return content, rec, limitErr
 }
+
+// unknownTool is the resource of a call to a tool that is not configured;
+// the name the model gave is in the event's content.
+const unknownTool = "tool:(unknown)"
+
+// redacter is an error that can say what went wrong without quoting the
+// call's own text (schema.ArgError).
+type redacter interface{ Redacted() string }
 
 // errToolPanicked is what the model and the caller see of a tool that
 // panicked; the panic itself goes to the server log.

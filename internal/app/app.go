@@ -23,6 +23,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -98,7 +99,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Addr != "" {
 		cfg.Server.Addr = o.Addr
 	}
-	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}}
+	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
 	modelNote := ""
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
@@ -113,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 		defer demo.Close()
 		w.demo = demo
 	}
-	auditLog, auditStore, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
+	auditLog, auditStore, checkpointPub, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func Run(ctx context.Context, o Options) error {
 		Extra: extraRoutes(dev.jwks),
 	}, rt)
 	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
-	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPublicKey(cfg)))
+	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPub))
 
 	hs := newHTTPServer(cfg, srv.Handler(), log)
 	scheme := "http"
@@ -220,7 +221,7 @@ func devModel(cfg *config.Config, getenv func(string) string) (llm.Model, string
 	if key == "" {
 		return llm.Offline{}, "the offline demo model (set OPENAI_API_KEY to use OpenAI)", nil
 	}
-	m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model,
+	m, err := openai.New(openai.Config{BaseURL: cfg.Model.BaseURL, APIKey: key, Model: cfg.Model.Model,
 		Timeout: cfg.Model.Timeout, MaxRetries: *cfg.Model.MaxRetries})
 	if err != nil {
 		return nil, "", err

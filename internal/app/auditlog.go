@@ -3,11 +3,9 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -15,11 +13,12 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/store"
 )
 
-// openAudit opens the store and the log; the returned func closes both.
-func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, func(), error) {
+// openAudit opens the store and the log, and returns the key checkpoints
+// are verified with (see checkpointPublicKey); the returned func closes both.
+func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, ed25519.PublicKey, func(), error) {
 	st, err := store.OpenAudit(ctx, cfg.Audit.DSN)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
 	ac := audit.Config{
 		Store: st, ChainID: chainID(cfg), ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
@@ -29,7 +28,7 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		key, err := hmacKey(cfg, getenv)
 		if err != nil {
 			st.Close()
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		ac.HMACKey = key
 	}
@@ -37,43 +36,27 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		k, err := audit.LoadOrCreateKey(cfg.Audit.CheckpointKeyFile)
 		if err != nil {
 			st.Close()
-			return nil, nil, nil, fmt.Errorf("audit.checkpoint_key_file: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("audit.checkpoint_key_file: %w", err)
 		}
 		ac.CheckpointKey = k
+	}
+	pub, err := checkpointPublicKey(cfg, ac.CheckpointKey)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, nil, err
 	}
 	l, err := audit.New(ac)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
-	return l, st, func() { l.Close(); st.Close() }, nil
+	return l, st, pub, func() { l.Close(); st.Close() }, nil
 }
 
 // hmacKey returns the audit HMAC key: from the environment variable named by
 // audit.hmac_key_env, else from audit.hmac_key_file (made on first use).
 func hmacKey(cfg *config.Config, getenv func(string) string) ([]byte, error) {
-	if v := getenv(cfg.Audit.HMACKeyEnv); v != "" {
-		if len(v) < 16 {
-			return nil, fmt.Errorf("audit: $%s must hold at least 16 bytes", cfg.Audit.HMACKeyEnv)
-		}
-		return []byte(v), nil
-	}
-	path := cfg.Audit.HMACKeyFile
-	if path == "" {
-		return nil, fmt.Errorf("audit.content is hmac: set $%s (audit.hmac_key_env) or audit.hmac_key_file", cfg.Audit.HMACKeyEnv)
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	enc := fmt.Sprintf("%x", k)
-	if err := os.WriteFile(path, []byte(enc+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("audit.hmac_key_file: %w", err)
-	}
-	return []byte(enc), nil
+	return audit.HMACKeySource{Env: cfg.Audit.HMACKeyEnv, File: cfg.Audit.HMACKeyFile}.Load(getenv, true)
 }
 
 // chainID is audit.chain_id, else "main" for SQLite — one process owns the
@@ -89,15 +72,28 @@ func chainID(cfg *config.Config) string {
 	return ""
 }
 
-// checkpointPublicKey is the public half of the checkpoint key, the only key
-// /admin/audit/verify accepts checkpoints from; nil when there is none.
-func checkpointPublicKey(cfg *config.Config) ed25519.PublicKey {
-	if cfg.Audit.CheckpointKeyFile == "" {
-		return nil
+// checkpointPublicKey is the only key /admin/audit/verify accepts
+// checkpoints from: audit.checkpoint_public_key_file, else the public half of
+// the signing key the log was opened with (read once, by openAudit); nil when
+// neither is configured. A configured key that cannot be read is an error:
+// verifying without it would take checkpoints signed by anyone.
+func checkpointPublicKey(cfg *config.Config, signing ed25519.PrivateKey) (ed25519.PublicKey, error) {
+	var pub ed25519.PublicKey
+	if signing != nil {
+		pub = signing.Public().(ed25519.PublicKey)
 	}
-	k, err := audit.LoadKey(cfg.Audit.CheckpointKeyFile)
-	if err != nil {
-		return nil
+	if f := cfg.Audit.CheckpointPublicKeyFile; f != "" {
+		k, err := audit.LoadPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("audit.checkpoint_public_key_file: %w", err)
+		}
+		if pub != nil && !pub.Equal(k) {
+			return nil, errors.New("audit.checkpoint_public_key_file is not the public half of audit.checkpoint_key_file")
+		}
+		pub = k
 	}
-	return k.Public().(ed25519.PublicKey)
+	if pub == nil && cfg.Audit.CheckpointKeyFile != "" {
+		return nil, errors.New("audit.checkpoint_key_file is set but no key was loaded")
+	}
+	return pub, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/config"
 )
 
@@ -15,6 +16,11 @@ func Check(ctx context.Context, path string, getenv func(string) string) (string
 	cfg, err := config.Load(path, getenv)
 	if err != nil {
 		return "", err
+	}
+	if f := cfg.Audit.CheckpointPublicKeyFile; f != "" {
+		if _, err := audit.LoadPublicKey(f); err != nil {
+			return "", fmt.Errorf("audit.checkpoint_public_key_file: %w", err)
+		}
 	}
 	rt, err := buildRuntime(ctx, cfg, wiring{getenv: getenv, log: slog.New(slog.DiscardHandler), checkOnly: true})
 	if err != nil {

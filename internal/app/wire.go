@@ -25,6 +25,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -43,6 +44,9 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
+	// dev is the quickstart (serve --dev), where the tutorial's short
+	// APP_BEARER_TOKEN is still taken.
+	dev bool
 	// goTools are registered by an embedding Go program (package gatehouse).
 	goTools map[string]GoTool
 	// limiters keeps the rate limiter across reloads (nil: a new one each
@@ -207,7 +211,7 @@ func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
 		if key == "" {
 			key = "unused" // many OpenAI-compatible servers need no key
 		}
-		o, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Timeout: m.Timeout, MaxRetries: *m.MaxRetries})
+		o, err := openai.New(openai.Config{BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Timeout: m.Timeout, MaxRetries: *m.MaxRetries})
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
@@ -215,6 +219,14 @@ func buildModel(cfg *config.Config, w wiring) (llm.Model, error) {
 	}
 	return nil, fmt.Errorf("model.provider: unknown provider %q", m.Provider)
 }
+
+// appBearerEnv names the tutorial's static bearer token.
+const appBearerEnv = "APP_BEARER_TOKEN"
+
+// minAppBearerBytes is the shortest APP_BEARER_TOKEN taken outside dev mode:
+// it is compared by hash like an API key, so only its length keeps it from
+// being guessed.
+const minAppBearerBytes = 32
 
 func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain, func(), error) {
 	chain := &authn.Chain{}
@@ -228,11 +240,18 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 		keys = append(keys, authn.APIKey{Digest: d, Subject: k.Subject, Roles: k.Roles, Claims: k.Claims})
 	}
 	// Tutorial parity: one static bearer token from the environment.
-	if tok := w.getenv("APP_BEARER_TOKEN"); tok != "" {
+	if tok := w.getenv(appBearerEnv); tok != "" {
+		if !w.dev && len(tok) < minAppBearerBytes {
+			// Its length only: the value is a credential.
+			return nil, closeFn, fmt.Errorf("%s is %d bytes; outside --dev it must be at least %d (gatehouse keys new makes one), or better, use auth.api_keys",
+				appBearerEnv, len(tok), minAppBearerBytes)
+		}
 		roles := SplitList(w.getenv("APP_BEARER_ROLES"))
 		if len(roles) == 0 {
 			roles = []string{"agent"}
 		}
+		w.log.Warn("a static bearer token from the environment is accepted; prefer auth.api_keys or JWT",
+			"variable", appBearerEnv, "subject", "app-token", "roles", roles)
 		keys = append(keys, authn.APIKey{Digest: sha256Sum(tok), Subject: "app-token", Roles: roles})
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 {
@@ -302,7 +321,7 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		case "http":
 			params, err := json.Marshal(tc.Parameters)
 			if err != nil || tc.Parameters == nil {
-				params = json.RawMessage(`{"type":"object","properties":{}}`)
+				params = tools.EmptySchema()
 			}
 			ht, err := httptool.New(httptool.Config{
 				Name: name, Description: tc.Description, Method: tc.Method, URL: tc.URL,
@@ -385,18 +404,15 @@ func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
 	return a, nil
 }
 
-// upstream streams a pass-through turn through the configured model.
+// upstream streams a pass-through turn through the configured model; the
+// tool-call fragments stay with the adapter, which assembles the turn.
 type upstream struct{ model llm.Model }
 
 func (u upstream) Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error) {
-	resp, err := u.model.Complete(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Message.Content != "" {
-		if err := onContent(resp.Message.Content); err != nil {
-			return nil, err
+	return llm.Stream(ctx, u.model, req, func(d llm.Delta) error {
+		if d.Content == "" {
+			return nil
 		}
-	}
-	return resp, nil
+		return onContent(d.Content)
+	})
 }

@@ -171,3 +171,36 @@ func LoadKey(path string) (ed25519.PrivateKey, error) {
 	}
 	return key, nil
 }
+
+// LoadPublicKey reads an Ed25519 checkpoint verification key (PKIX "PUBLIC
+// KEY" PEM, as MarshalPublicKey writes), so those who verify the log need
+// not hold the signing key.
+func LoadPublicKey(path string) (ed25519.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint public key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("read checkpoint public key %s: no PUBLIC KEY PEM block", path)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse checkpoint public key: %w", err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("parse checkpoint public key %s: not an Ed25519 key", path)
+	}
+	return pub, nil
+}
+
+// MarshalPublicKey encodes a checkpoint verification key as LoadPublicKey
+// reads it.
+func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("encode checkpoint public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

@@ -39,8 +39,8 @@ func (m ContentMode) validate(key []byte) error {
 	case ContentFull, ContentNone:
 		return nil
 	case ContentHMAC:
-		if len(key) < 16 {
-			return fmt.Errorf("audit content mode hmac needs a key of at least 16 bytes, got %d", len(key))
+		if len(key) < MinHMACKeyBytes {
+			return fmt.Errorf("audit content mode hmac needs a key of at least %d bytes, got %d", MinHMACKeyBytes, len(key))
 		}
 		return nil
 	default:

@@ -357,3 +357,36 @@ func TestChain_ReturnedPrincipalSharesNothingWithTheVerifier(t *testing.T) {
 		t.Errorf("verifier's principal changed (-want +got):\n%s", diff)
 	}
 }
+
+// Several Authorization headers are one ambiguous request: a proxy in front
+// may read the other one. It is refused whatever the order, also when a
+// client certificate alone would have been enough.
+func TestChain_SeveralAuthorizationHeadersAreRefused(t *testing.T) {
+	keys := authn.NewAPIKeys([]authn.APIKey{{Digest: sha256.Sum256([]byte("good")), Subject: "alice", Roles: []string{"agent"}}})
+	certP := &principal.Principal{Subject: "svc.example", Method: principal.MethodMTLS}
+	tests := []struct {
+		name    string
+		headers []string
+		cert    authn.CertAuthenticator
+	}{
+		{"valid first", []string{"Bearer good", "Bearer bad"}, nil},
+		{"valid last", []string{"Bearer bad", "Bearer good"}, nil},
+		{"the same valid token twice", []string{"Bearer good", "Bearer good"}, nil},
+		{"valid and non-bearer", []string{"Bearer good", "Basic dXNlcjpwYXNz"}, nil},
+		{"empty and valid", []string{"", "Bearer good"}, nil},
+		{"certificate and two empty headers", []string{"", ""}, certFake{p: certP}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/chat", nil)
+			for _, h := range tc.headers {
+				r.Header.Add("Authorization", h)
+			}
+			c := &authn.Chain{Verifiers: []authn.TokenVerifier{keys}, Cert: tc.cert}
+			p, err := c.Authenticate(r)
+			if !errors.Is(err, authn.ErrInvalidCredentials) || p != nil {
+				t.Fatalf("Authenticate = %v, %v; want nil, ErrInvalidCredentials", p, err)
+			}
+		})
+	}
+}

@@ -21,8 +21,17 @@ type Chain struct {
 	Cert      CertAuthenticator // nil when mTLS is off
 }
 
+// ErrSeveralAuthorizations is wrapped (with ErrInvalidCredentials) for a
+// request with more than one Authorization header: which one counts is
+// ambiguous (a proxy in front may have read another), so none does.
+var ErrSeveralAuthorizations = errors.New("several Authorization headers")
+
 // BearerToken extracts the token of an "Authorization: Bearer <token>" header.
 func BearerToken(r *http.Request) (string, error) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) > 1 {
+		return "", fmt.Errorf("%w: %w", ErrInvalidCredentials, ErrSeveralAuthorizations)
+	}
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -50,7 +59,7 @@ func (c *Chain) Authenticate(r *http.Request) (*principal.Principal, error) {
 	}
 	tok, err := BearerToken(r)
 	if err != nil {
-		if cert != nil && r.Header.Get("Authorization") == "" {
+		if cert != nil && errors.Is(err, ErrNoCredentials) && r.Header.Get("Authorization") == "" {
 			return cert, nil
 		}
 		return nil, err

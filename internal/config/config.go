@@ -159,10 +159,14 @@ type Audit struct {
 	CommitTimeout time.Duration `yaml:"commit_timeout"`
 	// ChainID names this process's chain: default "main" for SQLite, a
 	// random id per process for PostgreSQL (several replicas, one log).
-	ChainID            string        `yaml:"chain_id"`
-	CheckpointKeyFile  string        `yaml:"checkpoint_key_file"`
-	CheckpointEvery    int           `yaml:"checkpoint_every"`
-	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	ChainID           string `yaml:"chain_id"`
+	CheckpointKeyFile string `yaml:"checkpoint_key_file"`
+	// CheckpointPublicKeyFile is the only key checkpoints may be signed
+	// with, for verifying (PKIX PEM, `gatehouse audit public-key` prints
+	// it); it must match the signing key when both are set.
+	CheckpointPublicKeyFile string        `yaml:"checkpoint_public_key_file"`
+	CheckpointEvery         int           `yaml:"checkpoint_every"`
+	CheckpointInterval      time.Duration `yaml:"checkpoint_interval"`
 }
 
 // Sessions configures the session store.

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Defaults used when a key is absent.
@@ -212,8 +214,8 @@ func (c *Config) Validate() error {
 	for _, name := range sortedKeys(c.Tools) {
 		t := c.Tools[name]
 		key := "tools." + name
-		if !namePattern.MatchString(name) {
-			bad(key, "tool names are letters, digits, _ and -, starting with a letter")
+		if !tools.ValidName(name) {
+			bad(key, "tool names are %s", tools.NameRule)
 		}
 		switch t.Type {
 		case "builtin":
@@ -317,9 +319,17 @@ func (c *Config) checkRoles(key string, roles []string, bad func(string, string,
 	}
 }
 
+// The names of the builtin demo tools (package builtin implements them
+// under these names).
+const (
+	BuiltinClaimsStatus   = "claims_status"
+	BuiltinPaymentsLookup = "payments_lookup"
+	BuiltinPolicyUpdate   = "policy_update"
+)
+
 // BuiltinTools returns the tool names that exist with type: builtin.
 func BuiltinTools() []string {
-	return []string{"claims_status", "payments_lookup", "policy_update"}
+	return []string{BuiltinClaimsStatus, BuiltinPaymentsLookup, BuiltinPolicyUpdate}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

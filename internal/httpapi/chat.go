@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
-	"github.com/gatehousehq/gatehouse/internal/audit"
-	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/principal"
-	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
 type chatRequest struct {
@@ -107,156 +104,32 @@ func truncate(s string, n int) string {
 // handleChat serves POST /chat (tutorial shape) and POST /v1/chat.
 func (s *Server) handleChat(tutorial bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := s.runtime(r)
 		info := infoFrom(r.Context())
-		p := principal.From(r.Context())
 		req, err := decodeChat(r)
 		if err != nil {
 			writeError(w, r, err)
-			return
-		}
-		if req.Message == "" {
-			writeError(w, r, errBadRequest("field 'message' is required"))
 			return
 		}
 		if tutorial && (req.SessionID != "" || req.Agent != "") {
 			writeError(w, r, errBadRequest("/chat takes only 'message'; use /v1/chat for sessions and agents"))
 			return
 		}
-		name := req.Agent
-		if name == "" {
-			name = rt.DefaultAgent
-		}
-		ag, ok := rt.Agents[name]
-		if !ok {
-			writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "unknown_agent", Detail: fmt.Sprintf("no agent named %q", name)})
-			return
-		}
-		var history []llm.Message
-		sessionID := req.SessionID
-		if sessionID != "" {
-			sess, err := s.Sessions.Get(r.Context(), sessionID, p.Key())
-			if errors.Is(err, session.ErrNotFound) {
-				s.sessionDenied(r, p, sessionID)
-				writeError(w, r, errNotFound)
-				return
-			}
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			if sess.Agent != ag.Name {
-				writeError(w, r, errBadRequest(fmt.Sprintf("session belongs to agent %q", sess.Agent)))
-				return
-			}
-			if full := sessionFull(rt, sess.Messages); full != "" {
-				writeError(w, r, &apiError{Status: http.StatusConflict, Code: "session_full",
-					Detail: "The session is full (" + full + "); start a new one"})
-				return
-			}
-			history = fromSession(sess.Messages)
-		}
-		newSession := sessionID == ""
-		if newSession {
-			sessionID = newID("ses_")
-		}
-		if n := s.runs.Add(1); rt.MaxConcurrentRuns > 0 && n > int64(rt.MaxConcurrentRuns) {
-			s.runs.Add(-1)
-			writeError(w, r, errOverloaded)
-			return
-		}
-		defer s.runs.Add(-1)
-		runID := newID("run_")
-		res, err := rt.Runner.Run(r.Context(), agent.RunRequest{
-			Agent: ag, Principal: p, Message: req.Message, History: history,
-			RequestID: info.requestID, RunID: runID, SessionID: sessionID,
-			Before: info.take(),
+		res, err := s.chat(r).Run(r.Context(), chat.Request{
+			Principal: principal.From(r.Context()), Agent: req.Agent, SessionID: req.SessionID,
+			Message: req.Message, RequestID: info.requestID, Before: info.take(),
 		})
-		if err != nil {
-			ae := *toAPIError(err)
-			ae.RunID = runID
-			writeError(w, r, &ae)
-			return
-		}
-		// A new session is written once, with its first messages.
-		if newSession {
-			now := time.Now().UTC()
-			err = s.Sessions.Create(r.Context(), &session.Session{ID: sessionID, Subject: p.Key(), Agent: ag.Name,
-				Created: now, Updated: now, Messages: toSession(res.Messages)})
-		} else {
-			err = s.Sessions.Append(r.Context(), sessionID, p.Key(), toSession(res.Messages)...)
-		}
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		if tutorial {
-			respond(w, r, http.StatusOK, tutorialChatResponse{Authenticated: true, Response: res.Response, RunID: runID, SessionID: sessionID})
+			respond(w, r, http.StatusOK, tutorialChatResponse{Authenticated: true, Response: res.Response, RunID: res.RunID, SessionID: res.SessionID})
 			return
 		}
-		calls := res.ToolCalls
-		if calls == nil {
-			calls = []agent.ToolCallRecord{}
-		}
 		respond(w, r, http.StatusOK, chatResponse{
-			Response: res.Response, RunID: runID, SessionID: sessionID, Agent: ag.Name, Model: res.Model,
-			ToolCalls: calls,
+			Response: res.Response, RunID: res.RunID, SessionID: res.SessionID, Agent: res.Agent, Model: res.Model,
+			ToolCalls: res.ToolCalls,
 			Usage:     usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
 		})
 	})
-}
-
-// sessionFull says which bound a session's history has reached, or "".
-func sessionFull(rt *Runtime, msgs []session.Message) string {
-	if rt.SessionMaxMessages > 0 && len(msgs) >= rt.SessionMaxMessages {
-		return fmt.Sprintf("%d messages, the most sessions.max_messages allows", len(msgs))
-	}
-	var n int64
-	for _, m := range msgs {
-		n += int64(len(m.Content) + len(m.ToolCallID))
-		for _, tc := range m.ToolCalls {
-			n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
-		}
-	}
-	if rt.SessionMaxBytes > 0 && n >= rt.SessionMaxBytes {
-		return fmt.Sprintf("%d bytes of history, sessions.max_bytes is %d", n, rt.SessionMaxBytes)
-	}
-	return ""
-}
-
-// sessionDenied records an attempt on a session the caller does not own
-// (or that does not exist); the answer is the same 404 either way, and
-// writing it makes the event durable first.
-func (s *Server) sessionDenied(r *http.Request, p *principal.Principal, id string) {
-	info := infoFrom(r.Context())
-	s.log.WarnContext(r.Context(), "session access denied", "request_id", info.requestID, "subject", p.Subject, "session_id", id)
-	info.deferEvent(s.Audit, audit.Event{
-		Type: audit.TypeSessionDenied, RequestID: info.requestID, SessionID: id,
-		Decision: audit.Deny, Rule: "session owner", Reason: "no session with this id for this subject", Resource: "session:" + id,
-	}.By(p))
-}
-
-func fromSession(ms []session.Message) []llm.Message {
-	out := make([]llm.Message, 0, len(ms))
-	for _, m := range ms {
-		lm := llm.Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallID}
-		for _, tc := range m.ToolCalls {
-			lm.ToolCalls = append(lm.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
-		}
-		out = append(out, lm)
-	}
-	return out
-}
-
-func toSession(ms []llm.Message) []session.Message {
-	now := time.Now().UTC()
-	out := make([]session.Message, 0, len(ms))
-	for _, m := range ms {
-		sm := session.Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallID, Time: now}
-		for _, tc := range m.ToolCalls {
-			sm.ToolCalls = append(sm.ToolCalls, session.ToolCall{ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments})
-		}
-		out = append(out, sm)
-	}
-	return out
 }

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -52,9 +55,29 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	var le *agent.LimitError
 	var mbe *http.MaxBytesError
+	var re *chat.RunError
+	var ua *chat.UnknownAgentError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &re):
+		// A run ended: its id goes with whatever ended it.
+		out := *toAPIError(re.Err)
+		out.RunID = re.RunID
+		return &out
+	case errors.Is(err, chat.ErrEmptyMessage):
+		return errBadRequest("field 'message' is required")
+	case errors.Is(err, chat.ErrMalformedSessionID):
+		return errBadRequest("malformed session id")
+	case errors.As(err, &ua):
+		return &apiError{Status: http.StatusNotFound, Code: "unknown_agent", Detail: fmt.Sprintf("no agent named %q", ua.Name)}
+	case errors.Is(err, chat.ErrAgentMismatch):
+		return errBadRequest(err.Error())
+	case errors.Is(err, session.ErrFull):
+		return &apiError{Status: http.StatusConflict, Code: "session_full",
+			Detail: "The session is full (" + strings.TrimPrefix(err.Error(), session.ErrFull.Error()+": ") + "); start a new one"}
+	case errors.Is(err, chat.ErrOverloaded):
+		return errOverloaded
 	case errors.Is(err, audit.ErrUnavailable):
 		return errAuditDown
 	case errors.Is(err, authn.ErrNoCredentials):

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -34,13 +33,7 @@ func (s *Server) handleReady() http.Handler {
 func (s *Server) handleGetSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principal.From(r.Context())
-		id := r.PathValue("id")
-		// Sessions are owned by the principal's key (method, issuer,
-		// subject); the caller sees its own subject.
-		sess, err := s.Sessions.Get(r.Context(), id, p.Key())
-		if errors.Is(err, session.ErrNotFound) {
-			s.sessionDenied(r, p, id)
-		}
+		sess, err := s.chat(r).Session(r.Context(), p, infoFrom(r.Context()).requestID, r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, err)
 			return

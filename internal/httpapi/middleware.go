@@ -10,13 +10,16 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/ids"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 )
 
 // reqInfo is per-request state the logging middleware reports once the
 // handler is done.
 type reqInfo struct {
-	// rt is the runtime the request started with, used to its end.
+	// rt is the runtime the request started with, used to its end, and
+	// chat the chat service of that runtime.
 	rt         *Runtime
+	chat       *chat.Service
 	requestID  string
 	subject    string
 	authMethod string
@@ -56,6 +59,14 @@ func (i *reqInfo) flush(ctx context.Context) error {
 }
 
 type infoKey struct{}
+
+// chat is the chat service of the runtime r started with.
+func (s *Server) chat(r *http.Request) *chat.Service {
+	if i, ok := r.Context().Value(infoKey{}).(*reqInfo); ok && i.chat != nil {
+		return i.chat
+	}
+	return s.cur.Load().chat
+}
 
 // runtime is the runtime r started with.
 func (s *Server) runtime(r *http.Request) *Runtime {
@@ -106,7 +117,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 		l := s.acquire()
 		defer l.release()
 		rt := l.rt
-		info := &reqInfo{rt: rt, requestID: newID("req_")}
+		info := &reqInfo{rt: rt, chat: l.chat, requestID: newID("req_")}
 		h := w.Header()
 		h.Set("X-Request-Id", info.requestID)
 		h.Set("X-Content-Type-Options", "nosniff")

@@ -138,17 +138,17 @@ func (s *Server) handleCompletions() http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		if !s.acquireRun(rt) {
-			writeError(w, r, errOverloaded)
-			return
-		}
-		defer s.runs.Add(-1)
 		if ag, ok := rt.Agents[req.Model]; ok {
 			s.agentCompletion(w, r, rt, ag, req)
 			return
 		}
 		if rt.Passthrough != nil {
 			if _, ok := rt.Passthrough.Models[req.Model]; ok {
+				if !s.runs.Enter(rt.MaxConcurrentRuns) {
+					writeError(w, r, errOverloaded)
+					return
+				}
+				defer s.runs.Leave()
 				s.passthroughCompletion(w, r, rt, req)
 				return
 			}
@@ -156,16 +156,6 @@ func (s *Server) handleCompletions() http.Handler {
 		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "model_not_found", Param: "model",
 			Detail: fmt.Sprintf("The model %s does not exist or you do not have access to it", quoteCapped(req.Model))})
 	})
-}
-
-// acquireRun takes a run slot; false when server.max_concurrent_runs are
-// in flight.
-func (s *Server) acquireRun(rt *Runtime) bool {
-	if n := s.runs.Add(1); rt.MaxConcurrentRuns > 0 && n > int64(rt.MaxConcurrentRuns) {
-		s.runs.Add(-1)
-		return false
-	}
-	return true
 }
 
 func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req completionRequest) {

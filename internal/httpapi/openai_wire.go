@@ -98,14 +98,12 @@ func decodeOptions(top map[string]json.RawMessage, req *completionRequest) error
 			return err
 		}
 	}
-	var maxTokens, maxCompletion int64
-	if err := field(top, "max_tokens", &maxTokens); err != nil {
+	if err := field(top, "max_tokens", &o.MaxTokens); err != nil {
 		return err
 	}
-	if err := field(top, "max_completion_tokens", &maxCompletion); err != nil {
+	if err := field(top, "max_completion_tokens", &o.MaxCompletionTokens); err != nil {
 		return err
 	}
-	o.MaxTokens = max(maxTokens, maxCompletion)
 	var n int64
 	if err := field(top, "n", &n); err != nil {
 		return err
@@ -128,7 +126,7 @@ func decodeOptions(top map[string]json.RawMessage, req *completionRequest) error
 			if !slices.Contains([]string{"auto", "none", "required"}, mode) {
 				return errParam("tool_choice", "tool_choice must be auto, none, required or a function")
 			}
-			o.ToolChoice = mode
+			o.ToolChoice = &llm.ToolChoice{Mode: mode}
 			return nil
 		}
 		tc, err := strictObject(raw, []string{"type", "function"})
@@ -139,9 +137,11 @@ func decodeOptions(top map[string]json.RawMessage, req *completionRequest) error
 		if err != nil {
 			return prefixed("tool_choice.function", err)
 		}
-		if err := field(fn, "name", &o.ToolChoice); err != nil || o.ToolChoice == "" {
+		var name string
+		if err := field(fn, "name", &name); err != nil || name == "" {
 			return errParam("tool_choice", "tool_choice.function.name is required")
 		}
+		o.ToolChoice = &llm.ToolChoice{Function: name}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -58,6 +59,7 @@ type Runtime struct {
 // a reload retires it but closes it only when the last of them ends.
 type live struct {
 	rt        *Runtime
+	chat      *chat.Service // built from rt
 	mu        sync.Mutex
 	users     int
 	retired   bool
@@ -113,7 +115,7 @@ type Deps struct {
 // Server serves the API.
 type Server struct {
 	// runs counts runs in flight across reloads.
-	runs atomic.Int64
+	runs chat.InFlight
 	Deps
 	log     *slog.Logger
 	cur     atomic.Pointer[live]
@@ -129,9 +131,19 @@ func New(d Deps, rt *Runtime) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.cur.Store(&live{rt: rt})
+	s.cur.Store(s.newLive(rt))
 	s.version.Store(1)
 	return s
+}
+
+// newLive puts rt in service, with the chat service its config makes.
+func (s *Server) newLive(rt *Runtime) *live {
+	return &live{rt: rt, chat: chat.New(chat.Config{
+		Sessions: s.Sessions, Runner: rt.Runner, Agents: rt.Agents, DefaultAgent: rt.DefaultAgent,
+		Limits:            session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
+		MaxConcurrentRuns: rt.MaxConcurrentRuns, InFlight: &s.runs,
+		Audit: s.Audit, Log: s.log,
+	})}
 }
 
 // Runtime returns the runtime new requests use.
@@ -178,6 +190,6 @@ func (s *Server) Reload(ctx context.Context, record func(buildErr error) error) 
 	if err != nil {
 		return s.version.Load(), err
 	}
-	s.cur.Swap(&live{rt: rt}).retire()
+	s.cur.Swap(s.newLive(rt)).retire()
 	return s.version.Add(1), nil
 }

@@ -1,5 +1,7 @@
-// Package llm talks to models: the OpenAI-compatible client (through the
-// official openai-go SDK) and the deterministic offline demo model.
+// Package llm is the model contract the agent loop and the API stand on:
+// messages, tool definitions, a turn's request and response, and the
+// deterministic offline demo model. Adapters to real providers live in their
+// own packages (llm/openai), so importing llm never pulls in an SDK.
 package llm
 
 import (
@@ -35,19 +37,29 @@ type Request struct {
 	Model    string
 	Messages []Message
 	Tools    []ToolDef
-	Options  Options
+	// Options are sampling and tool settings a pass-through forwards from
+	// its client; the zero value sends none of them.
+	Options Options
 }
 
-// Options are the request settings a pass-through forwards; zero values are
-// not sent.
+// Options are the request settings forwarded to the provider when set. A
+// nil pointer or empty value is not sent, so the provider's default holds.
 type Options struct {
-	Temperature       *float64
-	TopP              *float64
-	MaxTokens         int64
-	Stop              []string
-	Seed              *int64
-	ToolChoice        string // auto | none | required | a tool's name
-	ParallelToolCalls *bool
+	Temperature         *float64
+	TopP                *float64
+	MaxTokens           *int64 // the legacy max_tokens
+	MaxCompletionTokens *int64
+	Stop                []string
+	Seed                *int64
+	ParallelToolCalls   *bool
+	ToolChoice          *ToolChoice
+}
+
+// ToolChoice is tool_choice: either a Mode or the Function the model must
+// call.
+type ToolChoice struct {
+	Mode     string // auto | none | required
+	Function string // a tool's name; Mode is then empty
 }
 
 // Usage counts tokens.
@@ -60,6 +72,9 @@ type Response struct {
 	Message Message
 	Model   string
 	Usage   Usage
+	// FinishReason is why the model stopped: stop, tool_calls, length,
+	// content_filter; empty when the model does not say.
+	FinishReason string
 }
 
 // Model completes chat turns.

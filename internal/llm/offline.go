@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Offline is the deterministic demo model: it calls the demo tools when a
@@ -13,7 +14,7 @@ import (
 // offline. It exists for the quickstart and tests, never as a silent fallback.
 type Offline struct{}
 
-var _ Model = Offline{}
+var _ Streamer = Offline{}
 
 // OfflineModelName is reported as the model of offline runs.
 const OfflineModelName = "gatehouse-offline-demo"
@@ -87,6 +88,38 @@ func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 		return answer(resp, fmt.Sprintf("You are not permitted to use the tool needed for that (%s).", strings.Join(unique(missing), ", "))), nil
 	}
 	return answer(resp, fmt.Sprintf("You said: %q. Name a claim (CLM-1001), a customer (C-100) or a policy (\"set POL-500 status to active\") and I will look it up with the demo tools.", truncate(text, 200))), nil
+}
+
+// offlineChunk is how many bytes of its answer the offline model sends per
+// delta: small, so a console in dev mode shows an answer arriving.
+const offlineChunk = 16
+
+// Stream implements Streamer: Complete's answer, its content in pieces of
+// whole characters, then each tool call.
+func (o Offline) Stream(ctx context.Context, req Request, onDelta func(Delta) error) (*Response, error) {
+	resp, err := o.Complete(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for rest := resp.Message.Content; rest != ""; {
+		n := min(offlineChunk, len(rest))
+		for n < len(rest) && n > 1 && !utf8.RuneStart(rest[n]) {
+			n--
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := onDelta(Delta{Content: rest[:n]}); err != nil {
+			return nil, err
+		}
+		rest = rest[n:]
+	}
+	for i, tc := range resp.Message.ToolCalls {
+		if err := onDelta(Delta{ToolCalls: []ToolCallDelta{{Index: i, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}}}); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }
 
 func answer(r *Response, s string) *Response {

@@ -164,6 +164,9 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tc := req.Options.ToolChoice; tc != nil && tc.Function != "" && offered[tc.Function] == nil {
+		return nil, &InvalidRequestError{Msg: fmt.Sprintf("tool_choice names %q, which is not a tool offered to this caller", capName(tc.Function))}
+	}
 	answered, err := s.answeredCalls(ctx, p, req.Messages)
 	if err != nil {
 		return nil, err

@@ -3,13 +3,19 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 )
 
 // ErrNotFound means no session with that id exists for the asking subject.
 // A session owned by someone else is reported the same way.
 var ErrNotFound = errors.New("session not found")
+
+// ErrFull means a session has reached its Limits: nothing more is appended.
+var ErrFull = errors.New("session full")
 
 // ToolCall is a model's request to call a tool, as kept in history.
 type ToolCall struct {
@@ -42,6 +48,76 @@ type Session struct {
 type Store interface {
 	Create(ctx context.Context, s *Session) error
 	Get(ctx context.Context, id, subject string) (*Session, error)
-	Append(ctx context.Context, id, subject string, msgs ...Message) error
+	// Append adds msgs to the session if, at that moment, its stored
+	// history is within lim (Limits.Check); otherwise it changes nothing
+	// and returns an error wrapping ErrFull. The check and the append are
+	// one atomic step: turns of one session that ran side by side cannot
+	// together pass a bound that each alone respects.
+	Append(ctx context.Context, id, subject string, lim Limits, msgs ...Message) error
 	Close() error
+}
+
+// Limits bound a session's stored history; zero means unbounded. A session
+// below both takes one more append (a run's messages), so it may end one
+// append past them.
+type Limits struct {
+	MaxMessages int
+	MaxBytes    int64
+}
+
+// Check returns nil when a session holding msgs may take another append,
+// else an error wrapping ErrFull that says which bound it reached.
+func (l Limits) Check(msgs []Message) error { return l.CheckSize(len(msgs), Size(msgs)) }
+
+// CheckSize is Check for a history of n messages and the given Size.
+func (l Limits) CheckSize(n int, bytes int64) error {
+	if l.MaxMessages > 0 && n >= l.MaxMessages {
+		return fmt.Errorf("%w: %d messages, the most sessions.max_messages allows", ErrFull, n)
+	}
+	if l.MaxBytes > 0 && bytes >= l.MaxBytes {
+		return fmt.Errorf("%w: %d bytes of history, sessions.max_bytes is %d", ErrFull, bytes, l.MaxBytes)
+	}
+	return nil
+}
+
+// Size is what Limits.MaxBytes counts: the bytes of message text, tool
+// call ids, names and arguments.
+func Size(msgs []Message) int64 {
+	var n int64
+	for _, m := range msgs {
+		n += int64(len(m.Content) + len(m.ToolCallID))
+		for _, tc := range m.ToolCalls {
+			n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
+		}
+	}
+	return n
+}
+
+// idPrefix and idHexLen make the shape of a session id: "ses_" and 32
+// lowercase hex digits (128 random bits).
+const (
+	idPrefix = "ses_"
+	idHexLen = 32
+)
+
+// NewID returns a new random session id.
+func NewID() string {
+	b := make([]byte, idHexLen/2)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return idPrefix + hex.EncodeToString(b)
+}
+
+// ValidID reports whether id has the shape NewID gives. A caller's id is
+// checked before any lookup or record, so a malformed one (of any size)
+// reaches neither the store nor the audit log.
+func ValidID(id string) bool {
+	if len(id) != len(idPrefix)+idHexLen || id[:len(idPrefix)] != idPrefix {
+		return false
+	}
+	for _, c := range []byte(id[len(idPrefix):]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

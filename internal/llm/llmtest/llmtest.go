@@ -1,5 +1,6 @@
 // Package llmtest is a scripted OpenAI-compatible chat completions server
-// speaking the real wire format, for tests and the load harness. It is the
+// speaking the real wire format, whole and streamed (server-sent
+// chat.completion.chunk events), for tests and the load harness. It is the
 // one faked part of gatehouse's tests: the client side is the real openai-go.
 package llmtest
 
@@ -7,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -53,9 +55,24 @@ type Request struct {
 	Tools    []struct {
 		Type     string `json:"type"`
 		Function struct {
-			Name string `json:"name"`
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Parameters  json.RawMessage `json:"parameters"`
 		} `json:"function"`
 	} `json:"tools"`
+	Stream        bool `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	// The options a pass-through forwards, as sent (nil when absent).
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	Seed                *int64          `json:"seed"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	Stop                json.RawMessage `json:"stop"`
 }
 
 // ToolNames lists the tools offered in the request.
@@ -79,6 +96,38 @@ type Reply struct {
 	Status int
 	// Delay waits before answering (or until the client gives up).
 	Delay time.Duration
+
+	// A request with "stream": true is answered with chunk events: the
+	// role, the content's pieces, each tool call over several chunks (id
+	// and name, then its arguments in pieces), the finish reason, the usage
+	// when stream_options.include_usage asks for it, then [DONE].
+
+	// Chunks are the content's pieces, one event each; empty means Content
+	// as one piece.
+	Chunks []string
+	// ChunkSeq, when set, yields the pieces instead, one at a time, for
+	// answers too long to hold (see Repeat).
+	ChunkSeq iter.Seq[string]
+	// ChunkDelay waits before each content and tool-call event.
+	ChunkDelay time.Duration
+	// BreakAfter, when not 0, cuts the connection after that many content
+	// events (a negative number: before any): no finish reason, no [DONE].
+	BreakAfter int
+	// StreamError, when set, is sent as an error event after the content,
+	// in place of the finish (as OpenAI reports a failure mid-stream).
+	StreamError string
+}
+
+// Repeat yields piece n times: a long streamed answer that is never held
+// whole by the server.
+func Repeat(n int, piece string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for range n {
+			if !yield(piece) {
+				return
+			}
+		}
+	}
 }
 
 // Script decides the reply to the n-th request (0-based).
@@ -153,6 +202,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"error":{"message":"scripted failure","type":"server_error","code":"%d"}}`, rep.Status)
 		return
 	}
+	if req.Stream {
+		stream(w, r, n, &req, rep)
+		return
+	}
 	finish := "stop"
 	if len(rep.ToolCalls) > 0 {
 		finish = "tool_calls"
@@ -168,6 +221,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": time.Now().Unix(),
 		"model":   req.Model,
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish, "logprobs": nil}},
-		"usage":   map[string]any{"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
+		"usage":   usage,
 	})
 }

@@ -103,22 +103,47 @@ func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Se
 	return &ss, nil
 }
 
-// Append adds messages to a session subject owns; otherwise it changes
-// nothing and returns session.ErrNotFound. The row lock taken by the UPDATE
-// orders concurrent appends to one session.
-func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...session.Message) error {
+// Append adds messages to a session subject owns if its history is within
+// lim; otherwise it changes nothing and returns session.ErrNotFound or an
+// error wrapping session.ErrFull. The session's row is locked first (FOR
+// UPDATE), so concurrent appends to one session — from this process or
+// another replica — check the bound one after the other, each against the
+// history the previous one committed.
+func (s *SessionStore) Append(ctx context.Context, id, subject string, lim session.Limits, msgs ...session.Message) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE sessions SET updated_ns = $1 WHERE id = $2 AND subject = $3`,
-			s.now().UnixNano(), id, subject)
+		var locked string
+		err := tx.QueryRow(ctx, `SELECT id FROM sessions WHERE id = $1 AND subject = $2 FOR UPDATE`,
+			id, subject).Scan(&locked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return session.ErrNotFound
+		}
 		if err != nil {
 			return fmt.Errorf("append to session: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return session.ErrNotFound
+		var count, next int
+		if err := tx.QueryRow(ctx, `SELECT count(*), COALESCE(MAX(idx) + 1, 0) FROM session_messages
+			WHERE session_id = $1`, id).Scan(&count, &next); err != nil {
+			return fmt.Errorf("append to session: %w", err)
 		}
-		var next int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages
-			WHERE session_id = $1`, id).Scan(&next); err != nil {
+		var size int64
+		if lim.MaxBytes > 0 && count > 0 {
+			// The bytes are counted as session.Size counts them, from the
+			// messages as stored.
+			rows, err := tx.Query(ctx, `SELECT body FROM session_messages WHERE session_id = $1 ORDER BY idx`, id)
+			if err != nil {
+				return fmt.Errorf("append to session: %w", err)
+			}
+			have, err := storesql.CollectMessages(rows)
+			rows.Close()
+			if err != nil {
+				return err
+			}
+			size = session.Size(have)
+		}
+		if err := lim.CheckSize(count, size); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET updated_ns = $1 WHERE id = $2`, s.now().UnixNano(), id); err != nil {
 			return fmt.Errorf("append to session: %w", err)
 		}
 		return insertMessages(ctx, tx, id, next, msgs)

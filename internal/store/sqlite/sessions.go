@@ -103,9 +103,12 @@ func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Se
 	return &ss, nil
 }
 
-// Append adds messages to a session subject owns; otherwise it changes
-// nothing and returns session.ErrNotFound.
-func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...session.Message) error {
+// Append adds messages to a session subject owns if its history is within
+// lim; otherwise it changes nothing and returns session.ErrNotFound or an
+// error wrapping session.ErrFull. Write transactions run one at a time
+// (BEGIN IMMEDIATE on the one write connection), so the bound is checked
+// against the history as it is when the messages go in.
+func (s *SessionStore) Append(ctx context.Context, id, subject string, lim session.Limits, msgs ...session.Message) error {
 	return s.w.inTx(ctx, func(tx txn) error {
 		res, err := tx.exec(`UPDATE sessions SET updated_ns = ? WHERE id = ? AND subject = ?`,
 			s.now().UnixNano(), id, subject)
@@ -119,11 +122,42 @@ func (s *SessionStore) Append(ctx context.Context, id, subject string, msgs ...s
 		if n == 0 {
 			return session.ErrNotFound
 		}
-		var next int
-		if err := tx.scan(`SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages
-			WHERE session_id = ?`, []any{id}, &next); err != nil {
-			return fmt.Errorf("append to session: %w", err)
+		next, err := checkLimits(tx, id, lim)
+		if err != nil {
+			return err
 		}
 		return insertMessages(tx, id, next, msgs)
 	})
+}
+
+// checkLimits returns the index the next message takes, or an error
+// wrapping session.ErrFull when the stored history is past lim. The
+// messages themselves are read only when a byte bound needs them.
+func checkLimits(tx txn, id string, lim session.Limits) (int, error) {
+	var count, next int
+	if err := tx.scan(`SELECT count(*), COALESCE(MAX(idx) + 1, 0) FROM session_messages
+		WHERE session_id = ?`, []any{id}, &count, &next); err != nil {
+		return 0, fmt.Errorf("append to session: %w", err)
+	}
+	var size int64
+	if lim.MaxBytes > 0 && count > 0 {
+		st, err := tx.w.stmt(tx.ctx, `SELECT body FROM session_messages WHERE session_id = ? ORDER BY idx`)
+		if err != nil {
+			return 0, fmt.Errorf("append to session: %w", err)
+		}
+		rows, err := st.QueryContext(tx.ctx, id)
+		if err != nil {
+			return 0, fmt.Errorf("append to session: %w", err)
+		}
+		defer rows.Close()
+		have, err := storesql.CollectMessages(rows)
+		if err != nil {
+			return 0, err
+		}
+		size = session.Size(have)
+	}
+	if err := lim.CheckSize(count, size); err != nil {
+		return 0, err
+	}
+	return next, nil
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -65,6 +67,19 @@ func policy(t *testing.T, db *builtin.DB, id string) builtin.Policy {
 		t.Fatalf("GetPolicy(%s): %v", id, err)
 	}
 	return *p
+}
+
+// TestTools_AreTheOnesConfigKnows: config validation accepts type: builtin
+// for exactly the tools this package implements.
+func TestTools_AreTheOnesConfigKnows(t *testing.T) {
+	db, _ := openDemo(t)
+	var names []string
+	for name := range builtin.Tools(db) {
+		names = append(names, name)
+	}
+	if diff := cmp.Diff(config.BuiltinTools(), names, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("builtin tools (-config +implemented):\n%s", diff)
+	}
 }
 
 func TestTools_SpecsNameThemselvesAndHaveObjectSchemas(t *testing.T) {

@@ -9,17 +9,18 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Tools returns the builtin tools over db, by name.
 func Tools(db *DB) map[string]tools.Tool {
-	return map[string]tools.Tool{
-		"claims_status":   claimsStatus{db},
-		"payments_lookup": paymentsLookup{db},
-		"policy_update":   policyUpdate{db},
+	m := map[string]tools.Tool{}
+	for _, t := range []tools.Tool{claimsStatus{db}, paymentsLookup{db}, policyUpdate{db}} {
+		m[t.Spec().Name] = t
 	}
+	return m
 }
 
 // errNotFound is deliberately the same for a missing row and a row of
@@ -58,7 +59,7 @@ type claimsStatus struct{ db *DB }
 
 func (claimsStatus) Spec() tools.Spec {
 	return tools.Spec{
-		Name:        "claims_status",
+		Name:        config.BuiltinClaimsStatus,
 		Description: "Look up the status and amount of an insurance claim by its id (e.g. CLM-1001).",
 		Parameters:  json.RawMessage(`{"type":"object","properties":{"claim_id":{"type":"string","description":"The claim id, e.g. CLM-1001","pattern":"^CLM-[0-9]{1,12}$"}},"required":["claim_id"]}`),
 	}
@@ -90,7 +91,7 @@ type paymentsLookup struct{ db *DB }
 
 func (paymentsLookup) Spec() tools.Spec {
 	return tools.Spec{
-		Name:        "payments_lookup",
+		Name:        config.BuiltinPaymentsLookup,
 		Description: "List a customer's payments by customer id (e.g. C-100).",
 		Parameters:  json.RawMessage(`{"type":"object","properties":{"customer_id":{"type":"string","description":"The customer id, e.g. C-100","pattern":"^C-[0-9]{1,12}$"}},"required":["customer_id"]}`),
 	}
@@ -141,7 +142,7 @@ type policyUpdate struct{ db *DB }
 
 func (policyUpdate) Spec() tools.Spec {
 	return tools.Spec{
-		Name:        "policy_update",
+		Name:        config.BuiltinPolicyUpdate,
 		Description: "Change a policy's status or premium.",
 		Parameters:  json.RawMessage(`{"type":"object","properties":{"policy_id":{"type":"string","description":"The policy id, e.g. POL-500","pattern":"^POL-[0-9]{1,12}$"},"field":{"type":"string","enum":["status","premium"]},"value":{"type":"string","description":"The new value: a status word, or a premium amount","maxLength":64}},"required":["policy_id","field","value"]}`),
 	}

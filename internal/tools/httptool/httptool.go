@@ -40,7 +40,6 @@ const (
 )
 
 var (
-	nameRE       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	bodyMethods  = []string{http.MethodPost, http.MethodPut, http.MethodPatch}
 	queryMethods = []string{http.MethodGet, http.MethodDelete}
@@ -85,8 +84,8 @@ var _ tools.Tool = (*Tool)(nil)
 
 // New validates cfg and fills its defaults.
 func New(cfg Config) (*Tool, error) {
-	if !nameRE.MatchString(cfg.Name) {
-		return nil, fmt.Errorf("http tool %q: name must be 1-64 letters, digits, _ or -", cfg.Name)
+	if !tools.ValidName(cfg.Name) {
+		return nil, fmt.Errorf("http tool %q: name must be %s", cfg.Name, tools.NameRule)
 	}
 	t, err := build(cfg)
 	if err != nil {
@@ -105,7 +104,7 @@ func build(cfg Config) (*Tool, error) {
 	}
 	params := cfg.Parameters
 	if len(params) == 0 {
-		params = json.RawMessage(`{"type":"object","properties":{}}`)
+		params = tools.EmptySchema()
 	}
 	sch, err := schema.Compile(params)
 	if err != nil {

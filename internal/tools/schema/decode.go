@@ -18,12 +18,26 @@ import (
 // more than a short key.
 type ArgError struct {
 	// Field is the dotted path of the offending field (items as name[i]),
-	// empty when the problem is the document as a whole.
-	Field  string
+	// empty when the problem is the document as a whole. It is built from
+	// declared property names only.
+	Field string
+	// Reason never quotes what the call sent, so it may be stored in clear.
 	Reason string
+	// Key is the model-chosen key the reason is about, if any: the call's
+	// own text, which Error quotes (cut short) and Redacted leaves out.
+	Key string
 }
 
 func (e *ArgError) Error() string {
+	if e.Key == "" {
+		return e.Redacted()
+	}
+	return e.Redacted() + " " + shortQuote(e.Key)
+}
+
+// Redacted is Error without the call's own text: what an audit log may keep
+// in clear when contents are hashed or dropped.
+func (e *ArgError) Redacted() string {
 	if e.Field == "" {
 		return "invalid arguments: " + e.Reason
 	}
@@ -141,10 +155,10 @@ func (n *node) property(key, path string) (*node, error) {
 	}
 	for _, name := range n.propNames {
 		if strings.EqualFold(key, name) {
-			return nil, &ArgError{Field: join(path, name), Reason: fmt.Sprintf("key %s differs only in case", shortQuote(key))}
+			return nil, &ArgError{Field: join(path, name), Reason: "key differs only in case", Key: key}
 		}
 	}
-	return nil, &ArgError{Field: path, Reason: fmt.Sprintf("unknown key %s", shortQuote(key))}
+	return nil, &ArgError{Field: path, Reason: "unknown key", Key: key}
 }
 
 func (d *decoder) value(n *node, path string, depth int) (any, error) {

@@ -125,9 +125,12 @@ func TestDecode_RefusesAmbiguousOrInvalidArguments(t *testing.T) {
 			if !errors.As(err, &ae) {
 				t.Fatalf("Decode(%.80s) = %v, %v; want *ArgError", tt.in, got, err)
 			}
-			if ae.Field != tt.wantField || !strings.Contains(ae.Reason, tt.wantIn) {
-				t.Errorf("Decode(%.80s) error = {Field:%q Reason:%q}, want field %q and reason containing %q",
-					tt.in, ae.Field, ae.Reason, tt.wantField, tt.wantIn)
+			if ae.Field != tt.wantField || !strings.Contains(ae.Error(), tt.wantIn) {
+				t.Errorf("Decode(%.80s) error = {Field:%q Reason:%q Key:%q}, want field %q and a message containing %q",
+					tt.in, ae.Field, ae.Reason, ae.Key, tt.wantField, tt.wantIn)
+			}
+			if ae.Key != "" && strings.Contains(ae.Redacted(), ae.Key) {
+				t.Errorf("Redacted() = %q quotes the key %q", ae.Redacted(), ae.Key)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package llm_test
+package openai_test
 
 import (
 	"context"
@@ -15,9 +15,8 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 )
-
-const offlineMark = "[offline demo model: no LLM is connected]"
 
 var demoTools = []llm.ToolDef{
 	{Name: "claims_status", Parameters: json.RawMessage(`{"type":"object"}`)},
@@ -29,151 +28,9 @@ func userTurn(text string, tools []llm.ToolDef) llm.Request {
 	return llm.Request{Messages: []llm.Message{{Role: "system", Content: "be helpful"}, {Role: "user", Content: text}}, Tools: tools}
 }
 
-func TestOffline_CallsTheDemoToolANameCallsFor(t *testing.T) {
-	tests := []struct {
-		name string
-		text string
-		want []llm.ToolCall
-	}{
-		{"claim", "What is the status of claim CLM-1001?",
-			[]llm.ToolCall{{ID: "call_2_1", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`}}},
-		{"customer", "Show payments for C-100 please",
-			[]llm.ToolCall{{ID: "call_2_1", Name: "payments_lookup", Arguments: `{"customer_id":"C-100"}`}}},
-		{"claim and customer, repeats once", "CLM-1001 and C-200 and CLM-1001 again",
-			[]llm.ToolCall{
-				{ID: "call_2_1", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`},
-				{ID: "call_2_2", Name: "payments_lookup", Arguments: `{"customer_id":"C-200"}`},
-			}},
-		{"set a policy status", "set POL-500 status to suspended",
-			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"status","policy_id":"POL-500","value":"suspended"}`}}},
-		{"full stop is not part of the value", "Please set POL-500 status to active.",
-			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"status","policy_id":"POL-500","value":"active"}`}}},
-		{"set a premium", "Please set POL-501 premium to 1300.50",
-			[]llm.ToolCall{{ID: "call_2_1", Name: "policy_update", Arguments: `{"field":"premium","policy_id":"POL-501","value":"1300.50"}`}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(tc.text, demoTools))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, resp.Message.ToolCalls); diff != "" {
-				t.Errorf("tool calls (-want +got):\n%s", diff)
-			}
-			if resp.Model != llm.OfflineModelName || resp.Message.Role != "assistant" {
-				t.Errorf("model %q role %q", resp.Model, resp.Message.Role)
-			}
-		})
-	}
-}
-
-// Only an instruction to set a field changes a policy; mentioning a policy,
-// or asking about its status, never produces a write.
-func TestOffline_PolicyUpdateOnlyWhenAskedToSet(t *testing.T) {
-	for _, text := range []string{
-		"What about POL-500?",
-		"cancel POL-500",
-		"Has the status of POL-500 changed to cancelled?",
-		"What is the status of POL-500? I would like to know.",
-	} {
-		t.Run(text, func(t *testing.T) {
-			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(text, demoTools))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(resp.Message.ToolCalls) != 0 {
-				t.Fatalf("tool calls %+v; want none", resp.Message.ToolCalls)
-			}
-			if !strings.HasPrefix(resp.Message.Content, offlineMark) {
-				t.Errorf("answer %q does not say it is offline", resp.Message.Content)
-			}
-		})
-	}
-}
-
-func TestOffline_RefusesToolsNotOffered(t *testing.T) {
-	tests := []struct {
-		name    string
-		text    string
-		tools   []llm.ToolDef
-		want    []string // in the answer
-		wantOne string   // a tool call name that is still made, if any
-	}{
-		{"claim without claims_status", "CLM-1001?", nil, []string{"not permitted", "claims_status"}, ""},
-		{"policy without policy_update", "set POL-500 status to active", demoTools[:2], []string{"not permitted", "policy_update"}, ""},
-		{"offered tool still called", "CLM-1001 and C-100", demoTools[1:2], nil, "payments_lookup"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := llm.Offline{}.Complete(context.Background(), userTurn(tc.text, tc.tools))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.wantOne != "" {
-				if len(resp.Message.ToolCalls) != 1 || resp.Message.ToolCalls[0].Name != tc.wantOne {
-					t.Fatalf("tool calls %+v; want one call of %s", resp.Message.ToolCalls, tc.wantOne)
-				}
-				return
-			}
-			if len(resp.Message.ToolCalls) != 0 {
-				t.Fatalf("called %+v, which was not offered", resp.Message.ToolCalls)
-			}
-			for _, s := range append([]string{offlineMark}, tc.want...) {
-				if !strings.Contains(resp.Message.Content, s) {
-					t.Errorf("answer %q does not contain %q", resp.Message.Content, s)
-				}
-			}
-		})
-	}
-}
-
-func TestOffline_SummarisesTheLatestToolRound(t *testing.T) {
-	req := llm.Request{Tools: demoTools, Messages: []llm.Message{
-		{Role: "user", Content: "CLM-1001"},
-		{Role: "assistant", ToolCalls: []llm.ToolCall{{ID: "old", Name: "claims_status"}}},
-		{Role: "tool", ToolCallID: "old", Content: `{"stale":true}`},
-		{Role: "user", Content: "CLM-1001 and C-100"},
-		{Role: "assistant", ToolCalls: []llm.ToolCall{{ID: "a", Name: "claims_status"}, {ID: "b", Name: "payments_lookup"}}},
-		{Role: "tool", ToolCallID: "a", Content: `{"status":"in_review"}`},
-		{Role: "tool", ToolCallID: "b", Content: `{"error":"not_authorized"}`},
-	}}
-	resp, err := llm.Offline{}.Complete(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := offlineMark + " Here is what the tools returned:\n- claims_status: {\"status\":\"in_review\"}\n- payments_lookup: {\"error\":\"not_authorized\"}"
-	if diff := cmp.Diff(want, resp.Message.Content); diff != "" {
-		t.Errorf("summary (-want +got):\n%s", diff)
-	}
-	if len(resp.Message.ToolCalls) != 0 {
-		t.Errorf("summary turn made tool calls: %+v", resp.Message.ToolCalls)
-	}
-}
-
-func TestOffline_EveryAnswerSaysItIsOfflineAndIsDeterministic(t *testing.T) {
-	for _, text := range []string{"hi", "", "CLM-1", "POL-500", strings.Repeat("x", 500), "set POL-500 status to active"} {
-		req := userTurn(text, nil)
-		a, err := llm.Offline{}.Complete(context.Background(), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(a.Message.Content, offlineMark) {
-			t.Errorf("answer to %q = %q; does not say it is offline", text, a.Message.Content)
-		}
-		for _, tools := range [][]llm.ToolDef{nil, demoTools} {
-			req := userTurn(text, tools)
-			first, _ := llm.Offline{}.Complete(context.Background(), req)
-			second, _ := llm.Offline{}.Complete(context.Background(), req)
-			if diff := cmp.Diff(first, second); diff != "" {
-				t.Errorf("two answers to %q differ:\n%s", text, diff)
-			}
-		}
-	}
-}
-
-func newClient(t *testing.T, baseURL string, retries int) *llm.OpenAI {
+func newClient(t *testing.T, baseURL string, retries int) *openai.Client {
 	t.Helper()
-	m, err := llm.NewOpenAI(llm.OpenAIConfig{
+	m, err := openai.New(openai.Config{
 		BaseURL: baseURL, APIKey: "sk-test", Model: "gpt-test",
 		MaxRetries: retries, MaxRetryDelay: 5 * time.Millisecond, Timeout: 10 * time.Second,
 	})
@@ -183,18 +40,18 @@ func newClient(t *testing.T, baseURL string, retries int) *llm.OpenAI {
 	return m
 }
 
-func TestNewOpenAI_RequiresModelAndKey(t *testing.T) {
-	for name, c := range map[string]llm.OpenAIConfig{
+func TestNew_RequiresModelAndKey(t *testing.T) {
+	for name, c := range map[string]openai.Config{
 		"no model": {APIKey: "sk"},
 		"no key":   {Model: "m"},
 	} {
-		if _, err := llm.NewOpenAI(c); err == nil {
+		if _, err := openai.New(c); err == nil {
 			t.Errorf("%s: NewOpenAI succeeded", name)
 		}
 	}
 }
 
-func TestOpenAI_ParsesToolCallsAndUsage(t *testing.T) {
+func TestClient_ParsesToolCallsAndUsage(t *testing.T) {
 	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
 		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{
 			llmtest.Call("call_abc", "claims_status", `{"claim_id":"CLM-1001"}`),
@@ -211,7 +68,8 @@ func TestOpenAI_ParsesToolCallsAndUsage(t *testing.T) {
 			{ID: "call_abc", Name: "claims_status", Arguments: `{"claim_id":"CLM-1001"}`},
 			{ID: "call_def", Name: "payments_lookup", Arguments: `{"customer_id":"C-100"}`},
 		}},
-		Usage: llm.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30},
+		Usage:        llm.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30},
+		FinishReason: "tool_calls",
 	}
 	if diff := cmp.Diff(want, resp); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)
@@ -221,7 +79,7 @@ func TestOpenAI_ParsesToolCallsAndUsage(t *testing.T) {
 	}
 }
 
-func TestOpenAI_SendsHistoryInTheWireShape(t *testing.T) {
+func TestClient_SendsHistoryInTheWireShape(t *testing.T) {
 	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "done"} })
 	req := llm.Request{
 		Model: "gpt-override",
@@ -271,7 +129,7 @@ func TestOpenAI_SendsHistoryInTheWireShape(t *testing.T) {
 	}
 }
 
-func TestOpenAI_UsesConfiguredModelByDefault(t *testing.T) {
+func TestClient_UsesConfiguredModelByDefault(t *testing.T) {
 	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "ok"} })
 	if _, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", nil)); err != nil {
 		t.Fatal(err)
@@ -281,7 +139,7 @@ func TestOpenAI_UsesConfiguredModelByDefault(t *testing.T) {
 	}
 }
 
-func TestOpenAI_ServerErrorsBecomeErrProviderAfterRetries(t *testing.T) {
+func TestClient_ServerErrorsBecomeErrProviderAfterRetries(t *testing.T) {
 	for _, retries := range []int{0, 2} {
 		srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
 			return llmtest.Reply{Status: http.StatusInternalServerError}
@@ -299,7 +157,7 @@ func TestOpenAI_ServerErrorsBecomeErrProviderAfterRetries(t *testing.T) {
 	}
 }
 
-func TestOpenAI_RetriesRateLimitThenSucceeds(t *testing.T) {
+func TestClient_RetriesRateLimitThenSucceeds(t *testing.T) {
 	srv, url := llmtest.Start(t, func(n int, _ *llmtest.Request) llmtest.Reply {
 		if n == 0 {
 			return llmtest.Reply{Status: http.StatusTooManyRequests}
@@ -315,7 +173,7 @@ func TestOpenAI_RetriesRateLimitThenSucceeds(t *testing.T) {
 	}
 }
 
-func TestOpenAI_ContextDeadlineIsNotAProviderError(t *testing.T) {
+func TestClient_ContextDeadlineIsNotAProviderError(t *testing.T) {
 	_, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
 		return llmtest.Reply{Content: "too late", Delay: 10 * time.Second}
 	})
@@ -337,11 +195,11 @@ func TestOpenAI_ContextDeadlineIsNotAProviderError(t *testing.T) {
 // model.timeout bounds each attempt; an attempt that runs out of it while
 // the run still has time is the provider's failure (502), not a run timeout
 // (504) or an internal error.
-func TestOpenAI_PerAttemptTimeoutIsAProviderError(t *testing.T) {
+func TestClient_PerAttemptTimeoutIsAProviderError(t *testing.T) {
 	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply {
 		return llmtest.Reply{Content: "too late", Delay: 10 * time.Second}
 	})
-	m, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: url, APIKey: "sk-test", Model: "gpt-test",
+	m, err := openai.New(openai.Config{BaseURL: url, APIKey: "sk-test", Model: "gpt-test",
 		MaxRetries: 2, MaxRetryDelay: 5 * time.Millisecond, Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -362,8 +220,8 @@ func TestOpenAI_PerAttemptTimeoutIsAProviderError(t *testing.T) {
 // A model response is read whole, so its size is bounded: a server that
 // sends more than MaxResponseBytes gets a provider error, not gatehouse's
 // memory.
-func TestOpenAI_OversizedResponseIsAProviderError(t *testing.T) {
-	huge := strings.Repeat("a", llm.MaxResponseBytes+1)
+func TestClient_OversizedResponseIsAProviderError(t *testing.T) {
+	huge := strings.Repeat("a", openai.MaxResponseBytes+1)
 	_, answerURL := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: huge} })
 	// An error status is read whole too (for its message).
 	errorSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -379,7 +237,7 @@ func TestOpenAI_OversizedResponseIsAProviderError(t *testing.T) {
 		}
 	}
 	// Just under the bound still works.
-	content := strings.Repeat("a", llm.MaxResponseBytes-4096)
+	content := strings.Repeat("a", openai.MaxResponseBytes-4096)
 	_, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: content} })
 	resp, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", nil))
 	if err != nil || len(resp.Message.Content) != len(content) {

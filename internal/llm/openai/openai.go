@@ -1,0 +1,146 @@
+// Package openai is the model client for OpenAI and OpenAI-compatible
+// servers, through the official openai-go SDK. It lives apart from package
+// llm so that the packages using a model do not pull in the SDK; only the
+// wiring picks this adapter.
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	sdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/gatehousehq/gatehouse/internal/llm"
+)
+
+// Config configures an OpenAI-compatible provider.
+type Config struct {
+	BaseURL    string // empty = OpenAI
+	APIKey     string
+	Model      string
+	Timeout    time.Duration // per attempt
+	MaxRetries int           // on 429 and 5xx
+	// MaxRetryDelay caps the SDK's backoff between attempts (default 8 s).
+	MaxRetryDelay time.Duration
+	HTTPClient    *http.Client
+}
+
+// Client is an llm.Model backed by the official openai-go client.
+type Client struct {
+	client     sdk.Client
+	model      string
+	name       string
+	maxRetries int
+	retryDelay time.Duration // before a stream that broke is tried again
+}
+
+var _ llm.Model = (*Client)(nil)
+
+// New builds the client.
+func New(c Config) (*Client, error) {
+	if c.Model == "" {
+		return nil, errors.New("openai: model is required")
+	}
+	if c.APIKey == "" {
+		return nil, errors.New("openai: api key is empty (set the variable named by model.api_key_env)")
+	}
+	opts := []option.RequestOption{
+		option.WithAPIKey(c.APIKey),
+		option.WithMaxRetries(c.MaxRetries),
+	}
+	if c.BaseURL != "" {
+		opts = append(opts, option.WithBaseURL(c.BaseURL))
+	}
+	if c.Timeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(c.Timeout))
+	}
+	if c.MaxRetryDelay > 0 {
+		opts = append(opts, option.WithMaxRetryDelay(c.MaxRetryDelay))
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = pooledClient()
+	}
+	opts = append(opts, option.WithHTTPClient(boundedClient(hc)))
+	name := "openai"
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil {
+			return nil, errors.New("openai: base_url is not a URL")
+		}
+		name = "openai-compatible at " + u.Redacted() // never a password in logs
+	}
+	retryDelay := defaultStreamRetryDelay
+	if c.MaxRetryDelay > 0 {
+		retryDelay = min(retryDelay, c.MaxRetryDelay)
+	}
+	return &Client{client: sdk.NewClient(opts...), model: c.Model, name: name,
+		maxRetries: max(c.MaxRetries, 0), retryDelay: retryDelay}, nil
+}
+
+// Name implements llm.Model.
+func (o *Client) Name() string { return o.name }
+
+// Complete implements llm.Model.
+func (o *Client) Complete(ctx context.Context, req llm.Request) (*llm.Response, error) {
+	params, err := o.params(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		return nil, providerError(ctx, err)
+	}
+	return toResponse(resp)
+}
+
+// providerError is err as the caller hears it: the caller's own deadline or
+// cancellation as such, anything else as llm.ErrProvider.
+func providerError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The run still has time: this attempt ran out of model.timeout.
+		// The SDK does not retry its own per-attempt timeout.
+		return fmt.Errorf("%w: no answer within model.timeout", llm.ErrProvider)
+	}
+	var apiErr *sdk.Error
+	if errors.As(err, &apiErr) {
+		return fmt.Errorf("%w: upstream status %d", llm.ErrProvider, apiErr.StatusCode)
+	}
+	return fmt.Errorf("%w: %v", llm.ErrProvider, err)
+}
+
+// toResponse is the first choice of a completion, whole or accumulated
+// from a stream.
+func toResponse(resp *sdk.ChatCompletion) (*llm.Response, error) {
+	if len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("%w: response has no choices", llm.ErrProvider)
+	}
+	ch := resp.Choices[0]
+	out := &llm.Response{
+		Model:        resp.Model,
+		Message:      llm.Message{Role: "assistant", Content: ch.Message.Content},
+		FinishReason: ch.FinishReason,
+		Usage: llm.Usage{
+			PromptTokens:     resp.Usage.PromptTokens,
+			CompletionTokens: resp.Usage.CompletionTokens,
+			TotalTokens:      resp.Usage.TotalTokens,
+		},
+	}
+	for _, tc := range ch.Message.ToolCalls {
+		if tc.Type != "function" {
+			continue
+		}
+		out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{
+			ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments,
+		})
+	}
+	return out, nil
+}
