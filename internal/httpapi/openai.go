@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -139,7 +139,7 @@ func (s *Server) handleCompletions() http.Handler {
 			return
 		}
 		if ag, ok := rt.Agents[req.Model]; ok {
-			s.agentCompletion(w, r, rt, ag, req)
+			s.agentCompletion(w, r, ag, req)
 			return
 		}
 		if rt.Passthrough != nil {
@@ -239,9 +239,69 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	_ = stream.done()
 }
 
-// agentCompletion runs an agent for a chat completion request.
-func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, ag *agent.Agent, req completionRequest) {
-	_ = ag
-	_ = req
-	writeError(w, r, errors.New("not yet"))
+// agentCompletion runs an agent for a chat completion request, exactly
+// as /v1/chat runs it, without a stored session: the client holds the
+// conversation and sends it whole.
+func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, ag *agent.Agent, req completionRequest) {
+	info := infoFrom(r.Context())
+	history, message, err := agentConversation(req.Messages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Tools) > 0 || req.HasToolChoice {
+		writeError(w, r, errParam("tools", "an agent runs its own tools; tools and tool_choice are for pass-through models"))
+		return
+	}
+	created := time.Now().Unix()
+	creq := chat.Request{
+		Principal: principal.From(r.Context()), Agent: ag.Name, Stateless: true, History: history,
+		Message: message, RequestID: info.requestID, Before: info.take(),
+	}
+	if req.Stream {
+		s.streamAgentCompletion(w, r, req, creq, created)
+		return
+	}
+	res, err := s.chat(r).Run(r.Context(), creq)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	finish := "stop"
+	msg := wireMessage{Role: "assistant", Content: &res.Response}
+	respond(w, r, http.StatusOK, completion{ID: "chatcmpl-" + res.RunID, Object: "chat.completion", Created: created, Model: ag.Name,
+		Choices: []completionChoice{{Message: &msg, FinishReason: &finish}}, Usage: toWireUsage(res.Usage),
+		Gatehouse: &gatehouseInfo{RunID: res.RunID, Agent: ag.Name, Model: res.Model, ToolCalls: res.ToolCalls}})
+}
+
+// agentConversation splits a request's messages for an agent run: the
+// last must be the user's, earlier system and developer messages follow
+// the agent's own system message, and tool traffic is refused (this
+// agent's tools are not the client's).
+func agentConversation(msgs []llm.Message) ([]llm.Message, string, error) {
+	last := msgs[len(msgs)-1]
+	if last.Role != "user" {
+		return nil, "", errParam("messages", "the last message must be the user's")
+	}
+	if last.Content == "" {
+		return nil, "", errParam("messages", "the last user message is empty")
+	}
+	history := make([]llm.Message, 0, len(msgs)-1)
+	for i, m := range msgs[:len(msgs)-1] {
+		switch {
+		case m.Role == "tool" || len(m.ToolCalls) > 0:
+			return nil, "", errParam(fmt.Sprintf("messages[%d]", i), "an agent runs its own tools: tool messages and assistant tool_calls are refused")
+		case m.Role == "developer":
+			m.Role = "system"
+		}
+		history = append(history, m)
+	}
+	return history, last.Content, nil
+}
+
+// streamAgentCompletion streams an agent run as chat.completion.chunk
+// events: the model's content as it arrives, [DONE] only once run.finished
+// is durable.
+func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, req completionRequest, creq chat.Request, created int64) {
+	writeError(w, r, errBadRequest("streaming agent runs are not served yet"))
 }
