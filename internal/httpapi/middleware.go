@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
-	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/ids"
 )
 
 // reqInfo is per-request state the logging middleware reports once the
