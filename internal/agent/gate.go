@@ -27,7 +27,8 @@ type Gated struct {
 }
 
 // Gate decides one tool call proposed by a model: the tool must be one of
-// those offered to the caller (offered[name]), its arguments must pass the
+// those offered to the caller (offered[name]; declared names the tools that
+// exist, for the record), its arguments must pass the
 // tool's strict decoder, then permission and condition must allow it. It is
 // the one rule every front door applies — agent runs, the pass-through and
 // MCP — so a call is judged the same wherever it comes from.
@@ -35,7 +36,7 @@ type Gated struct {
 // Only configured names reach the event's clear fields: a name the model
 // invented, and any decoder or condition message quoting the arguments, go
 // to Content, which the log stores per audit.content.
-func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal, base audit.Event, offered map[string]*Tool, c llm.ToolCall) Gated {
+func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal, base audit.Event, declared, offered map[string]*Tool, c llm.ToolCall) Gated {
 	g := Gated{Call: c, Status: "denied"}
 	ev := base
 	ev.Type = audit.TypeToolDecided
@@ -43,8 +44,12 @@ func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal,
 	t := offered[c.Name]
 	switch {
 	case t == nil:
-		ev.Resource = "tool:unknown"
-		ev.Content["tool"] = c.Name
+		if d := declared[c.Name]; d != nil {
+			ev.Resource = "tool:" + d.Policy.Tool
+		} else {
+			ev.Resource = "tool:unknown"
+			ev.Content["tool"] = c.Name
+		}
 		g.Decision = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that was not offered to this caller"}
 	default:
 		g.Tool = t

@@ -259,7 +259,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			// replicas whatever ids the upstream chose.
 			c.ID = s.NewCallID()
 			calls[i].ID = c.ID
-			gated[i] = agent.Gate(ctx, s.Perms, req.Principal, base, offered, c)
+			gated[i] = agent.Gate(ctx, s.Perms, req.Principal, base, s.Tools, offered, c)
 			evs[i] = gated[i].Event
 			rec := gated[i].Record()
 			if gated[i].Decision.Allow {
