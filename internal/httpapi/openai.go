@@ -300,8 +300,54 @@ func agentConversation(msgs []llm.Message) ([]llm.Message, string, error) {
 }
 
 // streamAgentCompletion streams an agent run as chat.completion.chunk
-// events: the model's content as it arrives, [DONE] only once run.finished
-// is durable.
+// events: the model's content as it arrives (of every turn: whether a turn
+// ends in tool calls is known only at its end), [DONE] only once
+// run.finished is durable. A client that goes away cancels the run.
 func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, req completionRequest, creq chat.Request, created int64) {
-	writeError(w, r, errBadRequest("streaming agent runs are not served yet"))
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	st := newSSE(w)
+	model := creq.Agent
+	var id string
+	first := true
+	chunk := func(delta wireMessage, finish *string) completion {
+		return completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
+			Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
+	}
+	creq.OnRunEvent = func(ev agent.Event) {
+		id = "chatcmpl-" + ev.RunID
+		if ev.Type != agent.EventMessageDelta || ev.Content == "" {
+			return
+		}
+		text := ev.Content
+		d := wireMessage{Content: &text}
+		if first {
+			d.Role, first = "assistant", false
+		}
+		if st.data(chunk(d, nil)) != nil {
+			cancel() // the client is gone: the run stops and its end is recorded
+		}
+	}
+	res, err := s.chat(r).Run(ctx, creq)
+	if err != nil {
+		if st.started {
+			_ = st.data(openAIErrorBody(toAPIError(err)))
+			return
+		}
+		writeError(w, r, err)
+		return
+	}
+	id = "chatcmpl-" + res.RunID
+	finish := "stop"
+	last := chunk(wireMessage{}, &finish)
+	if first {
+		last = chunk(wireMessage{Role: "assistant", Content: &res.Response}, &finish)
+	}
+	last.Gatehouse = &gatehouseInfo{RunID: res.RunID, Agent: res.Agent, Model: res.Model, ToolCalls: res.ToolCalls}
+	_ = st.data(last)
+	if req.IncludeUsage {
+		_ = st.data(completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
+			Choices: []completionChoice{}, Usage: toWireUsage(res.Usage)})
+	}
+	_ = st.done()
 }
