@@ -11,6 +11,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
 type chatRequest struct {
@@ -46,7 +47,8 @@ type usage struct {
 // are strings named as chatRequest names them. Stricter than encoding/json,
 // which would also take "MESSAGE" for "message", keep the last of two equal
 // names, and — with Decoder.More — accept a stray "]" or "}" after the
-// object: what a proxy or WAF in front of gatehouse reads must be what runs.
+// object, and turn invalid UTF-8 or a lone surrogate escape into U+FFFD:
+// what a proxy or WAF in front of gatehouse reads must be what runs.
 func decodeChat(r *http.Request) (chatRequest, error) {
 	var req chatRequest
 	body, err := io.ReadAll(r.Body)
@@ -56,6 +58,10 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 			return req, errTooLarge
 		}
 		return req, errBadRequest("could not read the request body")
+	}
+	// encoding/json would turn invalid UTF-8 and lone surrogates into U+FFFD.
+	if err := schema.CheckUnicode(body); err != nil {
+		return req, errBadRequest("malformed JSON: " + err.Error())
 	}
 	fields := map[string]*string{"message": &req.Message, "session_id": &req.SessionID, "agent": &req.Agent}
 	dec := json.NewDecoder(bytes.NewReader(body))
