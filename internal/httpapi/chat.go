@@ -77,7 +77,7 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 		key, _ := tok.(string)
 		dst, ok := fields[key]
 		if !ok {
-			return req, errBadRequest(fmt.Sprintf("malformed JSON: unknown field %q", truncate(key, 40)))
+			return req, errBadRequest("malformed JSON: unknown field " + quoteInput(key))
 		}
 		if seen[key] {
 			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q given twice", key))
@@ -98,13 +98,6 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 		return req, errBadRequest("malformed JSON: more than one value")
 	}
 	return req, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // handleChat serves POST /chat (tutorial shape) and POST /v1/chat.
