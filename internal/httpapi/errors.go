@@ -107,26 +107,26 @@ func quoteInput(s string) string {
 	if len(s) <= maxQuoted {
 		return strconv.Quote(s)
 	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "..."
+	return strconv.Quote(cut(s, maxQuoted)) + "..."
 }
 
 // maxDetail bounds every error detail, also those built from another
-// package's error text (a time that did not parse quotes the input).
+// package's error text.
 const maxDetail = 512
 
 func boundDetail(d string) string {
 	if len(d) <= maxDetail {
 		return d
 	}
-	cut := maxDetail
-	for cut > 0 && !utf8.RuneStart(d[cut]) {
-		cut--
+	return cut(d, maxDetail) + "..."
+}
+
+// cut returns at most the first n bytes of s, not splitting a rune.
+func cut(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return d[:cut] + "..."
+	return s[:n]
 }
 
 type errorBody struct {
