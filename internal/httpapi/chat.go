@@ -11,6 +11,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
 type chatRequest struct {
@@ -46,7 +47,8 @@ type usage struct {
 // are strings named as chatRequest names them. Stricter than encoding/json,
 // which would also take "MESSAGE" for "message", keep the last of two equal
 // names, and — with Decoder.More — accept a stray "]" or "}" after the
-// object: what a proxy or WAF in front of gatehouse reads must be what runs.
+// object, and turn invalid UTF-8 or a lone surrogate escape into U+FFFD:
+// what a proxy or WAF in front of gatehouse reads must be what runs.
 func decodeChat(r *http.Request) (chatRequest, error) {
 	var req chatRequest
 	body, err := io.ReadAll(r.Body)
@@ -56,6 +58,10 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 			return req, errTooLarge
 		}
 		return req, errBadRequest("could not read the request body")
+	}
+	// encoding/json would turn invalid UTF-8 and lone surrogates into U+FFFD.
+	if err := schema.CheckUnicode(body); err != nil {
+		return req, errBadRequest("malformed JSON: " + err.Error())
 	}
 	fields := map[string]*string{"message": &req.Message, "session_id": &req.SessionID, "agent": &req.Agent}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -71,7 +77,7 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 		key, _ := tok.(string)
 		dst, ok := fields[key]
 		if !ok {
-			return req, errBadRequest(fmt.Sprintf("malformed JSON: unknown field %q", truncate(key, 40)))
+			return req, errBadRequest("malformed JSON: unknown field " + quoteInput(key))
 		}
 		if seen[key] {
 			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q given twice", key))
@@ -92,13 +98,6 @@ func decodeChat(r *http.Request) (chatRequest, error) {
 		return req, errBadRequest("malformed JSON: more than one value")
 	}
 	return req, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // handleChat serves POST /chat (tutorial shape) and POST /v1/chat.

@@ -3,9 +3,10 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -70,7 +71,7 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, chat.ErrMalformedSessionID):
 		return errBadRequest("malformed session id")
 	case errors.As(err, &ua):
-		return &apiError{Status: http.StatusNotFound, Code: "unknown_agent", Detail: fmt.Sprintf("no agent named %q", ua.Name)}
+		return &apiError{Status: http.StatusNotFound, Code: "unknown_agent", Detail: "no agent named " + quoteInput(ua.Name)}
 	case errors.Is(err, chat.ErrAgentMismatch):
 		return errBadRequest(err.Error())
 	case errors.Is(err, session.ErrFull):
@@ -118,6 +119,39 @@ func passthroughError(err error) *apiError {
 	return errInternal
 }
 
+// maxQuoted is the most of a caller's input an error message quotes: an
+// error must not hand back (or carry into a log) what the caller sent.
+const maxQuoted = 64
+
+// quoteInput quotes s, a caller's input, for an error message: at most
+// maxQuoted bytes of it, cut on a rune boundary, with "..." when cut. Every
+// error that quotes caller input uses it.
+func quoteInput(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(cut(s, maxQuoted)) + "..."
+}
+
+// maxDetail bounds every error detail, also those built from another
+// package's error text.
+const maxDetail = 512
+
+func boundDetail(d string) string {
+	if len(d) <= maxDetail {
+		return d
+	}
+	return cut(d, maxDetail) + "..."
+}
+
+// cut returns at most the first n bytes of s, not splitting a rune.
+func cut(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 type errorBody struct {
 	Detail    string   `json:"detail"`
 	Error     string   `json:"error"`
@@ -139,7 +173,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		respond(w, r, ae.Status, openAIErrorBody(ae))
 		return
 	}
-	respond(w, r, ae.Status, errorBody{Detail: ae.Detail, Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
+	respond(w, r, ae.Status, errorBody{Detail: boundDetail(ae.Detail), Error: ae.Code, RequestID: info.requestID, RunID: ae.RunID, Reasons: ae.Reasons})
 }
 
 // respond writes a JSON response once the request's deferred audit events

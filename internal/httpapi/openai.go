@@ -154,7 +154,7 @@ func (s *Server) handleCompletions() http.Handler {
 			}
 		}
 		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "model_not_found", Param: "model",
-			Detail: fmt.Sprintf("The model %s does not exist or you do not have access to it", quoteCapped(req.Model))})
+			Detail: fmt.Sprintf("The model %s does not exist or you do not have access to it", quoteInput(req.Model))})
 	})
 }
 

@@ -18,7 +18,7 @@ type openAIErrorEnvelope struct {
 }
 
 func openAIErrorBody(ae *apiError) openAIErrorEnvelope {
-	e := openAIError{Message: ae.Detail, Type: openAIErrorType(ae.Status), Code: ae.Code}
+	e := openAIError{Message: boundDetail(ae.Detail), Type: openAIErrorType(ae.Status), Code: ae.Code}
 	if ae.Param != "" {
 		p := ae.Param
 		e.Param = &p

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
 // maxJSONDepth bounds the nesting of a request body.
@@ -33,13 +33,13 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // checkStrictJSON refuses a body a lenient reader and gatehouse could read
-// differently: more than one value, an object naming a key twice, a string
-// or key that is not valid Unicode (encoding/json would turn invalid UTF-8
-// and lone surrogates into U+FFFD and run it), or nesting deeper than
+// differently: more than one value, an object naming a key twice, invalid
+// Unicode (schema.CheckUnicode: encoding/json would turn invalid UTF-8 and
+// lone surrogates into U+FFFD and run it), or nesting deeper than
 // maxJSONDepth.
 func checkStrictJSON(body []byte) error {
-	if !utf8.Valid(body) {
-		return errBadRequest("malformed JSON: the body is not valid UTF-8")
+	if err := schema.CheckUnicode(body); err != nil {
+		return errBadRequest("malformed JSON: invalid Unicode: " + err.Error())
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -85,12 +85,9 @@ func checkStrictJSON(body []byte) error {
 				}
 			}
 		case string:
-			if strings.ContainsRune(v, utf8.RuneError) {
-				return errBadRequest("malformed JSON: a string holds invalid Unicode (invalid UTF-8 or a lone surrogate)")
-			}
 			if top != nil && top.object && top.key {
 				if top.keys[v] {
-					return errBadRequest(fmt.Sprintf("malformed JSON: key %s given twice", quoteCapped(v)))
+					return errBadRequest(fmt.Sprintf("malformed JSON: key %s given twice", quoteInput(v)))
 				}
 				top.keys[v] = true
 				top.key = false
@@ -122,17 +119,8 @@ func strictObject(raw json.RawMessage, allowed []string) (map[string]json.RawMes
 	}
 	for k := range obj {
 		if !slices.Contains(allowed, k) {
-			return nil, errBadRequest(fmt.Sprintf("unknown field %s", quoteCapped(k)))
+			return nil, errBadRequest(fmt.Sprintf("unknown field %s", quoteInput(k)))
 		}
 	}
 	return obj, nil
-}
-
-// quoteCapped quotes caller input for an error message, cut to 64 bytes.
-func quoteCapped(s string) string {
-	const max = 64
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -51,14 +51,14 @@ func (e *ArgError) Redacted() string {
 // exactly, each at most once, and every required property present. Values
 // decode as: string → string, integer → int64 (only plain digits: 1.0 and
 // 1e2 are refused), number → float64, boolean → bool, array → []any of those,
-// object → map[string]any. null is never accepted. Strings containing U+FFFD
-// are refused, since that is what lone surrogate escapes decode to.
+// object → map[string]any. null is never accepted. Lone surrogate escapes
+// are refused (CheckUnicode), and so are strings containing U+FFFD.
 func (s *Schema) Decode(raw []byte) (tools.Args, error) {
 	if len(raw) > MaxSize {
 		return nil, &ArgError{Reason: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
-	if !utf8.Valid(raw) {
-		return nil, &ArgError{Reason: "not valid UTF-8"}
+	if err := CheckUnicode(raw); err != nil {
+		return nil, &ArgError{Reason: err.Error()}
 	}
 	d := newDecoder(raw)
 	tok, err := d.token("")
