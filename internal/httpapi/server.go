@@ -16,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -122,9 +123,11 @@ type Server struct {
 
 // New returns a server serving rt.
 func New(d Deps, rt *Runtime) *Server {
-	s := &Server{Deps: d, log: d.Log}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	s := &Server{Deps: d, log: slog.New(slog.DiscardHandler)}
+	if d.Log != nil {
+		// Request values (method, subject, error texts) reach the log:
+		// each line is bounded whatever the caller sent.
+		s.log = slog.New(logbound.New(d.Log.Handler()))
 	}
 	s.cur.Store(s.newLive(rt))
 	s.version.Store(1)
