@@ -73,18 +73,8 @@ func (c *Config) SetDefaults() {
 	if c.Auth.InvalidTokenStatus == 0 {
 		c.Auth.InvalidTokenStatus = 403
 	}
-	for i := range c.Auth.JWT.Issuers {
-		is := &c.Auth.JWT.Issuers[i]
-		if len(is.Algorithms) == 0 {
-			is.Algorithms = []string{"RS256", "ES256"}
-		}
-		if is.RolesClaim == "" {
-			is.RolesClaim = "roles"
-		}
-		if is.Leeway == 0 {
-			is.Leeway = 30 * time.Second
-		}
-	}
+	// auth.jwt.issuers: package jwtauth fills their defaults and checks
+	// them (buildRuntime, config check), the one definition of both.
 	for name, a := range c.Agents {
 		if a.MaxToolRounds == 0 {
 			a.MaxToolRounds = DefaultMaxToolRounds
@@ -175,23 +165,6 @@ func (c *Config) Validate() error {
 		}
 		seenHash[strings.ToLower(k.SHA256)] = true
 		c.checkRoles(key+".roles", k.Roles, bad)
-	}
-	for i, is := range c.Auth.JWT.Issuers {
-		key := fmt.Sprintf("auth.jwt.issuers[%d]", i)
-		if is.Issuer == "" {
-			bad(key+".issuer", "is required")
-		}
-		if is.JWKSURL != "" && is.JWKSFile != "" {
-			bad(key, "jwks_url and jwks_file are exclusive")
-		}
-		if len(is.Audiences) == 0 {
-			bad(key+".audiences", "at least one audience is required")
-		}
-		for _, alg := range is.Algorithms {
-			if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
-				bad(key+".algorithms", "%q is not allowed (asymmetric algorithms only)", alg)
-			}
-		}
 	}
 	for i, id := range c.Auth.MTLS.Identities {
 		key := fmt.Sprintf("auth.mtls.identities[%d]", i)
