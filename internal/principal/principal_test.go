@@ -7,26 +7,19 @@ import (
 )
 
 func TestClone_SharesNothing(t *testing.T) {
-	orig := &Principal{
-		Subject: "alice", Roles: []string{"agent"}, Scopes: []string{"read"},
-		Claims: map[string]any{
-			"customer_id": "C-100",
-			"groups":      []any{"a", map[string]any{"x": "y"}},
-			"realm":       map[string]any{"roles": []any{"r1"}},
-			"tags":        []string{"t1"},
-		},
-		Method: MethodJWT, Issuer: "https://idp.example", CertIdentity: "spiffe://x",
+	sample := func() *Principal {
+		return &Principal{
+			Subject: "alice", Roles: []string{"agent"}, Scopes: []string{"read"},
+			Claims: map[string]any{
+				"customer_id": "C-100",
+				"groups":      []any{"a", map[string]any{"x": "y"}},
+				"realm":       map[string]any{"roles": []any{"r1"}},
+				"tags":        []string{"t1"},
+			},
+			Method: MethodJWT, Issuer: "https://idp.example", CertIdentity: "spiffe://x",
+		}
 	}
-	want := &Principal{
-		Subject: "alice", Roles: []string{"agent"}, Scopes: []string{"read"},
-		Claims: map[string]any{
-			"customer_id": "C-100",
-			"groups":      []any{"a", map[string]any{"x": "y"}},
-			"realm":       map[string]any{"roles": []any{"r1"}},
-			"tags":        []string{"t1"},
-		},
-		Method: MethodJWT, Issuer: "https://idp.example", CertIdentity: "spiffe://x",
-	}
+	orig, want := sample(), sample()
 	cp := orig.Clone()
 	if diff := cmp.Diff(want, cp); diff != "" {
 		t.Fatalf("clone differs (-want +got):\n%s", diff)
