@@ -69,7 +69,8 @@ type Policy struct {
 
 // ToolDef defines a tool to register.
 type ToolDef struct {
-	// Name is what the model calls: 1-64 letters, digits, _ or -.
+	// Name is what the model calls: 1-64 letters, digits, _ or -, starting
+	// with a letter (the rule config validation applies too).
 	Name        string
 	Description string
 	// Parameters is the JSON schema of the arguments: type object with

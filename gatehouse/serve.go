@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 
 	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -60,30 +59,7 @@ func (g goTool) Call(ctx context.Context, a tools.Args) (any, error) {
 	}
 	// The principal is shared with the run's other (parallel) tool calls and
 	// its audit events; the function gets a copy it may change freely.
-	caller := Caller{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer, Roles: slices.Clone(p.Roles)}
-	if p.Claims != nil {
-		caller.Claims = cloneJSON(p.Claims).(map[string]any)
-	}
+	cp := p.Clone()
+	caller := Caller{Subject: cp.Subject, Method: string(cp.Method), Issuer: cp.Issuer, Roles: cp.Roles, Claims: cp.Claims}
 	return g.t.Invoke(ctx, Call{Caller: caller, Args: Args(a)})
-}
-
-// cloneJSON deep-copies a decoded JSON value.
-func cloneJSON(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = cloneJSON(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(v))
-		for i, e := range v {
-			s[i] = cloneJSON(e)
-		}
-		return s
-	case []string:
-		return slices.Clone(v)
-	}
-	return v
 }

@@ -129,14 +129,14 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 	case dsn != "":
 		t.dsn = dsn
 		if dataDir != "" {
-			t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
-			t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+			t.checkpointKey = filepath.Join(dataDir, config.DevCheckpointKeyFile)
+			t.hmacKeyFile = filepath.Join(dataDir, config.DevAuditHMACKeyFile)
 			t.keyRequired = true // dev mode makes it on first start
 		}
 	case dataDir != "":
-		t.dsn = "sqlite://" + filepath.Join(dataDir, "audit.db")
-		t.checkpointKey = filepath.Join(dataDir, "audit-checkpoint.key")
-		t.hmacKeyFile = filepath.Join(dataDir, "audit-hmac.key")
+		t.dsn = "sqlite://" + filepath.Join(dataDir, config.DevAuditDB)
+		t.checkpointKey = filepath.Join(dataDir, config.DevCheckpointKeyFile)
+		t.hmacKeyFile = filepath.Join(dataDir, config.DevAuditHMACKeyFile)
 		t.keyRequired = true
 	default:
 		if configPath == "" {

@@ -137,3 +137,25 @@ func TestServe_CheckpointKeysThatCannotBeLoadedAreStartUpErrors(t *testing.T) {
 		t.Errorf("verify after a forged checkpoint: %d %s", r.status, r.raw)
 	}
 }
+
+// config check reads audit.checkpoint_public_key_file as serve does.
+func TestConfigCheck_CheckpointPublicKeyFile(t *testing.T) {
+	g := startGateway(t, gwOptions{})
+	garbage := filepath.Join(t.TempDir(), "garbage.pub")
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	for pub, wantErr := range map[string]bool{garbage: true, writePublicKey(t, other.Public().(ed25519.PublicKey)): false} {
+		cfg := strings.Replace(g.renderConfig(allUsers, gwOptions{}), "  checkpoint_key_file:", "  checkpoint_public_key_file: \""+pub+"\"\n  checkpoint_key_file:", 1)
+		path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut strings.Builder
+		err := run(context.Background(), []string{"config", "check", path}, func(k string) string { return g.env[k] }, nil, &out, &errOut)
+		if (err != nil) != wantErr || (err != nil && !strings.Contains(err.Error(), "checkpoint_public_key_file")) {
+			t.Errorf("config check with %s: %v; want an error: %v", filepath.Base(pub), err, wantErr)
+		}
+	}
+}

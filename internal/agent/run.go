@@ -38,6 +38,11 @@ type RunRequest struct {
 	// Before are events to make durable together with run.started (the
 	// request's authorization decision).
 	Before []audit.Event
+	// Events, when set, receives the run's steps as they happen, one at a
+	// time, on the run's goroutines; the model's turns are then streamed so
+	// its content arrives as message.delta events. It should return
+	// quickly: the run waits for it. nil runs exactly as without it.
+	Events func(Event)
 }
 
 // runLog records a run's events. tool.finished events wait and join the
@@ -48,7 +53,11 @@ type runLog struct {
 	sink    audit.Sink
 	mu      sync.Mutex
 	pending []audit.Event
+	// events tells the run's observers what has been recorded and done.
+	events *emitter
 }
+
+func (l *runLog) emit(ev Event) { l.events.emit(ev) }
 
 func (l *runLog) later(ev audit.Event) {
 	l.mu.Lock()
@@ -79,7 +88,7 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	}
 	ctx = principal.With(ctx, req.Principal)
 	base := r.baseEvent(req)
-	log := &runLog{sink: r.Audit, pending: req.Before}
+	log := &runLog{sink: r.Audit, pending: req.Before, events: &emitter{sink: req.Events, run: req.RunID}}
 
 	started := base
 	started.Type = audit.TypeRunStarted
@@ -91,11 +100,18 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	}
 	r.Log.InfoContext(ctx, "run started", "request_id", req.RequestID, "run_id", req.RunID,
 		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
+	log.emit(Event{Type: EventRunStarted})
 
 	res, runErr := r.loop(ctx, req, base, log)
-	// Whichever deadline ended the run (the agent's or the request's), the
-	// caller hears that it timed out.
-	if runErr != nil && ctx.Err() != nil && !errors.Is(runErr, audit.ErrUnavailable) {
+	switch {
+	case runErr == nil:
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller went away. A record it cut short is no outage of the
+		// log: the run's end is still recorded, below, as cancelled.
+		runErr = ErrRunCancelled
+	case ctx.Err() != nil && !errors.Is(runErr, audit.ErrUnavailable):
+		// Whichever deadline ended the run (the agent's or the request's),
+		// the caller hears that it timed out.
 		runErr = ErrRunTimeout
 	}
 	if errors.Is(runErr, audit.ErrUnavailable) {
@@ -107,20 +123,26 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	finished.Resource = "agent:" + a.Name
 	finished.Model = r.modelName(a)
 	finished.Usage = &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}
-	if runErr != nil {
-		finished.Outcome = "error"
+	switch {
+	case errors.Is(runErr, ErrRunCancelled):
+		finished.Outcome = OutcomeCancelled
 		finished.Reason = runErr.Error()
-	} else {
-		finished.Outcome = "ok"
+	case runErr != nil:
+		finished.Outcome = OutcomeError
+		finished.Reason = runErr.Error()
+	default:
+		finished.Outcome = OutcomeOK
 		finished.Model = res.Model
 		finished.Content = map[string]string{"response": res.Response}
 	}
-	// The run's end is recorded even when the caller's deadline passed.
+	// The run's end is recorded even when the caller's deadline passed or
+	// the caller went away.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := log.record(rctx, finished); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
+	log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
 	if runErr != nil {
 		return res, runErr
 	}
@@ -157,7 +179,7 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log
 	res.Messages = append(res.Messages, user)
 	calls := 0
 	for round := 0; ; round++ {
-		resp, err := r.Model.Complete(ctx, llm.Request{Model: a.Model, Messages: msgs, Tools: offered})
+		resp, err := r.turn(ctx, llm.Request{Model: a.Model, Messages: msgs, Tools: offered}, round, req.Events != nil, log)
 		if err != nil {
 			return res, err
 		}
@@ -189,6 +211,20 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log
 		msgs = append(msgs, results...)
 		res.Messages = append(res.Messages, results...)
 	}
+}
+
+// turn is one model turn: streamed when someone listens, so the content
+// reaches them as it arrives.
+func (r *Runner) turn(ctx context.Context, mr llm.Request, round int, stream bool, log *runLog) (*llm.Response, error) {
+	if !stream {
+		return r.Model.Complete(ctx, mr)
+	}
+	return llm.Stream(ctx, r.Model, mr, func(d llm.Delta) error {
+		if d.Content != "" {
+			log.emit(Event{Type: EventMessageDelta, Turn: round, Content: d.Content})
+		}
+		return nil
+	})
 }
 
 // offered lists the tools shown to the model: those whose permission the

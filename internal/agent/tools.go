@@ -148,6 +148,8 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Status = "not_run"
 		return "", rec, fmt.Errorf("record tool decision: %w", err)
 	}
+	decidedRec := rec
+	log.emit(Event{Type: EventToolDecided, Call: &decidedRec})
 	if !d.Allow {
 		rec.Status = status
 		kind := "not_authorized"
@@ -199,6 +201,8 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		finished.Outcome = "ok"
 	}
 	log.later(finished)
+	finishedRec := rec
+	log.emit(Event{Type: EventToolFinished, Call: &finishedRec})
 	return content, rec, limitErr
 }
 

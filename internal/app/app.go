@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
@@ -70,6 +73,52 @@ func (o Options) goToolConfigs() map[string]config.Tool {
 // Run serves until ctx ends, then shuts down gracefully, letting runs in
 // flight finish within server.shutdown_timeout.
 func Run(ctx context.Context, o Options) error {
+	o = o.withDefaults()
+	// Bounded: many logged values come from callers.
+	log := slog.New(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel})))
+	src, err := configSource(o)
+	if err != nil {
+		return err
+	}
+	cfg, loaded, err := loadConfig(src.cfgPath, o)
+	if err != nil {
+		return err
+	}
+	w, modelNote, err := newWiring(cfg, o, log)
+	if err != nil {
+		return err
+	}
+	st, err := openStores(ctx, cfg, o, &w)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	rt, err := buildRuntime(ctx, cfg, w)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", src.cfgPath, cfg.Redact(err))
+	}
+	if modelNote == "" {
+		modelNote = rt.Runner.Model.Name()
+	}
+	srv := newServer(cfg, loaded, src, o, w, st, rt)
+	hs, ln, base, err := newHTTPServer(cfg, srv.Handler(), ln, log)
+	if err != nil {
+		return err
+	}
+	announce(o, src, cfg, log, st.auditLog, ln, base, modelNote)
+
+	sctx, stopSignals := context.WithCancel(ctx)
+	defer stopSignals()
+	go reloadOnSIGHUP(sctx, srv, log)
+	return serve(ctx, cfg, hs, ln, srv, log)
+}
+
+func (o Options) withDefaults() Options {
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
@@ -79,84 +128,126 @@ func Run(ctx context.Context, o Options) error {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
-	log := slog.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
-	cfgPath := o.ConfigPath
-	var dev devData
+	return o
+}
+
+// configSource is the config file to serve: the one given, or dev mode's,
+// made in its data dir on first start.
+func configSource(o Options) (devData, error) {
 	if o.Dev {
-		var err error
-		if dev, err = setupDev(o.DataDir); err != nil {
-			return err
-		}
-		cfgPath = dev.cfgPath
-	} else if cfgPath == "" {
-		return errors.New("serve: give --dev for the quickstart, or --config FILE")
+		return setupDev(o.DataDir)
 	}
-	cfg, err := config.LoadWith(cfgPath, o.Getenv, o.goToolConfigs())
+	if o.ConfigPath == "" {
+		return devData{}, errors.New("serve: give --dev for the quickstart, or --config FILE")
+	}
+	return devData{cfgPath: o.ConfigPath}, nil
+}
+
+// loadConfig returns the config with Options' overrides applied, and as
+// the file says (what a reload compares against).
+func loadConfig(cfgPath string, o Options) (cfg *config.Config, loaded config.Config, err error) {
+	cfg, err = config.LoadWith(cfgPath, o.Getenv, o.goToolConfigs())
 	if err != nil {
-		return fmt.Errorf("load %s: %w", cfgPath, err)
+		return nil, loaded, fmt.Errorf("load %s: %w", cfgPath, err)
 	}
-	loaded := *cfg // as the file says, before the overrides below
+	loaded = *cfg
 	if o.Addr != "" {
 		cfg.Server.Addr = o.Addr
 	}
-	w := wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
-	modelNote := ""
+	return cfg, loaded, nil
+}
+
+// newWiring is what every runtime is built with; in dev mode it carries
+// the model dev mode chose, and modelNote says which.
+func newWiring(cfg *config.Config, o Options, log *slog.Logger) (w wiring, modelNote string, err error) {
+	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
-			return err
+			return w, "", err
 		}
 	}
+	return w, modelNote, nil
+}
+
+// stores are what outlives every runtime: the demo database, the audit log
+// and the session store.
+type stores struct {
+	auditLog   *audit.Log
+	auditStore audit.Store
+	// checkpointKey verifies checkpoints (nil: none configured).
+	checkpointKey ed25519.PublicKey
+	sessions      session.Store
+	closers       []func()
+}
+
+func (s *stores) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// openStores opens the stores and puts the demo database and the audit
+// sink into w. On error, what was opened is closed.
+func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (_ *stores, err error) {
+	st := &stores{}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
 	if usesBuiltin(cfg) {
 		demo, err := builtin.OpenDemo(ctx, cfg.Demo.DSN)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer demo.Close()
+		st.closers = append(st.closers, func() { demo.Close() })
 		w.demo = demo
 	}
-	auditLog, auditStore, checkpointPub, closeAudit, err := openAudit(ctx, cfg, o.Getenv, log)
+	auditLog, auditStore, checkpointKey, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeAudit()
+	st.closers = append(st.closers, closeAudit)
+	st.auditLog, st.auditStore, st.checkpointKey = auditLog, auditStore, checkpointKey
 	w.audit = auditLog
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
 	}
 	sessions, err := store.OpenSessions(ctx, cfg.Sessions.DSN)
 	if err != nil {
-		return fmt.Errorf("open sessions: %w", err)
+		return nil, fmt.Errorf("open sessions: %w", err)
 	}
-	defer sessions.Close()
+	st.closers = append(st.closers, func() { sessions.Close() })
+	st.sessions = sessions
 	calls, ok := sessions.(passthrough.CallStore)
 	if !ok {
-		return fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
+		return nil, fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
 	}
 	w.calls = calls
+	return st, nil
+}
 
-	// Listen before building the runtime: with port 0 the port is known only
-	// now, and the RFC 9728 resource URL derived from server.addr must name it.
+// listen opens the listener before the runtime is built: with port 0 the
+// port is known only now, and the RFC 9728 resource URL derived from
+// server.addr must name it.
+func listen(cfg *config.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
-	defer ln.Close()
 	if _, port, err := net.SplitHostPort(cfg.Server.Addr); err == nil && port == "0" {
 		cfg.Server.Addr = ln.Addr().String()
 	}
+	return ln, nil
+}
 
-	rt, err := buildRuntime(ctx, cfg, w)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", cfgPath, cfg.Redact(err))
-	}
-	if modelNote == "" {
-		modelNote = rt.Runner.Model.Name()
-	}
-	srv := httpapi.New(httpapi.Deps{
-		Log: log, Audit: w.audit, AuthFailures: auditLog.RecordAuthFailure, Sessions: sessions,
-		Ready: auditLog.Ready,
+// newServer is the API over rt, reloading from the same config source.
+func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
+	return httpapi.New(httpapi.Deps{
+		Log: w.log, Audit: w.audit, AuthFailures: st.auditLog.RecordAuthFailure, Sessions: st.sessions,
+		Ready: st.auditLog.Ready,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
-			c, err := config.LoadWith(cfgPath, o.Getenv, o.goToolConfigs())
+			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {
 				return nil, err
 			}
@@ -167,36 +258,26 @@ func Run(ctx context.Context, o Options) error {
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
 		},
-		Extra: extraRoutes(dev.jwks),
+		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
+		DevJWKS: src.jwks,
 	}, rt)
-	srv.HandleProtected("GET /admin/audit", "audit.read", httpapi.AuditList(auditStore))
-	srv.HandleProtected("GET /admin/audit/verify", "audit.read", httpapi.AuditVerify(auditStore, checkpointPub))
+}
 
-	hs := newHTTPServer(cfg, srv.Handler(), log)
-	scheme := "http"
-	if t := cfg.Server.TLS; t.CertFile != "" {
-		tc, err := mtls.ServerTLSConfig(t.CertFile, t.KeyFile, t.ClientCAFile)
-		if err != nil {
-			return fmt.Errorf("server.tls: %w", err)
-		}
-		hs.TLSConfig = tc
-		ln = tls.NewListener(ln, tc)
-		scheme = "https"
-	}
-	base := scheme + "://" + ln.Addr().String()
-	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", cfgPath, "audit_chain", auditLog.ChainID())
+// announce logs the start and tells the operator (and Options.Listening)
+// where gatehouse listens.
+func announce(o Options, src devData, cfg *config.Config, log *slog.Logger, auditLog *audit.Log, ln net.Listener, base, modelNote string) {
+	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", src.cfgPath, "audit_chain", auditLog.ChainID())
 	if o.Dev {
-		printDev(o.Stdout, o.DataDir, base, dev.creds, modelNote)
+		printDev(o.Stdout, o.DataDir, base, src.creds, modelNote)
 	}
 	fmt.Fprintf(o.Stdout, "gatehouse listening on %s\n", base)
 	if o.Listening != nil {
 		o.Listening(base)
 	}
+}
 
-	sctx, stopSignals := context.WithCancel(ctx)
-	defer stopSignals()
-	go reloadOnSIGHUP(sctx, srv, auditLog, log)
-
+// serve serves until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg *config.Config, hs *http.Server, ln net.Listener, srv *httpapi.Server, log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
@@ -229,8 +310,10 @@ func devModel(cfg *config.Config, getenv func(string) string) (llm.Model, string
 	return m, "OpenAI (" + cfg.Model.Model + "), because OPENAI_API_KEY is set", nil
 }
 
-func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
+// newHTTPServer is the HTTP server for h, and ln wrapped in TLS when
+// server.tls says so; base is the URL it serves at.
+func newHTTPServer(cfg *config.Config, h http.Handler, ln net.Listener, log *slog.Logger) (*http.Server, net.Listener, string, error) {
+	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -239,11 +322,22 @@ func newHTTPServer(cfg *config.Config, h http.Handler, log *slog.Logger) *http.S
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
+	if t := cfg.Server.TLS; t.CertFile != "" {
+		tc, err := mtls.ServerTLSConfig(t.CertFile, t.KeyFile, t.ClientCAFile)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("server.tls: %w", err)
+		}
+		hs.TLSConfig = tc
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+	}
+	return hs, ln, scheme + "://" + ln.Addr().String(), nil
 }
 
-// reloadOnSIGHUP reloads the config on each SIGHUP until ctx ends, and
-// records each attempt.
-func reloadOnSIGHUP(ctx context.Context, srv *httpapi.Server, auditLog *audit.Log, log *slog.Logger) {
+// reloadOnSIGHUP reloads the config on each SIGHUP until ctx ends; the
+// server records each attempt as the endpoint's are.
+func reloadOnSIGHUP(ctx context.Context, srv *httpapi.Server, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -253,18 +347,10 @@ func reloadOnSIGHUP(ctx context.Context, srv *httpapi.Server, auditLog *audit.Lo
 			return
 		case <-hup:
 		}
-		var recErr error
-		v, err := srv.Reload(ctx, func(buildErr error) error {
-			ev := audit.Event{Type: audit.TypeConfigReloaded, Subject: "signal:SIGHUP", Resource: "config", Outcome: "ok"}
-			if buildErr != nil {
-				ev.Outcome, ev.Reason = "refused", buildErr.Error()
-			}
-			recErr = auditLog.Record(ctx, ev)
-			return recErr
-		})
+		v, err := srv.Reload(ctx, audit.Event{Subject: "signal:SIGHUP"})
 		switch {
-		case recErr != nil:
-			log.Error("reload not applied: the audit log cannot record it; the old config keeps serving", "error", recErr.Error())
+		case errors.Is(err, httpapi.ErrReloadNotRecorded):
+			log.Error("reload not applied: the audit log cannot record it; the old config keeps serving", "error", err.Error())
 		case err != nil:
 			log.Error("reload refused; the old config keeps serving", "error", err.Error())
 		default:

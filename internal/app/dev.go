@@ -14,12 +14,6 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/devkey"
 )
 
-const (
-	devConfigName = "gatehouse.yaml"
-	devCredsName  = "dev-credentials.env"
-	devJWKSName   = "dev-jwks.json"
-)
-
 // devData is what dev mode runs with.
 type devData struct {
 	cfgPath string
@@ -34,8 +28,8 @@ func setupDev(dataDir string) (devData, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return devData{}, fmt.Errorf("create data dir: %w", err)
 	}
-	cfgPath := filepath.Join(dataDir, devConfigName)
-	credsPath := filepath.Join(dataDir, devCredsName)
+	cfgPath := filepath.Join(dataDir, config.DevConfigFile)
+	credsPath := filepath.Join(dataDir, config.DevCredentialsFile)
 	key, err := devkey.LoadOrCreate(dataDir)
 	if err != nil {
 		return devData{}, fmt.Errorf("dev jwt key: %w", err)
@@ -44,7 +38,7 @@ func setupDev(dataDir string) (devData, error) {
 	if err != nil {
 		return devData{}, fmt.Errorf("dev jwt key: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, devJWKSName), jwks, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, config.DevJWKSFile), jwks, 0o644); err != nil {
 		return devData{}, fmt.Errorf("write dev jwks: %w", err)
 	}
 	if _, err := os.Stat(cfgPath); err == nil {
@@ -102,7 +96,7 @@ func readCreds(path string) (map[string]string, error) {
 func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, modelNote string) {
 	fmt.Fprintf(w, "\ngatehouse dev mode — data in %s\n", dataDir)
 	fmt.Fprintf(w, "model: %s\n", modelNote)
-	fmt.Fprintf(w, "demo users (keys also in %s; 'source' it):\n", filepath.Join(dataDir, devCredsName))
+	fmt.Fprintf(w, "demo users (keys also in %s; 'source' it):\n", filepath.Join(dataDir, config.DevCredentialsFile))
 	for _, u := range config.DevUsers() {
 		fmt.Fprintf(w, "  %-9s GATEHOUSE_%s_KEY=%s\n", u.Name, strings.ToUpper(u.Name), creds[u.Name])
 	}

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gatehousehq/gatehouse/internal/config"
 )
 
 // Regenerated dev credentials and config are private (0600) even when the
@@ -13,17 +15,17 @@ func TestSetupDev_RegeneratedFilesArePrivate(t *testing.T) {
 	if _, err := setupDev(dir); err != nil {
 		t.Fatal(err)
 	}
-	creds := filepath.Join(dir, devCredsName)
+	creds := filepath.Join(dir, config.DevCredentialsFile)
 	if err := os.Chmod(creds, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, devConfigName)); err != nil { // new keys are made when the config is gone
+	if err := os.Remove(filepath.Join(dir, config.DevConfigFile)); err != nil { // new keys are made when the config is gone
 		t.Fatal(err)
 	}
 	if _, err := setupDev(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{devCredsName, devConfigName} {
+	for _, name := range []string{config.DevCredentialsFile, config.DevConfigFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

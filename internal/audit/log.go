@@ -193,7 +193,8 @@ func (l *Log) abandon(r *request, err error) error {
 }
 
 // prepare returns the event as it will be stored: a copy with content
-// transformed per mode, time set and normalized, chain fields cleared.
+// transformed per mode, every field cut to its bound (see MaxFieldBytes),
+// time set and normalized, chain fields cleared.
 func (l *Log) prepare(e Event) (Event, error) {
 	if e.Type == "" {
 		return Event{}, errors.New("record audit event: empty type")
@@ -203,7 +204,12 @@ func (l *Log) prepare(e Event) (Event, error) {
 		e.Time = l.cfg.Now()
 	}
 	e.Seq, e.ChainID, e.PrevHash, e.Hash = 0, "", "", ""
-	return normalize(e)
+	// Cut after normalizing: invalid UTF-8 grows as it becomes U+FFFD.
+	n, err := normalize(e)
+	if err != nil {
+		return Event{}, err
+	}
+	return bound(n), nil
 }
 
 // Ready reports whether the store accepts writes now (for /ready).

@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// MaxPageBytes bounds the JSON of one page's events (see List).
+const MaxPageBytes = 1 << 20
+
 // MaxListLimit caps Query.Limit.
 const MaxListLimit = 1000
 
@@ -74,12 +77,16 @@ func ParseQuery(v url.Values) (Query, error) {
 	return q, nil
 }
 
-// List returns one page of events matching q, newest first.
+// List returns one page of events matching q, newest first: at most
+// q.Limit events and, once more than one, at most MaxPageBytes of them as
+// JSON — events written before fields were bounded can be megabytes each.
+// The store is asked for a few events at a time, so what is held stays near
+// the budget too. NextCursor leads on to the rest.
 func List(ctx context.Context, s Store, q Query) (Page, error) {
-	f := Filter{Subject: q.Subject, Type: q.Type, Decision: q.Decision, Since: q.Since, Until: q.Until, Desc: true,
-		Limit: min(max(q.Limit, 0), MaxListLimit)}
-	if f.Limit == 0 {
-		f.Limit = DefaultListLimit
+	f := Filter{Subject: q.Subject, Type: q.Type, Decision: q.Decision, Since: q.Since, Until: q.Until, Desc: true}
+	want := min(max(q.Limit, 0), MaxListLimit)
+	if want == 0 {
+		want = DefaultListLimit
 	}
 	if q.Cursor != "" {
 		id, err := strconv.ParseInt(strings.TrimPrefix(q.Cursor, "c"), 10, 64)
@@ -88,19 +95,46 @@ func List(ctx context.Context, s Store, q Query) (Page, error) {
 		}
 		f.BeforeID = id
 	}
-	entries, err := s.List(ctx, f)
-	if err != nil {
-		return Page{}, fmt.Errorf("list audit events: %w", err)
+	p := Page{Events: []Event{}}
+	size, chunk := 0, firstListChunk
+	for {
+		f.Limit = min(chunk, want-len(p.Events))
+		entries, err := s.List(ctx, f)
+		if err != nil {
+			return Page{}, fmt.Errorf("list audit events: %w", err)
+		}
+		for _, e := range entries {
+			b, err := json.Marshal(e.Event)
+			if err != nil {
+				return Page{}, fmt.Errorf("list audit events: %w", err)
+			}
+			if len(p.Events) > 0 && size+len(b) > MaxPageBytes {
+				p.NextCursor = pageCursor(f.BeforeID)
+				return p, nil
+			}
+			p.Events = append(p.Events, e.Event)
+			size += len(b)
+			f.BeforeID = e.ID
+		}
+		switch {
+		case len(entries) < f.Limit:
+			return p, nil // the end of the log
+		case len(p.Events) == want:
+			p.NextCursor = pageCursor(f.BeforeID)
+			return p, nil
+		}
+		// Ask next for about as many events as the budget left holds.
+		chunk = min(max((MaxPageBytes-size)/(size/len(p.Events)+1), 1), maxListChunk)
 	}
-	p := Page{Events: make([]Event, 0, len(entries))}
-	for _, e := range entries {
-		p.Events = append(p.Events, e.Event)
-	}
-	if len(entries) == f.Limit {
-		p.NextCursor = "c" + strconv.FormatInt(entries[len(entries)-1].ID, 10)
-	}
-	return p, nil
 }
+
+// How many events List asks the store for at a time.
+const (
+	firstListChunk = 16
+	maxListChunk   = 256
+)
+
+func pageCursor(id int64) string { return "c" + strconv.FormatInt(id, 10) }
 
 // exportLine is one line of an export: an event, or a checkpoint wrapped in
 // {"checkpoint": ...}.

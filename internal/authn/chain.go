@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -86,41 +85,7 @@ func (c *Chain) verify(ctx context.Context, tok string) (*principal.Principal, e
 		if err != nil {
 			return nil, err
 		}
-		return clonePrincipal(p), nil
+		return p.Clone(), nil
 	}
 	return nil, ErrInvalidCredentials
-}
-
-// clonePrincipal copies p down to the last nested claim. A verifier may
-// return the same cached principal for every request with one token, so the
-// copy a request gets must share nothing a handler or tool could change.
-func clonePrincipal(p *principal.Principal) *principal.Principal {
-	cp := *p
-	cp.Roles = slices.Clone(p.Roles)
-	cp.Scopes = slices.Clone(p.Scopes)
-	if p.Claims != nil {
-		cp.Claims = cloneValue(p.Claims).(map[string]any)
-	}
-	return &cp
-}
-
-// cloneValue deep-copies a decoded JSON value.
-func cloneValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = cloneValue(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(v))
-		for i, e := range v {
-			s[i] = cloneValue(e)
-		}
-		return s
-	case []string:
-		return slices.Clone(v)
-	}
-	return v
 }

@@ -131,6 +131,9 @@ type Request struct {
 	// OnEvent, when set, hears the turn's progress as it happens (for
 	// streaming front doors). It is called on Run's goroutine.
 	OnEvent func(Event)
+	// OnRunEvent, when set, hears the run's own steps as they happen
+	// (agent.RunRequest.Events): content deltas, tool decisions and results.
+	OnRunEvent func(agent.Event)
 }
 
 // Event is one step of a turn, for Request.OnEvent.
@@ -229,6 +232,7 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 	out, err := s.cfg.Runner.Run(ctx, agent.RunRequest{
 		Agent: ag, Principal: req.Principal, Message: req.Message, History: history,
 		RequestID: req.RequestID, RunID: runID, SessionID: sessionID, Before: before,
+		Events: req.OnRunEvent,
 	})
 	if err != nil {
 		return nil, &RunError{RunID: runID, Err: err}

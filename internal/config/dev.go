@@ -6,6 +6,19 @@ import (
 	"text/template"
 )
 
+// The files of a dev data dir: serve --dev writes them, the dev config
+// names them, and `gatehouse audit --data-dir` finds them by these names.
+const (
+	DevConfigFile        = "gatehouse.yaml"
+	DevCredentialsFile   = "dev-credentials.env"
+	DevJWKSFile          = "dev-jwks.json"
+	DevAuditDB           = "audit.db"
+	DevAuditHMACKeyFile  = "audit-hmac.key"
+	DevCheckpointKeyFile = "audit-checkpoint.key"
+	DevSessionsDB        = "sessions.db"
+	DevDemoDB            = "demo.db"
+)
+
 // DevUser is a demo user of dev mode.
 type DevUser struct {
 	Name   string // subject and role
@@ -31,7 +44,9 @@ func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users})
+	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users,
+		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile,
+		"SessionsDB": DevSessionsDB, "DemoDB": DevDemoDB})
 	return b.Bytes(), err
 }
 
@@ -69,7 +84,7 @@ auth:
     issuers:                   # the dev issuer: 'gatehouse token' mints tokens it accepts
       - issuer: gatehouse-dev
         audiences: [gatehouse]
-        jwks_file: "{{.Dir}}/dev-jwks.json"   # or jwks_url; both empty = OIDC discovery from issuer
+        jwks_file: "{{.Dir}}/{{.JWKS}}"   # or jwks_url; both empty = OIDC discovery from issuer
         algorithms: [ES256]
         roles_claim: roles     # dotted path: realm_access.roles, groups, ...
         leeway: 30s
@@ -116,17 +131,17 @@ passthrough:                    # client-side agents through /v1/chat/completion
   max_retries: 2                # the model is asked again after a refused call, then the client gets a refusal
 
 audit:
-  dsn: "sqlite://{{.Dir}}/audit.db"   # or postgres://...
+  dsn: "sqlite://{{.Dir}}/{{.AuditDB}}"   # or postgres://...
   content: hmac                       # full | hmac | none
   hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY      # the key, when set; else hmac_key_file
-  hmac_key_file: "{{.Dir}}/audit-hmac.key"   # made on first start (mode 0600)
-  checkpoint_key_file: "{{.Dir}}/audit-checkpoint.key"
+  hmac_key_file: "{{.Dir}}/{{.HMACKey}}"   # made on first start (mode 0600)
+  checkpoint_key_file: "{{.Dir}}/{{.CheckpointKey}}"
 
 sessions:
-  dsn: "sqlite://{{.Dir}}/sessions.db"
+  dsn: "sqlite://{{.Dir}}/{{.SessionsDB}}"
   max_messages: 500             # a session's history; continuing a fuller one gets 409 session_full
   max_bytes: 8388608            # the same in bytes
 
 demo:
-  dsn: "sqlite://{{.Dir}}/demo.db"    # the demo insurance data behind the builtin tools
+  dsn: "sqlite://{{.Dir}}/{{.DemoDB}}"    # the demo insurance data behind the builtin tools
 `))

@@ -9,117 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
-
-// Defaults used when a key is absent.
-const (
-	DefaultAddr           = "127.0.0.1:8080"
-	DefaultMaxBodyBytes   = 1 << 20
-	DefaultRequestTimeout = 120 * time.Second
-	// DefaultSessionMaxMessages and DefaultSessionMaxBytes bound a session's history.
-	DefaultSessionMaxMessages = 500
-	DefaultSessionMaxBytes    = 8 << 20
-	DefaultShutdownTimeout    = 30 * time.Second
-	DefaultMaxConcurrentRuns  = 256
-	DefaultModelTimeout       = 60 * time.Second
-	DefaultMaxRetries         = 2
-	DefaultMaxToolRounds      = 8
-	DefaultMaxToolCalls       = 32
-	DefaultMaxParallel        = 4
-	DefaultToolTimeout        = 30 * time.Second
-)
-
-// SetDefaults fills absent keys.
-func (c *Config) SetDefaults() {
-	s := &c.Server
-	if s.Addr == "" {
-		s.Addr = DefaultAddr
-	}
-	if s.MaxBodyBytes == 0 {
-		s.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if s.RequestTimeout == 0 {
-		s.RequestTimeout = DefaultRequestTimeout
-	}
-	if s.MaxConcurrentRuns == 0 {
-		s.MaxConcurrentRuns = DefaultMaxConcurrentRuns
-	}
-	if s.ShutdownTimeout == 0 {
-		s.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if s.RateLimit.RequestsPerMinute > 0 && s.RateLimit.Burst == 0 {
-		s.RateLimit.Burst = max(1, s.RateLimit.RequestsPerMinute/10)
-	}
-	m := &c.Model
-	if m.Provider == "" {
-		m.Provider = "openai"
-	}
-	if m.Model == "" {
-		m.Model = "gpt-4o-mini"
-	}
-	if m.APIKeyEnv == "" {
-		m.APIKeyEnv = "OPENAI_API_KEY"
-	}
-	if m.Timeout == 0 {
-		m.Timeout = DefaultModelTimeout
-	}
-	if m.MaxRetries == nil {
-		n := DefaultMaxRetries
-		m.MaxRetries = &n
-	}
-	if c.Auth.InvalidTokenStatus == 0 {
-		c.Auth.InvalidTokenStatus = 403
-	}
-	for i := range c.Auth.JWT.Issuers {
-		is := &c.Auth.JWT.Issuers[i]
-		if len(is.Algorithms) == 0 {
-			is.Algorithms = []string{"RS256", "ES256"}
-		}
-		if is.RolesClaim == "" {
-			is.RolesClaim = "roles"
-		}
-		if is.Leeway == 0 {
-			is.Leeway = 30 * time.Second
-		}
-	}
-	for name, a := range c.Agents {
-		if a.MaxToolRounds == 0 {
-			a.MaxToolRounds = DefaultMaxToolRounds
-		}
-		if a.MaxToolCalls == 0 {
-			a.MaxToolCalls = DefaultMaxToolCalls
-		}
-		if a.MaxParallelTools == 0 {
-			a.MaxParallelTools = DefaultMaxParallel
-		}
-		if a.ToolTimeout == 0 {
-			a.ToolTimeout = DefaultToolTimeout
-		}
-		if a.RunTimeout == 0 {
-			a.RunTimeout = c.Server.RequestTimeout
-		}
-		c.Agents[name] = a
-	}
-	if c.Sessions.MaxMessages == 0 {
-		c.Sessions.MaxMessages = DefaultSessionMaxMessages
-	}
-	if c.Sessions.MaxBytes == 0 {
-		c.Sessions.MaxBytes = DefaultSessionMaxBytes
-	}
-	if c.Audit.Content == "" {
-		c.Audit.Content = "hmac"
-	}
-	if c.Audit.HMACKeyEnv == "" {
-		c.Audit.HMACKeyEnv = "GATEHOUSE_AUDIT_HMAC_KEY"
-	}
-	if c.Audit.CommitTimeout == 0 {
-		c.Audit.CommitTimeout = 2 * time.Second
-	}
-	c.Passthrough.defaults()
-}
 
 var (
 	namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
@@ -129,40 +21,64 @@ var (
 	permPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$`)
 )
 
-// Validate checks the config and returns every problem found, each naming its key.
+// Validate checks the config and returns every problem found, each naming
+// its key. Each section checks itself; checks that need another section
+// (roles named by keys, tools named by agents) are on Config.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if c.Server.MaxBodyBytes < 0 {
+	c.Server.check(bad)
+	c.Model.check(bad)
+	c.checkAuth(bad)
+	c.Authz.check(bad)
+	c.checkTools(bad)
+	c.checkAgents(bad)
+	c.Audit.check(bad)
+	c.checkDemo(bad)
+	c.Sessions.check(bad)
+	c.Passthrough.check(c, bad)
+	return errors.Join(errs...)
+}
+
+func (s *Server) check(bad func(string, string, ...any)) {
+	if s.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must be positive")
 	}
-	if c.Server.MaxConcurrentRuns < 0 {
+	if s.MaxConcurrentRuns < 0 {
 		bad("server.max_concurrent_runs", "must be positive")
 	}
-	if c.Server.RequestTimeout < 0 {
+	if s.RequestTimeout < 0 {
 		bad("server.request_timeout", "must be positive")
 	}
-	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
 		bad("server.tls", "cert_file and key_file go together")
 	}
-	if c.Server.TLS.ClientCAFile != "" && c.Server.TLS.CertFile == "" {
+	if s.TLS.ClientCAFile != "" && s.TLS.CertFile == "" {
 		bad("server.tls.client_ca_file", "mTLS needs cert_file and key_file")
 	}
-	switch c.Model.Provider {
+}
+
+func (m *Model) check(bad func(string, string, ...any)) {
+	switch m.Provider {
 	case "openai", "offline":
 	default:
-		bad("model.provider", "must be openai or offline, not %q", c.Model.Provider)
+		bad("model.provider", "must be openai or offline, not %q", m.Provider)
 	}
-	if c.Model.BaseURL != "" {
-		if u, err := url.Parse(c.Model.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if m.BaseURL != "" {
+		if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("model.base_url", "must be an http(s) URL")
 		}
 	}
-	if *c.Model.MaxRetries < 0 || *c.Model.MaxRetries > 10 {
+	if *m.MaxRetries < 0 || *m.MaxRetries > 10 {
 		bad("model.max_retries", "must be 0..10")
 	}
+}
+
+// checkAuth checks API keys and mTLS identities (and the roles they name).
+// JWT issuers are checked by package jwtauth.
+func (c *Config) checkAuth(bad func(string, string, ...any)) {
 	if s := c.Auth.InvalidTokenStatus; s != 401 && s != 403 {
 		bad("auth.invalid_token_status", "must be 401 or 403, not %d", s)
 	}
@@ -180,23 +96,6 @@ func (c *Config) Validate() error {
 		seenHash[strings.ToLower(k.SHA256)] = true
 		c.checkRoles(key+".roles", k.Roles, bad)
 	}
-	for i, is := range c.Auth.JWT.Issuers {
-		key := fmt.Sprintf("auth.jwt.issuers[%d]", i)
-		if is.Issuer == "" {
-			bad(key+".issuer", "is required")
-		}
-		if is.JWKSURL != "" && is.JWKSFile != "" {
-			bad(key, "jwks_url and jwks_file are exclusive")
-		}
-		if len(is.Audiences) == 0 {
-			bad(key+".audiences", "at least one audience is required")
-		}
-		for _, alg := range is.Algorithms {
-			if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {
-				bad(key+".algorithms", "%q is not allowed (asymmetric algorithms only)", alg)
-			}
-		}
-	}
 	for i, id := range c.Auth.MTLS.Identities {
 		key := fmt.Sprintf("auth.mtls.identities[%d]", i)
 		if id.Match == "" {
@@ -204,13 +103,19 @@ func (c *Config) Validate() error {
 		}
 		c.checkRoles(key+".roles", id.Roles, bad)
 	}
-	for _, role := range sortedKeys(c.Authz.Roles) {
-		for _, p := range c.Authz.Roles[role] {
+}
+
+func (a *Authz) check(bad func(string, string, ...any)) {
+	for _, role := range sortedKeys(a.Roles) {
+		for _, p := range a.Roles[role] {
 			if !permPattern.MatchString(p) {
 				bad("authz.roles."+role, "invalid permission %q", p)
 			}
 		}
 	}
+}
+
+func (c *Config) checkTools(bad func(string, string, ...any)) {
 	for _, name := range sortedKeys(c.Tools) {
 		t := c.Tools[name]
 		key := "tools." + name
@@ -246,6 +151,9 @@ func (c *Config) Validate() error {
 			bad(key+".permission", "invalid permission %q", t.Permission)
 		}
 	}
+}
+
+func (c *Config) checkAgents(bad func(string, string, ...any)) {
 	if len(c.Agents) == 0 {
 		bad("agents", "at least one agent is required")
 	}
@@ -277,24 +185,28 @@ func (c *Config) Validate() error {
 	if len(c.Agents) > 1 && defaults == 0 {
 		bad("agents", "with several agents, one must have default: true")
 	}
-	c.Audit.check(bad)
-	c.Passthrough.check(c, bad)
+}
+
+// checkDemo requires the demo database when a builtin tool uses it.
+func (c *Config) checkDemo(bad func(string, string, ...any)) {
 	for _, name := range sortedKeys(c.Tools) {
 		if c.Tools[name].Type == "builtin" && c.Demo.DSN == "" {
 			bad("demo.dsn", "is required with builtin tools (tools.%s): sqlite://path, made when missing", name)
-			break
+			return
 		}
 	}
-	if c.Sessions.MaxMessages < 0 {
+}
+
+func (s *Sessions) check(bad func(string, string, ...any)) {
+	if s.MaxMessages < 0 {
 		bad("sessions.max_messages", "must be positive")
 	}
-	if c.Sessions.MaxBytes < 0 {
+	if s.MaxBytes < 0 {
 		bad("sessions.max_bytes", "must be positive")
 	}
-	if c.Sessions.DSN == "" {
+	if s.DSN == "" {
 		bad("sessions.dsn", "is required (sqlite://path or postgres://...)")
 	}
-	return errors.Join(errs...)
 }
 
 func (a *Audit) check(bad func(string, string, ...any)) {

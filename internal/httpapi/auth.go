@@ -110,7 +110,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	if s.AuthFailures != nil {
 		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
 			Type: audit.TypeAuthFailed, RequestID: info.requestID, Decision: audit.Deny,
-			Reason: reason, Resource: r.Method + " " + r.URL.Path,
+			Reason: reason, Resource: route(r), // the pattern: a path is the caller's to size
 		})
 	}
 	realm := `Bearer realm="gatehouse"`

@@ -91,6 +91,10 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "run_limit", Detail: le.Error()}
 	case errors.Is(err, agent.ErrRunTimeout), errors.Is(err, errRequestTimeout):
 		return &apiError{Status: http.StatusGatewayTimeout, Code: "timeout", Detail: "The run timed out"}
+	case errors.Is(err, agent.ErrRunCancelled):
+		// Nobody reads this answer; the status names the cause in the logs
+		// (499 is the usual "client closed request").
+		return &apiError{Status: 499, Code: "cancelled", Detail: "The request was cancelled by the client"}
 	case errors.Is(err, llm.ErrProvider):
 		return &apiError{Status: http.StatusBadGateway, Code: "upstream_failed", Detail: "The model provider failed (an error status after retries, a broken or oversized answer, or no answer within model.timeout)"}
 	case errors.Is(err, session.ErrNotFound):

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -48,22 +49,10 @@ func (s *Server) handleGetSession() http.Handler {
 
 func (s *Server) handleReload() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := principal.From(r.Context())
-		info := infoFrom(r.Context())
-		var recErr error
-		version, err := s.Reload(r.Context(), func(buildErr error) error {
-			ev := audit.Event{
-				Type: audit.TypeConfigReloaded, RequestID: info.requestID,
-				Resource: "config", Outcome: "ok",
-			}.By(p)
-			if buildErr != nil {
-				ev.Outcome, ev.Reason = "refused", buildErr.Error()
-			}
-			recErr = s.Audit.Record(r.Context(), ev)
-			return recErr
-		})
-		if recErr != nil {
-			writeError(w, r, recErr)
+		by := audit.Event{RequestID: infoFrom(r.Context()).requestID}.By(principal.From(r.Context()))
+		version, err := s.Reload(r.Context(), by)
+		if errors.Is(err, ErrReloadNotRecorded) {
+			writeError(w, r, err)
 			return
 		}
 		if err != nil {

@@ -37,6 +37,23 @@ func testServer(t *testing.T, sink audit.Sink) (*Server, string) {
 	return New(Deps{Audit: sink}, rt), key
 }
 
+// testRoute is a route a test adds behind a permission, the way Handler
+// protects its own.
+type testRoute struct {
+	pattern, perm string
+	h             http.Handler
+}
+
+// withRoutes serves routes through s's authentication, permission and base
+// middleware, as Handler serves the API's.
+func withRoutes(s *Server, routes ...testRoute) http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		mux.Handle(r.pattern, s.protect(r.perm, r.h))
+	}
+	return s.base(mux)
+}
+
 func get(t *testing.T, h http.Handler, path, key string) (*http.Response, map[string]any, string) {
 	req := httptest.NewRequest("GET", path, nil)
 	if key != "" {
@@ -56,10 +73,10 @@ func serve(h http.Handler, req *http.Request) (*http.Response, map[string]any, s
 
 func TestServer_PanicBecomes500WithoutInternals(t *testing.T) {
 	s, key := testServer(t, &memSink{})
-	s.HandleProtected("GET /boom", "read", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := withRoutes(s, testRoute{"GET /boom", "read", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("database password is hunter2")
-	}))
-	resp, body, raw := get(t, s.Handler(), "/boom", key)
+	})})
+	resp, body, raw := get(t, h, "/boom", key)
 	if resp.StatusCode != 500 || body["error"] != "internal" || strings.Contains(raw, "hunter2") || resp.Header.Get("X-Request-Id") == "" {
 		t.Fatalf("%d %s", resp.StatusCode, raw)
 	}
@@ -68,8 +85,8 @@ func TestServer_PanicBecomes500WithoutInternals(t *testing.T) {
 func TestServer_AuditDownFailsClosedBeforeTheHandler(t *testing.T) {
 	s, key := testServer(t, downSink{})
 	ran := false
-	s.HandleProtected("GET /x", "read", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
-	resp, body, _ := get(t, s.Handler(), "/x", key)
+	h := withRoutes(s, testRoute{"GET /x", "read", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })})
+	resp, body, _ := get(t, h, "/x", key)
 	if resp.StatusCode != 503 || body["error"] != "audit_unavailable" || resp.Header.Get("Retry-After") == "" || ran {
 		t.Fatalf("%d %v ran=%v", resp.StatusCode, body, ran)
 	}
@@ -78,9 +95,9 @@ func TestServer_AuditDownFailsClosedBeforeTheHandler(t *testing.T) {
 func TestServer_DecisionIsRecordedWithTheRule(t *testing.T) {
 	sink := &memSink{}
 	s, key := testServer(t, sink)
-	s.HandleProtected("GET /x", "read", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
-	s.HandleProtected("GET /y", "admin", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
-	h := s.Handler()
+	h := withRoutes(s,
+		testRoute{"GET /x", "read", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })},
+		testRoute{"GET /y", "admin", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })})
 	if resp, _, _ := get(t, h, "/x", key); resp.StatusCode != 204 {
 		t.Fatalf("x: %d", resp.StatusCode)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
@@ -47,8 +49,7 @@ func TestReload_OldRuntimeIsClosedOnlyAfterItsLastRequest(t *testing.T) {
 		MaxBodyBytes: 1 << 10, RequestTimeout: 5 * time.Second,
 	}
 	s := New(Deps{Audit: &memSink{}, Reload: func(context.Context) (*Runtime, error) { return next, nil }}, old)
-	s.HandleProtected("GET /x", "read", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
-	h := s.Handler()
+	h := withRoutes(s, testRoute{"GET /x", "read", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })})
 
 	var wg sync.WaitGroup
 	rec := httptest.NewRecorder()
@@ -60,7 +61,7 @@ func TestReload_OldRuntimeIsClosedOnlyAfterItsLastRequest(t *testing.T) {
 		h.ServeHTTP(rec, req)
 	}()
 	<-g.entered
-	if _, err := s.Reload(context.Background(), func(error) error { return nil }); err != nil {
+	if _, err := s.Reload(context.Background(), audit.Event{Subject: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if closed.Load() {
@@ -86,8 +87,9 @@ func TestReload_NotAppliedWhenItsEventCannotBeRecorded(t *testing.T) {
 	s.Deps.Reload = func(context.Context) (*Runtime, error) {
 		return &Runtime{Authn: &authn.Chain{}, Perms: authz.NewPermissions(nil, nil), Close: func() { nextClosed = true }}, nil
 	}
-	v, err := s.Reload(context.Background(), func(error) error { return audit.ErrUnavailable })
-	if !errors.Is(err, audit.ErrUnavailable) || v != 1 || s.Runtime() != first || !nextClosed {
+	s.Audit = downSink{}
+	v, err := s.Reload(context.Background(), audit.Event{Subject: "test"})
+	if !errors.Is(err, ErrReloadNotRecorded) || !errors.Is(err, audit.ErrUnavailable) || v != 1 || s.Runtime() != first || !nextClosed {
 		t.Fatalf("err=%v version=%d swapped=%v next closed=%v", err, v, s.Runtime() != first, nextClosed)
 	}
 
@@ -122,4 +124,49 @@ func post(t *testing.T, h http.Handler, path, key string) (*http.Response, map[s
 	req := httptest.NewRequest("POST", path, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	return serve(h, req)
+}
+
+// TestReload_OneRecordForEveryAsker: the endpoint and a signal (app's
+// SIGHUP) record a reload alike, through recordReload; only who asked
+// differs.
+func TestReload_OneRecordForEveryAsker(t *testing.T) {
+	sink := &memSink{}
+	s, key := testServer(t, sink)
+	s.Runtime().Perms = authz.NewPermissions(map[string][]string{"op": {"admin"}}, nil)
+	next := s.Runtime()
+	s.Deps.Reload = func(context.Context) (*Runtime, error) { return next, nil }
+	if resp, _, raw := post(t, s.Handler(), "/admin/reload", key); resp.StatusCode != 200 {
+		t.Fatalf("endpoint: %d %s", resp.StatusCode, raw)
+	}
+	if _, err := s.Reload(context.Background(), audit.Event{Subject: "signal:SIGHUP"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Deps.Reload = func(context.Context) (*Runtime, error) { return nil, errors.New("tools.x: bad") }
+	if _, err := s.Reload(context.Background(), audit.Event{Subject: "signal:SIGHUP"}); err == nil {
+		t.Fatal("a refused reload succeeded")
+	}
+	var got []audit.Event
+	for _, e := range sink.events {
+		if e.Type == audit.TypeConfigReloaded {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("reload events: %+v", got)
+	}
+	byEndpoint, bySignal, refused := got[0], got[1], got[2]
+	if byEndpoint.Subject != "ops" || byEndpoint.RequestID == "" || bySignal.Subject != "signal:SIGHUP" {
+		t.Errorf("askers: endpoint %+v, signal %+v", byEndpoint, bySignal)
+	}
+	// Apart from who asked, the two records are one shape.
+	asked := func(e audit.Event) audit.Event {
+		return audit.Event{Type: e.Type, Resource: e.Resource, Outcome: e.Outcome, Reason: e.Reason}
+	}
+	if diff := cmp.Diff(asked(byEndpoint), asked(bySignal)); diff != "" {
+		t.Errorf("endpoint and signal record differently (-endpoint +signal):\n%s", diff)
+	}
+	want := audit.Event{Type: audit.TypeConfigReloaded, Resource: "config", Outcome: "refused", Reason: "tools.x: bad"}
+	if diff := cmp.Diff(want, asked(refused)); diff != "" {
+		t.Errorf("refused reload (-want +got):\n%s", diff)
+	}
 }

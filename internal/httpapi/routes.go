@@ -6,7 +6,10 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
 )
 
-// Handler returns the API's routes, all wrapped by the base middleware.
+// Handler returns every route of the API, all wrapped by the base
+// middleware. This is the one place routes are registered: each handler is
+// made from only what it needs, and each protected route names its
+// permission here.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", handleHealth)
@@ -17,6 +20,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
+	if s.AuditLog != nil {
+		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))
+		mux.Handle("GET /admin/audit/verify", s.protect("audit.read", AuditVerify(s.AuditLog, s.CheckpointKey)))
+	}
 	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {
 		if h := s.runtime(r).ResourceMetadata; h != nil {
 			h.ServeHTTP(w, r)
@@ -24,23 +31,17 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeError(w, r, errNotFound)
 	})
-	for pattern, h := range s.Extra {
-		mux.Handle(pattern, h)
-	}
-	for _, pr := range s.protected {
-		mux.Handle(pr.pattern, s.protect(pr.perm, pr.h))
+	if s.DevJWKS != nil {
+		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	return s.base(mux)
 }
 
-type protectedRoute struct {
-	pattern, perm string
-	h             http.Handler
-}
-
-// HandleProtected adds a route behind authentication and permission perm.
-// Call it before Handler.
-func (s *Server) HandleProtected(pattern, perm string, h http.Handler) {
-	s.protected = append(s.protected, protectedRoute{pattern, perm, h})
+// serveJSON serves a fixed JSON document.
+func serveJSON(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
 }

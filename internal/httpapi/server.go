@@ -5,6 +5,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -108,8 +112,15 @@ type Deps struct {
 	Reload func(ctx context.Context) (*Runtime, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
-	// Extra routes (e.g. JWKS or audit queries) mounted as given.
-	Extra map[string]http.Handler
+	// AuditLog answers /admin/audit and /admin/audit/verify; nil: those
+	// routes are not served.
+	AuditLog audit.Store
+	// CheckpointKey is the only key /admin/audit/verify accepts checkpoints
+	// from; nil: none is pinned.
+	CheckpointKey ed25519.PublicKey
+	// DevJWKS, when set (dev mode), is the dev issuer's key set, served at
+	// /.well-known/jwks.json.
+	DevJWKS []byte
 }
 
 // Server serves the API.
@@ -121,15 +132,15 @@ type Server struct {
 	cur     atomic.Pointer[live]
 	version atomic.Int64
 	mu      sync.Mutex // serializes reloads
-
-	protected []protectedRoute
 }
 
 // New returns a server serving rt.
 func New(d Deps, rt *Runtime) *Server {
-	s := &Server{Deps: d, log: d.Log}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	s := &Server{Deps: d, log: slog.New(slog.DiscardHandler)}
+	if d.Log != nil {
+		// Request values (method, subject, error texts) reach the log:
+		// each line is bounded whatever the caller sent.
+		s.log = slog.New(logbound.New(d.Log.Handler()))
 	}
 	s.cur.Store(s.newLive(rt))
 	s.version.Store(1)
@@ -171,25 +182,41 @@ func (s *Server) Close() { s.cur.Load().retire() }
 // Version is the config version, starting at 1 and counting reloads.
 func (s *Server) Version() int64 { return s.version.Load() }
 
-// Reload builds a new runtime, has record make the attempt durable (nil, or
-// why the new config was refused), and only then swaps the new runtime in:
-// a reload whose audit event cannot be written does not happen. On any error
-// the old runtime keeps serving; the error is record's when it failed.
+// ErrReloadNotRecorded marks a reload refused because its audit event could
+// not be written; the error also wraps the audit log's.
+var ErrReloadNotRecorded = errors.New("reload not recorded")
+
+// Reload builds a new runtime, records the attempt for by (a request's
+// principal and id, or a signal) with recordReload, and only then swaps the
+// new runtime in: a reload whose audit event cannot be written does not
+// happen (ErrReloadNotRecorded). On any error the old runtime keeps serving.
 // Requests in flight keep the runtime they started with, which is closed
 // when the last of them ends.
-func (s *Server) Reload(ctx context.Context, record func(buildErr error) error) (int64, error) {
+func (s *Server) Reload(ctx context.Context, by audit.Event) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt, err := s.Deps.Reload(ctx)
-	if rerr := record(err); rerr != nil {
+	if rerr := s.recordReload(ctx, by, err); rerr != nil {
 		if err == nil && rt.Close != nil {
 			rt.Close()
 		}
-		return s.version.Load(), rerr
+		return s.version.Load(), fmt.Errorf("%w: %w", ErrReloadNotRecorded, rerr)
 	}
 	if err != nil {
 		return s.version.Load(), err
 	}
 	s.cur.Swap(s.newLive(rt)).retire()
 	return s.version.Add(1), nil
+}
+
+// recordReload is the one record of a reload attempt, whoever asked for it
+// (POST /admin/reload or SIGHUP): by names the asker, buildErr why the new
+// config was refused, if it was.
+func (s *Server) recordReload(ctx context.Context, by audit.Event, buildErr error) error {
+	ev := by
+	ev.Type, ev.Resource, ev.Outcome = audit.TypeConfigReloaded, "config", "ok"
+	if buildErr != nil {
+		ev.Outcome, ev.Reason = "refused", buildErr.Error()
+	}
+	return s.Audit.Record(ctx, ev)
 }

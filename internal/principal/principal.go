@@ -41,6 +41,44 @@ func (p *Principal) Key() string {
 	return string(p.Method) + ":" + strconv.Itoa(len(p.Issuer)) + ":" + p.Issuer + ":" + p.Subject
 }
 
+// Clone copies p down to the last nested claim, so the copy shares nothing
+// its holder could change: a verifier may return one cached principal for
+// every request with a token, and a run's parallel tool calls and audit
+// events share one. Clone(nil) is nil.
+func (p *Principal) Clone() *Principal {
+	if p == nil {
+		return nil
+	}
+	cp := *p
+	cp.Roles = slices.Clone(p.Roles)
+	cp.Scopes = slices.Clone(p.Scopes)
+	if p.Claims != nil {
+		cp.Claims = cloneJSON(p.Claims).(map[string]any)
+	}
+	return &cp
+}
+
+// cloneJSON deep-copies a decoded JSON value.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = cloneJSON(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = cloneJSON(e)
+		}
+		return s
+	case []string:
+		return slices.Clone(v)
+	}
+	return v
+}
+
 // HasRole reports whether the principal holds role r.
 func (p *Principal) HasRole(r string) bool { return p != nil && slices.Contains(p.Roles, r) }
 

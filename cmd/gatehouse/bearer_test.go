@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,32 @@ func serveFails(t *testing.T, path string, env map[string]string) (string, error
 				t.Fatalf("serve started; want a start-up error")
 			}
 		}
+	}
+}
+
+// Two Authorization headers are refused as an invalid token whatever their
+// order, and nothing runs.
+func TestAuth_SeveralAuthorizationHeadersAreRefused(t *testing.T) {
+	g := startGateway(t, gwOptions{})
+	for name, headers := range map[string][]string{
+		"valid first": {"Bearer " + g.keys["admin"], "Bearer wrong"},
+		"valid last":  {"Bearer wrong", "Bearer " + g.keys["admin"]},
+		"valid twice": {"Bearer " + g.keys["admin"], "Bearer " + g.keys["admin"]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", g.base+"/v1/chat", strings.NewReader(`{"message":"hi"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range headers {
+				req.Header.Add("Authorization", h)
+			}
+			if r := g.send(req); r.status != 403 || r.str("error") != "invalid_token" {
+				t.Errorf("%d %s; want 403 invalid_token", r.status, r.raw)
+			}
+		})
+	}
+	if g.upstream.Count() != 0 {
+		t.Errorf("the model was called %d times", g.upstream.Count())
 	}
 }

@@ -1,0 +1,71 @@
+package audit
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Bounds on what one stored event can carry. Many fields come from the
+// caller or the model (a path, a token's subject, a tool's error text), and
+// the log is fail-closed: were they unbounded, a few callers could fill the
+// disk and stop everyone's requests. Record cuts every field to its bound
+// before the event is hashed, so the stored event is the cut one.
+const (
+	// MaxFieldBytes bounds each text field (subject, issuer, rule, reason,
+	// resource, model, ids, ...) and each role and content key.
+	MaxFieldBytes = 1024
+	// MaxContentBytes bounds each content value as stored: hmac values are
+	// far shorter; with audit.content full a longer message is cut.
+	MaxContentBytes = 64 << 10
+	// MaxRoles bounds the roles listed; a longer list ends with one entry
+	// saying how many were left out.
+	MaxRoles = 64
+)
+
+// Cut returns s when it holds at most max bytes, else its start (whole
+// UTF-8 sequences only) followed by "…(cut, N bytes)", N being len(s), in at
+// most max bytes in all. Valid UTF-8 stays valid.
+func Cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	mark := "…(cut, " + strconv.Itoa(len(s)) + " bytes)"
+	n := max - len(mark)
+	if n < 0 { // no room for the marker
+		n, mark = max, ""
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
+}
+
+// bound returns e with every field cut to its bound. Content is cut after
+// the content mode transformed it, so an HMAC covers the whole value.
+func bound(e Event) Event {
+	for _, f := range []*string{
+		&e.RequestID, &e.RunID, &e.SessionID, &e.Type, &e.Subject, &e.AuthMethod,
+		&e.Issuer, &e.Decision, &e.Rule, &e.Reason, &e.Resource, &e.Outcome, &e.Model,
+	} {
+		*f = Cut(*f, MaxFieldBytes)
+	}
+	if len(e.Roles) > 0 {
+		roles := make([]string, 0, min(len(e.Roles), MaxRoles+1))
+		for i, r := range e.Roles {
+			if i == MaxRoles {
+				roles = append(roles, "…(cut, "+strconv.Itoa(len(e.Roles))+" roles)")
+				break
+			}
+			roles = append(roles, Cut(r, MaxFieldBytes))
+		}
+		e.Roles = roles
+	}
+	if len(e.Content) > 0 {
+		c := make(map[string]string, len(e.Content))
+		for k, v := range e.Content {
+			c[Cut(k, MaxFieldBytes)] = Cut(v, MaxContentBytes)
+		}
+		e.Content = c
+	}
+	return e
+}
