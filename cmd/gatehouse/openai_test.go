@@ -57,7 +57,8 @@ func interopScript(_ int, req *llmtest.Request) llmtest.Reply {
 	case strings.Contains(user, "UPSTREAM_FAIL"):
 		return llmtest.Reply{Status: 500}
 	case strings.Contains(user, "LOOP"):
-		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_loop", "claims_status", `{"claim_id":"CLM-1001"}`)}}
+		// Some content first, so a streamed run fails after it started.
+		return llmtest.Reply{Content: "Checking again. ", ToolCalls: []llmtest.ToolCall{llmtest.Call("call_loop", "claims_status", `{"claim_id":"CLM-1001"}`)}}
 	case last.Role == "tool" && strings.Contains(last.Text(), `"error"`):
 		// Insist: propose the refused turn again.
 		for i := len(req.Messages) - 1; i >= 0; i-- {

@@ -1,23 +1,21 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/principal"
-	"github.com/gatehousehq/gatehouse/internal/tools/schema"
 )
 
 type chatRequest struct {
 	Message   string `json:"message"`
 	SessionID string `json:"session_id,omitempty"`
 	Agent     string `json:"agent,omitempty"`
+	// Stream asks for the run's events (also Accept: text/event-stream).
+	Stream bool `json:"stream,omitempty"`
 }
 
 type tutorialChatResponse struct {
@@ -43,59 +41,33 @@ type usage struct {
 	TotalTokens      int64 `json:"total_tokens"`
 }
 
-// decodeChat reads the chat request: exactly one JSON object whose members
-// are strings named as chatRequest names them. Stricter than encoding/json,
-// which would also take "MESSAGE" for "message", keep the last of two equal
-// names, and — with Decoder.More — accept a stray "]" or "}" after the
-// object, and turn invalid UTF-8 or a lone surrogate escape into U+FFFD:
-// what a proxy or WAF in front of gatehouse reads must be what runs.
+// decodeChat reads the chat request: exactly one JSON object with the
+// members chatRequest names, spelt exactly, each once, strings (stream a
+// boolean). Stricter than encoding/json, which would also take "MESSAGE"
+// for "message", keep the last of two equal names, accept trailing data and
+// turn invalid UTF-8 or a lone surrogate escape into U+FFFD: what a proxy
+// or WAF in front of gatehouse reads must be what runs (readBody).
 func decodeChat(r *http.Request) (chatRequest, error) {
 	var req chatRequest
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return req, errTooLarge
-		}
-		return req, errBadRequest("could not read the request body")
+		return req, err
 	}
-	// encoding/json would turn invalid UTF-8 and lone surrogates into U+FFFD.
-	if err := schema.CheckUnicode(body); err != nil {
-		return req, errBadRequest("malformed JSON: " + err.Error())
+	obj, err := strictObject(body, []string{"message", "session_id", "agent", "stream"})
+	if err != nil {
+		return req, err
 	}
-	fields := map[string]*string{"message": &req.Message, "session_id": &req.SessionID, "agent": &req.Agent}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return req, errBadRequest("malformed JSON: the body must be one JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return req, errBadRequest("malformed JSON: " + err.Error())
-		}
-		key, _ := tok.(string)
-		dst, ok := fields[key]
-		if !ok {
-			return req, errBadRequest("malformed JSON: unknown field " + quoteInput(key))
-		}
-		if seen[key] {
-			return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q given twice", key))
-		}
-		seen[key] = true
-		if err := dec.Decode(dst); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return req, errBadRequest(fmt.Sprintf("malformed JSON: field %q must be a string", key))
+	for name, dst := range map[string]*string{"message": &req.Message, "session_id": &req.SessionID, "agent": &req.Agent} {
+		if raw, ok := obj[name]; ok {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return req, errBadRequest(fmt.Sprintf("field %q must be a string", name))
 			}
-			return req, errBadRequest("malformed JSON: " + err.Error())
 		}
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return req, errBadRequest("malformed JSON: the object is not closed properly")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return req, errBadRequest("malformed JSON: more than one value")
+	if raw, ok := obj["stream"]; ok {
+		if err := json.Unmarshal(raw, &req.Stream); err != nil {
+			return req, errBadRequest(`field "stream" must be a boolean`)
+		}
 	}
 	return req, nil
 }
@@ -109,14 +81,19 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		if tutorial && (req.SessionID != "" || req.Agent != "") {
-			writeError(w, r, errBadRequest("/chat takes only 'message'; use /v1/chat for sessions and agents"))
+		if tutorial && (req.SessionID != "" || req.Agent != "" || req.Stream) {
+			writeError(w, r, errBadRequest("/chat takes only 'message'; use /v1/chat for sessions, agents and streaming"))
 			return
 		}
-		res, err := s.chat(r).Run(r.Context(), chat.Request{
+		creq := chat.Request{
 			Principal: principal.From(r.Context()), Agent: req.Agent, SessionID: req.SessionID,
 			Message: req.Message, RequestID: info.requestID, Before: info.take(),
-		})
+		}
+		if !tutorial && wantsStream(r, req.Stream) {
+			s.streamChat(w, r, creq)
+			return
+		}
+		res, err := s.chat(r).Run(r.Context(), creq)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -207,9 +207,11 @@ func messageText(raw json.RawMessage) (string, error) {
 	}
 	var b strings.Builder
 	for _, p := range parts {
-		obj, err := strictObject(p, []string{"type", "text"})
-		if err != nil {
-			return "", prefixed("content", err)
+		// Other members of a part are not read or forwarded: the Agents SDK
+		// copies its own provider data into text parts of assistant turns.
+		var obj map[string]json.RawMessage
+		if len(p) == 0 || p[0] != '{' || json.Unmarshal(p, &obj) != nil {
+			return "", errBadRequest("content parts must be objects")
 		}
 		var typ, text string
 		if err := field(obj, "type", &typ); err != nil {
