@@ -365,6 +365,14 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
 		}
+		if tc.Approval != nil {
+			rule, err := buildApproval(env, name, tc)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.approval.when: %w", key, err))
+				continue
+			}
+			pol.Approval = rule
+		}
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
 	}
 	return out, errors.Join(errs...)

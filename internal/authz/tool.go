@@ -18,6 +18,8 @@ type ToolPolicy struct {
 	// Condition is nil when the tool has none; Source is its text for rules.
 	Condition Condition
 	Source    string
+	// Approval, when set, holds allowed calls for a person's approval.
+	Approval *ApprovalRule
 }
 
 // Visible reports whether a tool is shown to p: p holds its permission.

@@ -135,6 +135,17 @@ type Tool struct {
 	Parameters       map[string]any    `yaml:"parameters"`
 	Timeout          time.Duration     `yaml:"timeout"`
 	MaxResponseBytes int64             `yaml:"max_response_bytes"`
+	// Approval, when set, holds allowed calls for a person's approval.
+	Approval *Approval `yaml:"approval"`
+}
+
+// Approval is a tool's human approval: calls for which When (CEL over
+// principal, args and tool; empty = every call) holds wait until a person
+// holding one of Approvers approves their exact arguments, within TTL.
+type Approval struct {
+	When      string        `yaml:"when"`
+	Approvers []string      `yaml:"approvers"`
+	TTL       time.Duration `yaml:"ttl"`
 }
 
 // Agent is a named assistant.

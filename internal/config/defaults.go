@@ -18,6 +18,7 @@ const (
 	DefaultMaxToolCalls       = 32
 	DefaultMaxParallel        = 4
 	DefaultToolTimeout        = 30 * time.Second
+	DefaultApprovalTTL        = 30 * time.Minute
 )
 
 // SetDefaults fills absent keys.
@@ -60,6 +61,11 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Auth.InvalidTokenStatus == 0 {
 		c.Auth.InvalidTokenStatus = 403
+	}
+	for _, t := range c.Tools {
+		if t.Approval != nil && t.Approval.TTL == 0 {
+			t.Approval.TTL = DefaultApprovalTTL // a pointer: the map's value shares it
+		}
 	}
 	// auth.jwt.issuers: package jwtauth fills their defaults and checks
 	// them (buildRuntime, config check), the one definition of both.

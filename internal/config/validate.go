@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
@@ -141,6 +142,14 @@ func (c *Config) checkTools(bad func(string, string, ...any)) {
 			}
 		default:
 			bad(key+".type", "must be builtin, http, go or client, not %q", t.Type)
+		}
+		if a := t.Approval; a != nil {
+			if len(a.Approvers) == 0 {
+				bad(key+".approval.approvers", "is required: the roles whose holders may approve a call")
+			}
+			if a.TTL < time.Second {
+				bad(key+".approval.ttl", "must be at least 1s (a pending call expires after it)")
+			}
 		}
 		if c.goTools[name] && t.Type != "go" {
 			bad(key+".type", "%q is registered by the program; declare it with type: go (to set its policy) or not at all", name)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"net"
 	"strings"
@@ -275,6 +276,18 @@ func TestMigrationGivesUpOnAHeldLock(t *testing.T) {
 func TestCallStoreConformance(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestCallStore(t, func(t *testing.T) passthrough.CallStore {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestApprovalStoreConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestApprovalStore(t, func(t *testing.T) approval.Store {
 		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)

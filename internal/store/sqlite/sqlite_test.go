@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"os"
 	"path/filepath"
@@ -465,6 +466,17 @@ func TestOpenAuditExisting_LeavesACopyAsItIs(t *testing.T) {
 
 func TestCallStoreConformance(t *testing.T) {
 	storetest.TestCallStore(t, func(t *testing.T) passthrough.CallStore {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestApprovalStoreConformance(t *testing.T) {
+	storetest.TestApprovalStore(t, func(t *testing.T) approval.Store {
 		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)
