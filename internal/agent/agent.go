@@ -74,7 +74,7 @@ type ToolCallRecord struct {
 	Decision  string `json:"decision"`
 	Rule      string `json:"rule,omitempty"`
 	Reason    string `json:"reason"` // always present (SPEC); empty for most allowed calls
-	Status    string `json:"status"` // ok | error | denied | invalid_arguments | not_run
+	Status    string `json:"status"` // ok | error | denied | invalid_arguments | not_run | awaiting_approval
 }
 
 // Result is a finished run.
@@ -85,4 +85,6 @@ type Result struct {
 	Usage     llm.Usage
 	// Messages are the run's new messages (user, assistant, tool), for the session.
 	Messages []llm.Message
+	// Paused is set when the run stopped at calls awaiting approval.
+	Paused *Paused
 }

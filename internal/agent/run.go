@@ -77,8 +77,18 @@ func (l *runLog) record(ctx context.Context, evs ...audit.Event) error {
 
 // Run performs the run. Its audit events are durable before anything they
 // describe happens; if they cannot be recorded the run stops with an error
-// wrapping audit.ErrUnavailable.
+// wrapping audit.ErrUnavailable. A run that reaches calls needing approval
+// returns a Result with Paused set (recorded as run.paused): Resume
+// continues it.
 func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
+	return r.run(ctx, req, audit.TypeRunStarted, func(ctx context.Context, base audit.Event, log *runLog) (*Result, error) {
+		return r.loop(ctx, req, base, log)
+	})
+}
+
+// run is a run's frame: its first event (run.started, or run.resumed),
+// body, and its last (run.finished, or run.paused).
+func (r *Runner) run(ctx context.Context, req RunRequest, first string, body func(context.Context, audit.Event, *runLog) (*Result, error)) (*Result, error) {
 	start := r.Now()
 	a := req.Agent
 	if a.Limits.RunTimeout > 0 {
@@ -91,18 +101,20 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	log := &runLog{sink: r.Audit, pending: req.Before, events: &emitter{sink: req.Events, run: req.RunID}}
 
 	started := base
-	started.Type = audit.TypeRunStarted
+	started.Type = first
 	started.Model = r.modelName(a)
 	started.Resource = "agent:" + a.Name
-	started.Content = map[string]string{"message": req.Message}
+	if first == audit.TypeRunStarted {
+		started.Content = map[string]string{"message": req.Message}
+	}
 	if err := log.record(ctx, started); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
-	r.Log.InfoContext(ctx, "run started", "request_id", req.RequestID, "run_id", req.RunID,
+	r.Log.InfoContext(ctx, first, "request_id", req.RequestID, "run_id", req.RunID,
 		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
 	log.emit(Event{Type: EventRunStarted})
 
-	res, runErr := r.loop(ctx, req, base, log)
+	res, runErr := body(ctx, base, log)
 	switch {
 	case runErr == nil:
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -130,6 +142,10 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	case runErr != nil:
 		finished.Outcome = OutcomeError
 		finished.Reason = runErr.Error()
+	case res.Paused != nil:
+		finished.Type = audit.TypeRunPaused
+		finished.Outcome = "awaiting_approval"
+		finished.Model = res.Model
 	default:
 		finished.Outcome = OutcomeOK
 		finished.Model = res.Model
@@ -142,7 +158,9 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	if err := log.record(rctx, finished); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
-	log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
+	if res.Paused == nil || runErr != nil {
+		log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
+	}
 	if runErr != nil {
 		return res, runErr
 	}
@@ -166,19 +184,28 @@ func (r *Runner) baseEvent(req RunRequest) audit.Event {
 // loop alternates model turns and tool rounds. It always returns a non-nil
 // Result so usage is reported even for failed runs.
 func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log *runLog) (*Result, error) {
-	a := req.Agent
-	res := &Result{}
-	offered := r.offered(req.Principal, a)
-	msgs := make([]llm.Message, 0, len(req.History)+4)
+	user := llm.Message{Role: "user", Content: req.Message}
+	res := &Result{Messages: []llm.Message{user}}
+	return r.turns(ctx, req, log, base, res, r.prompt(req.Agent, req.History, res.Messages), 0, 0)
+}
+
+// prompt is what the model is sent: the agent's system message, the
+// session's history, the run's messages so far.
+func (r *Runner) prompt(a *Agent, history, run []llm.Message) []llm.Message {
+	msgs := make([]llm.Message, 0, len(history)+len(run)+4)
 	if a.SystemMessage != "" {
 		msgs = append(msgs, llm.Message{Role: "system", Content: a.SystemMessage})
 	}
-	msgs = append(msgs, req.History...)
-	user := llm.Message{Role: "user", Content: req.Message}
-	msgs = append(msgs, user)
-	res.Messages = append(res.Messages, user)
-	calls := 0
-	for round := 0; ; round++ {
+	msgs = append(msgs, history...)
+	return append(msgs, run...)
+}
+
+// turns runs model turns and tool rounds from round on, calls counted so
+// far, until a final answer, a limit, or calls held for approval.
+func (r *Runner) turns(ctx context.Context, req RunRequest, log *runLog, base audit.Event, res *Result, msgs []llm.Message, round, calls int) (*Result, error) {
+	a := req.Agent
+	offered := r.offered(req.Principal, a)
+	for ; ; round++ {
 		resp, err := r.turn(ctx, llm.Request{Model: a.Model, Messages: msgs, Tools: offered}, round, req.Events != nil, log)
 		if err != nil {
 			return res, err
@@ -200,7 +227,7 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log
 		if calls > a.Limits.MaxToolCalls {
 			return res, &LimitError{Limit: "max_tool_calls", Value: a.Limits.MaxToolCalls}
 		}
-		results, records, err := r.toolRound(ctx, req, base, log, offered, resp.Message.ToolCalls)
+		results, records, held, err := r.toolRound(ctx, req, base, log, offered, resp.Message.ToolCalls)
 		res.ToolCalls = append(res.ToolCalls, records...)
 		if err != nil {
 			return res, err
@@ -208,9 +235,30 @@ func (r *Runner) loop(ctx context.Context, req RunRequest, base audit.Event, log
 		if err := ctx.Err(); err != nil {
 			return res, err // over while its tools ran: no further model turn
 		}
+		if len(held) > 0 {
+			res.Paused = r.pause(req, res, results, held, round, calls)
+			return res, nil
+		}
 		msgs = append(msgs, results...)
 		res.Messages = append(res.Messages, results...)
 	}
+}
+
+// pause is the state a run stopped at held calls resumes from.
+func (r *Runner) pause(req RunRequest, res *Result, results []llm.Message, held []Held, round, calls int) *Paused {
+	p := &Paused{History: req.History, New: res.Messages, Results: map[string]llm.Message{}, Held: held,
+		Usage: res.Usage, Model: res.Model, Round: round, Calls: calls}
+	for _, m := range results {
+		if m.Role != "" {
+			p.Results[m.ToolCallID] = m
+		}
+	}
+	for _, rec := range res.ToolCalls {
+		if rec.Status != StatusAwaitingApproval {
+			p.Records = append(p.Records, rec)
+		}
+	}
+	return p
 }
 
 // turn is one model turn: streamed when someone listens, so the content

@@ -29,7 +29,10 @@ type toolError struct {
 // MaxParallelTools at once, and returns the tool messages in call order.
 // A call waiting for its turn is not started once the run is over (its
 // context ended) or a call of the round hit a limit that ends the run.
-func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, error) {
+//
+// A call whose tool needs approval is not run: it is returned in held, its
+// message left empty (Role ""), for the run to pause on.
+func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, []Held, error) {
 	slots := make(chan struct{}, len(calls))
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
 		slots = make(chan struct{}, n)
@@ -41,6 +44,7 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
 	errs := make([]error, len(calls))
+	holds := make([]*Held, len(calls))
 	var limited atomic.Bool
 	var wg sync.WaitGroup
 	for i, c := range calls {
@@ -63,9 +67,11 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			content, rec, err := r.oneCall(ctx, req, base, log, shown, c)
-			msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
-			records[i] = rec
+			content, rec, held, err := r.oneCall(ctx, req, base, log, shown, c)
+			if held == nil {
+				msgs[i] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
+			}
+			records[i], holds[i] = rec, held
 			errs[i] = err
 			if err != nil {
 				limited.Store(true)
@@ -73,13 +79,22 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 		}()
 	}
 	wg.Wait()
-	return msgs, records, errors.Join(errs...)
+	var held []Held
+	for _, h := range holds {
+		if h != nil {
+			held = append(held, *h)
+		}
+	}
+	return msgs, records, held, errors.Join(errs...)
 }
 
 // oneCall gates and runs one tool call. A returned error ends the run (the
 // audit log could not record); refusals and tool failures are answered to
 // the model as tool errors.
-func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
+//
+// An allowed call whose tool needs approval for these arguments is held:
+// its approval.requested event is durable, and it is returned, not run.
+func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, *Held, error) {
 	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
 	decided := base
 	decided.Type = audit.TypeToolDecided
@@ -127,6 +142,18 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 			d = r.Perms.AuthorizeTool(ctx, req.Principal, t.Policy, args)
 		}
 	}
+	if d.Allow && t.Policy.Approval != nil {
+		// Only a call that is allowed can be sent for approval.
+		need, err := t.Policy.Approval.Needed(ctx, req.Principal, args)
+		switch {
+		case err != nil:
+			d = authz.Decision{Rule: "approval of " + c.Name + ": " + t.Policy.Approval.WhenSource,
+				Reason: "the tool's approval condition could not be evaluated for this call", Detail: err.Error()}
+		case need:
+			rec, held, err := r.hold(ctx, base, log, t, c, args, d)
+			return "", rec, held, err
+		}
+	}
 	rec.Rule = d.Rule
 	if rec.Reason == "" {
 		rec.Reason = d.Reason
@@ -146,7 +173,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	// Durable before the tool runs (fail closed).
 	if err := log.record(ctx, decided); err != nil {
 		rec.Status = "not_run"
-		return "", rec, fmt.Errorf("record tool decision: %w", err)
+		return "", rec, nil, fmt.Errorf("record tool decision: %w", err)
 	}
 	decidedRec := rec
 	log.emit(Event{Type: EventToolDecided, Call: &decidedRec})
@@ -156,9 +183,17 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		if status == "invalid_arguments" {
 			kind = "invalid_arguments"
 		}
-		return encode(toolError{Error: kind, Tool: c.Name, Reason: rec.Reason}), rec, nil
+		return encode(toolError{Error: kind, Tool: c.Name, Reason: rec.Reason}), rec, nil, nil
 	}
+	content, rec, err := r.execute(ctx, req, base, log, t, c.Name, args, rec)
+	return content, rec, nil, err
+}
 
+// execute runs an allowed call whose decision is durable, and answers the
+// model with its result or error; a returned error (a tool timeout) ends
+// the run.
+func (r *Runner) execute(ctx context.Context, req RunRequest, base audit.Event, log *runLog, t *Tool, name string, args tools.Args, rec ToolCallRecord) (string, ToolCallRecord, error) {
+	c := llm.ToolCall{Name: name}
 	start := r.Now()
 	tctx := ctx
 	if req.Agent.Limits.ToolTimeout > 0 {

@@ -7,7 +7,6 @@ package approval
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -144,9 +143,3 @@ func ArgsHash(canonical string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// NewID returns a new approval id.
-func NewID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return "apr_" + hex.EncodeToString(b)
-}

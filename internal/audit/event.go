@@ -21,6 +21,11 @@ const (
 	TypeToolFinished   = "tool.finished"
 	TypeSessionDenied  = "session.denied"
 	TypeConfigReloaded = "config.reloaded"
+	// A run paused for human approval, a person's decision, the run resumed.
+	TypeApprovalRequested = "approval.requested"
+	TypeApprovalDecided   = "approval.decided"
+	TypeRunPaused         = "run.paused"
+	TypeRunResumed        = "run.resumed"
 	// TypeAuthSuppressed summarizes authentication failures that were counted
 	// but not recorded one by one because they exceeded the recording bound.
 	TypeAuthSuppressed = "auth.suppressed"
