@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
@@ -105,7 +106,9 @@ func Run(ctx context.Context, o Options) error {
 	if modelNote == "" {
 		modelNote = rt.Runner.Model.Name()
 	}
-	srv := newServer(cfg, loaded, src, o, w, st, rt)
+	approvals := newApprovals(st, w)
+	srv := newServer(cfg, loaded, src, o, w, st, rt, approvals)
+	approvals.Resume = srv.ResumeRun
 	hs, ln, base, err := newHTTPServer(cfg, srv.Handler(), ln, log)
 	if err != nil {
 		return err
@@ -115,7 +118,11 @@ func Run(ctx context.Context, o Options) error {
 	sctx, stopSignals := context.WithCancel(ctx)
 	defer stopSignals()
 	go reloadOnSIGHUP(sctx, srv, log)
-	return serve(ctx, cfg, hs, ln, srv, log)
+	go sweepApprovals(sctx, approvals, log)
+	err = serve(ctx, cfg, hs, ln, srv, log)
+	stopSignals()
+	waitResumptions(approvals, cfg.Server.ShutdownTimeout)
+	return err
 }
 
 func (o Options) withDefaults() Options {
@@ -177,6 +184,7 @@ type stores struct {
 	// checkpointKey verifies checkpoints (nil: none configured).
 	checkpointKey ed25519.PublicKey
 	sessions      session.Store
+	approvals     approval.Store
 	closers       []func()
 }
 
@@ -224,6 +232,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
 	}
 	w.calls = calls
+	if st.approvals, ok = sessions.(approval.Store); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T keeps no paused runs", sessions)
+	}
 	return st, nil
 }
 
@@ -242,7 +253,7 @@ func listen(cfg *config.Config) (net.Listener, error) {
 }
 
 // newServer is the API over rt, reloading from the same config source.
-func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
+func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime, approvals *approval.Service) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
 		Log: w.log, Audit: w.audit, AuthFailures: st.auditLog.RecordAuthFailure, Sessions: st.sessions,
 		Ready: st.auditLog.Ready,
@@ -259,7 +270,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			return rt, c.Redact(err)
 		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
-		DevJWKS: src.jwks,
+		DevJWKS: src.jwks, Approvals: approvals,
 	}, rt)
 }
 

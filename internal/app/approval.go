@@ -2,10 +2,14 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
+	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -27,4 +31,40 @@ func buildApproval(env *condition.Env, name string, tc config.Tool) (*authz.Appr
 		return cond.Eval(ctx, p, info, args)
 	}
 	return rule, nil
+}
+
+// approvalSweepInterval is how often each replica expires approvals,
+// reports lost resumptions and resumes runs decided elsewhere (or decided
+// just before a restart).
+const approvalSweepInterval = time.Second
+
+// newApprovals is the approval service over the session store.
+func newApprovals(st *stores, w wiring) *approval.Service {
+	return &approval.Service{Store: st.approvals, Audit: w.audit, Log: w.log, Now: time.Now}
+}
+
+// sweepApprovals keeps paused runs moving until ctx ends.
+func sweepApprovals(ctx context.Context, svc *approval.Service, log *slog.Logger) {
+	t := time.NewTicker(approvalSweepInterval)
+	defer t.Stop()
+	for {
+		if err := svc.Sweep(ctx, chat.ErrResumeLost); err != nil && ctx.Err() == nil {
+			log.Error("approval sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// waitResumptions lets resumptions in flight finish within d.
+func waitResumptions(svc *approval.Service, d time.Duration) {
+	done := make(chan struct{})
+	go func() { svc.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }

@@ -142,4 +142,3 @@ func ArgsHash(canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
 	return hex.EncodeToString(sum[:])
 }
-

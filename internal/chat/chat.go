@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -93,6 +95,12 @@ type Config struct {
 	// turn is refused before its run starts.
 	Audit audit.Sink
 	Log   *slog.Logger // nil: discard
+	// Approvals keeps paused runs and their approvals; nil: a run that
+	// reaches a call needing approval fails with ErrApprovalUnavailable.
+	Approvals approval.Store
+	// ResumeLease is added to the agent's run timeout to bound a
+	// resumption: a run still running after it is reported failed.
+	ResumeLease time.Duration
 }
 
 // Service runs chat turns. It is safe for concurrent use.
@@ -162,6 +170,10 @@ type Result struct {
 	Response  string
 	ToolCalls []agent.ToolCallRecord // never nil
 	Usage     llm.Usage
+	// Status is "" for a finished run, approval.RunAwaiting for one paused
+	// at Approvals (pending; the run continues on the server once decided).
+	Status    string
+	Approvals []approval.Approval
 }
 
 // Run runs one turn: the agent (req.Agent or the default), the caller's
@@ -236,6 +248,14 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 	})
 	if err != nil {
 		return nil, &RunError{RunID: runID, Err: err}
+	}
+	if out.Paused != nil {
+		// The session gets the turn's messages when the run completes.
+		res, err := s.pause(ctx, req, ag, runID, sessionID, newSession, out)
+		if err != nil {
+			return nil, &RunError{RunID: runID, Err: err}
+		}
+		return res, nil
 	}
 	if err := s.store(ctx, req.Principal, ag.Name, sessionID, newSession, req.Stateless, out.Messages); err != nil {
 		return nil, &RunError{RunID: runID, Err: err}

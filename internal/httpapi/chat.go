@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -96,6 +97,10 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		res, err := s.chat(r).Run(r.Context(), creq)
 		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if res.Status == approval.RunAwaiting {
+			respond(w, r, http.StatusAccepted, awaiting(res))
 			return
 		}
 		if tutorial {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 )
 
@@ -66,6 +67,11 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, creq chat.Re
 			return
 		}
 		writeError(w, r, err)
+		return
+	}
+	if res.Status == approval.RunAwaiting {
+		// The run pauses here; GET /v1/runs/{id} follows it from now on.
+		_ = st.named("approval.requested", awaiting(res))
 		return
 	}
 	_ = st.named(string(agent.EventRunFinished), streamEvent{Type: string(agent.EventRunFinished), RunID: res.RunID, SessionID: res.SessionID,

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/chat"
@@ -66,6 +67,20 @@ func toAPIError(err error) *apiError {
 		out := *toAPIError(re.Err)
 		out.RunID = re.RunID
 		return &out
+	case errors.Is(err, approval.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, approval.ErrSelfApproval):
+		return &apiError{Status: http.StatusForbidden, Code: "self_approval", Detail: "The requester of a call cannot approve it"}
+	case errors.Is(err, approval.ErrNotApprover):
+		return &apiError{Status: http.StatusForbidden, Code: "not_an_approver", Detail: "The caller holds none of the approver roles of this call"}
+	case errors.Is(err, approval.ErrArgsMismatch):
+		return &apiError{Status: http.StatusConflict, Code: "arguments_mismatch", Detail: "args_sha256 is not the hash of this call's arguments: an approval binds to the exact arguments"}
+	case errors.Is(err, approval.ErrGone):
+		return &apiError{Status: http.StatusGone, Code: "approval_closed", Detail: "The approval was already decided or has expired"}
+	case errors.Is(err, approval.ErrBadDecision):
+		return errBadRequest(`field "decision" must be "approve" or "deny"`)
+	case errors.Is(err, chat.ErrApprovalUnavailable):
+		return errInternal
 	case errors.Is(err, chat.ErrEmptyMessage):
 		return errBadRequest("field 'message' is required")
 	case errors.Is(err, chat.ErrMalformedSessionID):

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
@@ -109,6 +111,30 @@ type gatehouseInfo struct {
 	OfferedTools []string `json:"offered_tools,omitempty"`
 	RemovedTools []string `json:"removed_tools,omitempty"`
 	Refused      bool     `json:"refused,omitempty"`
+	// A run paused for human approval: status awaiting_approval and the
+	// approvals it waits for (GET /v1/runs/{run_id} follows it).
+	Status    string         `json:"status,omitempty"`
+	Approvals []approvalJSON `json:"approvals,omitempty"`
+}
+
+// agentInfo is the gatehouse object of an agent run.
+func agentInfo(res *chat.Result) *gatehouseInfo {
+	gi := &gatehouseInfo{RunID: res.RunID, Agent: res.Agent, Model: res.Model, ToolCalls: res.ToolCalls}
+	if res.Status == approval.RunAwaiting {
+		gi.Status, gi.Approvals = res.Status, approvalsJSON(res.Approvals)
+	}
+	return gi
+}
+
+// awaitingText is the assistant message of a run paused for approval.
+func awaitingText(res *chat.Result) string {
+	var b strings.Builder
+	b.WriteString("This request awaits human approval before it can continue:")
+	for _, a := range res.Approvals {
+		fmt.Fprintf(&b, " %s (approval %s, by a holder of %s, expires %s);", a.Tool, a.ID, strings.Join(a.Approvers, " or "), a.ExpiresAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, " the run %s continues on the server once decided (GET /v1/runs/%s).", res.RunID, res.RunID)
+	return b.String()
 }
 
 func toWireUsage(u llm.Usage) *wireUsage {
@@ -268,10 +294,14 @@ func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, ag *age
 		return
 	}
 	finish := "stop"
-	msg := wireMessage{Role: "assistant", Content: &res.Response}
+	text := res.Response
+	if res.Status == approval.RunAwaiting {
+		text = awaitingText(res)
+	}
+	msg := wireMessage{Role: "assistant", Content: &text}
 	respond(w, r, http.StatusOK, completion{ID: "chatcmpl-" + res.RunID, Object: "chat.completion", Created: created, Model: ag.Name,
 		Choices: []completionChoice{{Message: &msg, FinishReason: &finish}}, Usage: toWireUsage(res.Usage),
-		Gatehouse: &gatehouseInfo{RunID: res.RunID, Agent: ag.Name, Model: res.Model, ToolCalls: res.ToolCalls}})
+		Gatehouse: agentInfo(res)})
 }
 
 // agentConversation splits a request's messages for an agent run: the
@@ -340,10 +370,18 @@ func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, r
 	id = "chatcmpl-" + res.RunID
 	finish := "stop"
 	last := chunk(wireMessage{}, &finish)
-	if first {
+	switch {
+	case res.Status == approval.RunAwaiting:
+		text := awaitingText(res)
+		d := wireMessage{Content: &text}
+		if first {
+			d.Role = "assistant"
+		}
+		last = chunk(d, &finish)
+	case first:
 		last = chunk(wireMessage{Role: "assistant", Content: &res.Response}, &finish)
 	}
-	last.Gatehouse = &gatehouseInfo{RunID: res.RunID, Agent: res.Agent, Model: res.Model, ToolCalls: res.ToolCalls}
+	last.Gatehouse = agentInfo(res)
 	_ = st.data(last)
 	if req.IncludeUsage {
 		_ = st.data(completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,

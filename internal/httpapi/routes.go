@@ -19,6 +19,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/models", openAIRoute(s.protect("respond", s.handleModels())))
 	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
+	mux.Handle("GET /v1/runs/{id}", s.protect("respond", s.handleGetRun()))
+	mux.Handle("GET /v1/approvals", s.protect("read", s.handleListApprovals()))
+	mux.Handle("POST /v1/approvals/{id}", s.protect("read", s.handleDecide()))
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	if s.AuditLog != nil {
 		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
@@ -121,6 +122,9 @@ type Deps struct {
 	// DevJWKS, when set (dev mode), is the dev issuer's key set, served at
 	// /.well-known/jwks.json.
 	DevJWKS []byte
+	// Approvals decides approvals and resumes paused runs; nil: no tool
+	// may need approval (routes answer 404).
+	Approvals *approval.Service
 }
 
 // Server serves the API.
@@ -153,8 +157,23 @@ func (s *Server) newLive(rt *Runtime) *live {
 		Sessions: s.Sessions, Runner: rt.Runner, Agents: rt.Agents, DefaultAgent: rt.DefaultAgent,
 		Limits:            session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
 		MaxConcurrentRuns: rt.MaxConcurrentRuns, InFlight: &s.runs,
-		Audit: s.Audit, Log: s.log,
+		Audit: s.Audit, Log: s.log, Approvals: s.approvalStore(), ResumeLease: time.Minute,
 	})}
+}
+
+func (s *Server) approvalStore() approval.Store {
+	if s.Approvals == nil {
+		return nil
+	}
+	return s.Approvals.Store
+}
+
+// ResumeRun continues a paused run with the live config, if it is ready
+// and this server wins its claim (approval.Service.Resume).
+func (s *Server) ResumeRun(ctx context.Context, runID string) error {
+	l := s.acquire()
+	defer l.release()
+	return l.chat.Resume(ctx, runID)
 }
 
 // Runtime returns the runtime new requests use.
