@@ -103,7 +103,12 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "\ntry:\n")
 	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
 	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])
-	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n\n", baseURL, creds["customer"])
+	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n", baseURL, creds["customer"])
+	fmt.Fprintf(w, "\nhuman approval (policy_update waits for a supervisor):\n")
+	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Set the status of policy POL-500 to lapsed\"}'   # 202 awaiting_approval\n", baseURL, creds["admin"])
+	fmt.Fprintf(w, "  curl %s/v1/approvals -H 'Authorization: Bearer %s'   # the supervisor sees the call, its arguments and args_sha256\n", baseURL, creds["supervisor"])
+	fmt.Fprintf(w, "  curl -X POST %s/v1/approvals/APPROVAL_ID -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"decision\":\"approve\",\"args_sha256\":\"ARGS_SHA256\"}'\n", baseURL, creds["supervisor"])
+	fmt.Fprintf(w, "  curl %s/v1/runs/RUN_ID -H 'Authorization: Bearer %s'   # the run continues on the server: completed, with the answer\n\n", baseURL, creds["admin"])
 }
 
 // writePrivate replaces path with data, mode 0600 whatever the file was

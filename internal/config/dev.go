@@ -33,6 +33,7 @@ func DevUsers() []DevUser {
 		{Name: "agent"},
 		{Name: "admin"},
 		{Name: "customer", Claims: map[string]string{"customer_id": "C-100"}},
+		{Name: "supervisor"},
 	}
 }
 
@@ -97,13 +98,17 @@ authz:
     agent: [read, respond, claims.read, llm.use, email.send]
     admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write, llm.use, email.send]
     customer: [respond, claims.read, payments.read]
+    supervisor: [read]         # approves policy_update calls (GET /v1/approvals, POST /v1/approvals/{id})
   scopes: {}                   # OAuth scope -> permissions
 
 tools:
   claims_status:   {type: builtin, permission: claims.read}
   payments_lookup: {type: builtin, permission: payments.read,
                     condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
-  policy_update:   {type: builtin, permission: policy.write}
+  policy_update:   {type: builtin, permission: policy.write,
+                    # a person holding an approver role (not the requester) must approve
+                    # these exact arguments first; when: CEL like condition (default: always)
+                    approval: {approvers: [supervisor], ttl: 30m}}
   # a client-side agent's tool: offered and authorized here, run by the client
   # (governed pass-through on /v1/chat/completions, model gpt-4o-mini below)
   send_email:      {type: client, permission: email.send,
