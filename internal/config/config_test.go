@@ -164,12 +164,16 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the dev config does not load: %v\n%s", err, y)
 	}
-	if c.Model.Provider != "offline" || len(c.Auth.APIKeys) != 4 || c.Auth.APIKeys[3].Claims["customer_id"] != "C-100" ||
+	if c.Model.Provider != "offline" || len(c.Auth.APIKeys) != 5 || c.Auth.APIKeys[3].Claims["customer_id"] != "C-100" ||
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
 		t.Errorf("dev config: %+v", c)
 	}
 	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read" {
 		t.Errorf("customer role: %v", got)
+	}
+	if a := c.Tools["policy_update"].Approval; a == nil || strings.Join(a.Approvers, ",") != "supervisor" || a.TTL != 30*time.Minute ||
+		c.Auth.APIKeys[4].Subject != "supervisor" || strings.Join(c.Authz.Roles["supervisor"], ",") != "read" {
+		t.Errorf("dev approval: policy_update approval %+v, supervisor %v", a, c.Authz.Roles["supervisor"])
 	}
 	// The dev config names the files serve --dev writes and the audit
 	// command finds by the Dev* names.
