@@ -235,6 +235,7 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 	if st.approvals, ok = sessions.(approval.Store); !ok {
 		return nil, fmt.Errorf("open sessions: the store %T keeps no paused runs", sessions)
 	}
+	w.approvals = st.approvals
 	return st, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
@@ -54,6 +55,8 @@ type wiring struct {
 	limiters *limiterCache
 	// calls keeps released pass-through tool call ids (the session store).
 	calls passthrough.CallStore
+	// approvals keeps held pass-through turns (the session store).
+	approvals approval.Store
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -182,7 +185,7 @@ func buildPassthrough(cfg *config.Config, w wiring, perms *authz.Permissions, mo
 		Perms: perms, Tools: map[string]*agent.Tool{}, Models: map[string]passthrough.Model{},
 		DropUndeclared: pc.UndeclaredTools == "drop", MaxRetries: *pc.MaxRetries,
 		Upstream: upstream{model}, Calls: w.calls, Audit: w.audit, Now: time.Now,
-		NewCallID: func() string { return ids.New("call_") },
+		NewCallID: func() string { return ids.New("call_") }, Approvals: w.approvals,
 	}
 	for name, tc := range cfg.Tools {
 		if tc.Type == "client" && gated[name] != nil {

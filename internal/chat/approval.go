@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
@@ -89,7 +91,13 @@ func (s *Service) Resume(ctx context.Context, runID string) error {
 	if err != nil || !won {
 		return err
 	}
-	res, runErr := s.resume(ctx, run, ag)
+	var res *storedResult
+	var runErr error
+	if strings.HasPrefix(run.Agent, passthrough.RunPrefix) {
+		res, runErr = s.release(ctx, run)
+	} else {
+		res, runErr = s.resume(ctx, run, ag)
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if runErr != nil {
@@ -147,6 +155,23 @@ func (s *Service) resume(ctx context.Context, run approval.Run, ag *agent.Agent)
 		calls = []agent.ToolCallRecord{}
 	}
 	return &storedResult{Response: out.Response, Model: out.Model, ToolCalls: calls, Usage: out.Usage}, nil
+}
+
+// release ends a pass-through turn held for approval: its allowed calls
+// are released to the caller, listed in the run's tool_calls.
+func (s *Service) release(ctx context.Context, run approval.Run) (*storedResult, error) {
+	if s.cfg.Passthrough == nil {
+		return nil, errors.New("pass-through is no longer configured")
+	}
+	as, err := s.cfg.Approvals.RunApprovals(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.cfg.Passthrough.ReleaseDecided(ctx, run, as, s.cfg.Approvals.MarkExecuted)
+	if err != nil {
+		return nil, err
+	}
+	return &storedResult{Response: "", Model: strings.TrimPrefix(run.Agent, passthrough.RunPrefix), ToolCalls: recs}, nil
 }
 
 func describe(r approval.Requester) string {

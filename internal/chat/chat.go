@@ -20,6 +20,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -101,6 +102,9 @@ type Config struct {
 	// ResumeLease is added to the agent's run timeout to bound a
 	// resumption: a run still running after it is reported failed.
 	ResumeLease time.Duration
+	// Passthrough releases held pass-through turns once decided (nil
+	// without passthrough.models).
+	Passthrough *passthrough.Service
 }
 
 // Service runs chat turns. It is safe for concurrent use.

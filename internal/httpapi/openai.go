@@ -232,6 +232,9 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	gi := &gatehouseInfo{RunID: runID, Model: req.Model, ToolCalls: res.Decisions, OfferedTools: res.Offered, RemovedTools: res.Removed, Refused: res.Refused}
+	if len(res.Approvals) > 0 {
+		gi.Status, gi.Approvals = approval.RunAwaiting, approvalsJSON(res.Approvals)
+	}
 	if gi.ToolCalls == nil {
 		gi.ToolCalls = []agent.ToolCallRecord{}
 	}

@@ -158,6 +158,7 @@ func (s *Server) newLive(rt *Runtime) *live {
 		Limits:            session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
 		MaxConcurrentRuns: rt.MaxConcurrentRuns, InFlight: &s.runs,
 		Audit: s.Audit, Log: s.log, Approvals: s.approvalStore(), ResumeLease: time.Minute,
+		Passthrough: rt.Passthrough,
 	})}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -102,6 +103,9 @@ type Service struct {
 	Now            func() time.Time
 	// NewCallID returns a fresh id for a call the model proposed.
 	NewCallID func() string
+	// Approvals keeps turns held for approval (client tools with
+	// approval:); nil: such a turn fails.
+	Approvals approval.Store
 }
 
 // OfferedTool is a tool as the client's request offers it.
@@ -140,6 +144,9 @@ type Result struct {
 	Decisions []agent.ToolCallRecord
 	// Refused is set when the client got a refusal instead of the calls.
 	Refused bool
+	// Approvals are set when the turn is held for approval: the client got
+	// a message saying so, and no call.
+	Approvals []approval.Approval
 }
 
 // Complete runs one governed pass-through request.
@@ -272,10 +279,28 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			}
 			res.Decisions = append(res.Decisions, rec)
 		}
+		var held []approval.Approval
+		if !refused {
+			// Only allowed calls are sent for approval.
+			held = s.hold(ctx, req, gated)
+			for i, g := range gated {
+				evs[i] = g.Event
+				if !g.Decision.Allow {
+					refused = true
+					res.Decisions[len(res.Decisions)-len(gated)+i] = g.Record()
+					if lastRefusal == "" {
+						lastRefusal = fmt.Sprintf("%s (%s)", g.Call.Name, g.ReasonText())
+					}
+				}
+			}
+		}
 		// Durable before the client can receive any call, or the model is
 		// asked again.
 		if err := s.Audit.Record(ctx, evs...); err != nil {
 			return err
+		}
+		if !refused && len(held) > 0 {
+			return s.pause(ctx, req, m, calls, held, res)
 		}
 		if !refused {
 			rel := make([]Released, len(calls))
