@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -450,8 +451,63 @@ func TestApproval_StreamAndChatCompletionsSayTheRunAwaits(t *testing.T) {
 		t.Fatalf("approval.requested data = %s (%v)", last, err)
 	}
 	// The run's event stream follows it to its end.
-	ev := g.do("GET", "/v1/runs/"+body["run_id"].(string)+"?", "admin", nil)
-	if ev.status != 200 || ev.str("status") != "awaiting_approval" {
-		t.Fatalf("run = %s", ev.raw)
+	runID = body["run_id"].(string)
+	a = body["approvals"].([]any)[0].(map[string]any)
+	if r := g.do("POST", "/v1/approvals/"+a["id"].(string), "supervisor", map[string]string{"decision": "approve", "args_sha256": a["args_sha256"].(string)}); r.status != 200 {
+		t.Fatalf("approve = %d %s", r.status, r.raw)
+	}
+	req, err := http.NewRequest("GET", g.base+"/v1/runs/"+runID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.keys["admin"])
+	req.Header.Set("Accept", "text/event-stream")
+	ev := g.send(req)
+	if ev.status != 200 || !strings.Contains(ev.raw, "event: run.status") || !strings.Contains(ev.raw, `"status":"completed"`) {
+		t.Fatalf("run events = %d %s", ev.status, ev.raw)
+	}
+	if got := policyField(t, dir, "POL-500", "premium"); got != "99" && got != "99.0" && got != "99.00" {
+		t.Errorf("premium = %s", got)
+	}
+}
+
+// A replica that claimed a run, marked its approved call and died before
+// finishing (simulated in the shared store while no gatehouse runs): the
+// next gatehouse reports the run failed once its lease has passed, and
+// never runs the call again.
+func TestApproval_ReplicaKilledMidResumeRunsAtMostOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	g := startDevAt(t, dir)
+	runID, apr := requestLapse(t, g)
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "sessions.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	past := time.Now().Add(-time.Minute).UnixNano()
+	if _, err := db.Exec(`UPDATE approvals SET status = 'approved', decided_by = '{"subject":"supervisor","method":"api_key"}', decided_ns = ?, executed = 1 WHERE id = ?`, past, apr["id"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE paused_runs SET status = 'running', lease_until_ns = ? WHERE id = ?`, past, runID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	g = startDevAt(t, dir)
+	done := waitRun(t, g, "admin", runID)
+	if done.str("status") != "failed" || !strings.Contains(done.str("error"), "not run again") {
+		t.Fatalf("run = %s", done.raw)
+	}
+	time.Sleep(1500 * time.Millisecond) // sweeps: nothing resumes it
+	if r := g.do("GET", "/v1/runs/"+runID, "admin", nil); r.str("status") != "failed" {
+		t.Errorf("run = %s", r.raw)
+	}
+	if n := len(auditEvents(t, g, runID, "run.resumed")); n != 0 {
+		t.Errorf("the dead replica's run was resumed %d times", n)
+	}
+	if got := policyField(t, dir, "POL-500", "status"); got == "lapsed" {
+		t.Error("the call ran again")
 	}
 }
