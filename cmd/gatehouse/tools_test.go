@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/devkey"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
@@ -281,6 +282,13 @@ func TestDevConfig_RoleToolArgumentMatrix(t *testing.T) {
 	g := startGateway(t, gwOptions{script: callScript, config: func(g *gateway) string {
 		var users []config.DevUser
 		for _, u := range config.DevUsers() {
+			if g.hashes[u.Name] == "" { // the supervisor
+				k, h, err := authn.NewKey()
+				if err != nil {
+					t.Fatal(err)
+				}
+				g.keys[u.Name], g.hashes[u.Name] = k, h
+			}
 			u.Hash = g.hashes[u.Name]
 			users = append(users, u)
 		}
@@ -311,7 +319,8 @@ func TestDevConfig_RoleToolArgumentMatrix(t *testing.T) {
 		{"bad claim id", "claims_status", `{"claim_id":"CLM-1001; DROP"}`, cell{}, cell{"deny", "invalid_arguments"}, cell{"deny", "invalid_arguments"}, cell{"deny", "invalid_arguments"}},
 		{"own payments", "payments_lookup", `{"customer_id":"C-100"}`, cell{}, cell{"deny", "denied"}, cell{"allow", "ok"}, cell{"allow", "ok"}},
 		{"other's payments", "payments_lookup", `{"customer_id":"C-200"}`, cell{}, cell{"deny", "denied"}, cell{"allow", "ok"}, cell{"deny", "denied"}},
-		{"set status", "policy_update", `{"policy_id":"POL-501","field":"status","value":"active"}`, cell{}, cell{"deny", "denied"}, cell{"allow", "ok"}, cell{"deny", "denied"}},
+		// Allowed for admin, and then held for a supervisor's approval (202).
+		{"set status", "policy_update", `{"policy_id":"POL-501","field":"status","value":"active"}`, cell{}, cell{"deny", "denied"}, cell{"pending", "awaiting_approval"}, cell{"deny", "denied"}},
 		{"set a field that is not allowed", "policy_update", `{"policy_id":"POL-501","field":"customer_id","value":"C-100"}`, cell{}, cell{"deny", "denied"}, cell{"deny", "invalid_arguments"}, cell{"deny", "denied"}},
 		{"unknown tool", "wire_money", `{}`, cell{}, cell{"deny", "denied"}, cell{"deny", "denied"}, cell{"deny", "denied"}},
 	}
@@ -329,7 +338,11 @@ func TestDevConfig_RoleToolArgumentMatrix(t *testing.T) {
 					return
 				}
 				got := toolCalls(t, r)
-				if r.status != 200 || len(got) != 1 || got[0]["decision"] != u.want.decision || got[0]["status"] != u.want.status {
+				wantStatus := 200
+				if u.want.status == "awaiting_approval" {
+					wantStatus = 202
+				}
+				if r.status != wantStatus || len(got) != 1 || got[0]["decision"] != u.want.decision || got[0]["status"] != u.want.status {
 					t.Fatalf("got %d %v, want %v", r.status, got, u.want)
 				}
 			})

@@ -110,7 +110,11 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	if err := log.record(ctx, started); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
-	r.Log.InfoContext(ctx, first, "request_id", req.RequestID, "run_id", req.RunID,
+	msg := "run started"
+	if first == audit.TypeRunResumed {
+		msg = "run resumed"
+	}
+	r.Log.InfoContext(ctx, msg, "request_id", req.RequestID, "run_id", req.RunID,
 		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
 	log.emit(Event{Type: EventRunStarted})
 

@@ -137,6 +137,10 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{strings.Replace(base, "audit: {dsn: \"sqlite:///tmp/a.db\"}", "audit: {dsn: x, content: plain}", 1), "audit.content: must be full, hmac or none"},
 		{base + "server: {tls: {client_ca_file: ca.pem}}\n", "server.tls.client_ca_file: mTLS needs cert_file and key_file"},
 		{base + "tools: {claims_status: {type: builtin, permission: claims.read}}\n", "demo.dsn: is required with builtin tools (tools.claims_status)"},
+		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {ttl: 1m}}}\n", "tools.t2.approval.approvers: is required"},
+		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [agent], ttl: 10ms}}}\n", "tools.t2.approval.ttl: must be at least 1s"},
+		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [agent], tll: 1m}}}\n", "tll"},
+		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [ghost]}}}\n", `tools.t2.approval.approvers: role "ghost" is not defined`},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))

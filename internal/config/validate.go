@@ -147,6 +147,11 @@ func (c *Config) checkTools(bad func(string, string, ...any)) {
 			if len(a.Approvers) == 0 {
 				bad(key+".approval.approvers", "is required: the roles whose holders may approve a call")
 			}
+			for _, r := range a.Approvers {
+				if _, ok := c.Authz.Roles[r]; !ok {
+					bad(key+".approval.approvers", "role %q is not defined in authz.roles", r)
+				}
+			}
 			if a.TTL < time.Second {
 				bad(key+".approval.ttl", "must be at least 1s (a pending call expires after it)")
 			}
