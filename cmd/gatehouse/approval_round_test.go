@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 )
@@ -120,5 +121,61 @@ func TestApproval_PassthroughClientCallIsHeldThenReleased(t *testing.T) {
 	}})
 	if r.status != 200 {
 		t.Fatalf("the released call's result = %d %s", r.status, r.raw)
+	}
+}
+
+func TestApproval_AResumedRunCanWaitAgain(t *testing.T) {
+	script := func(n int, req *llmtest.Request) llmtest.Reply {
+		tools := 0
+		for _, m := range req.Messages {
+			if m.Role == "tool" {
+				tools++
+			}
+		}
+		switch tools {
+		case 0:
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("a", "policy_update", `{"policy_id":"POL-500","field":"status","value":"lapsed"}`)}}
+		case 1:
+			return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("b", "policy_update", `{"policy_id":"POL-501","field":"status","value":"lapsed"}`)}}
+		}
+		return llmtest.Reply{Content: "Both done."}
+	}
+	g := startGateway(t, gwOptions{script: script, config: approvalConfig})
+	r := g.do("POST", "/v1/chat", "admin", map[string]string{"message": "lapse both"})
+	as := approvalsOf(t, r)
+	if r.status != 202 || len(as) != 1 {
+		t.Fatalf("= %d %s", r.status, r.raw)
+	}
+	runID := r.str("run_id")
+	approve := func(a map[string]any) {
+		t.Helper()
+		if r := g.do("POST", "/v1/approvals/"+a["id"].(string), "viewer", map[string]string{"decision": "approve", "args_sha256": a["args_sha256"].(string)}); r.status != 200 {
+			t.Fatalf("approve = %d %s", r.status, r.raw)
+		}
+	}
+	approve(as[0])
+	var second map[string]any
+	for deadline := time.Now().Add(20 * time.Second); second == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, a := range approvalsOf(t, g.do("GET", "/v1/approvals", "viewer", nil)) {
+			if a["run_id"] == runID {
+				second = a
+			}
+		}
+	}
+	if second == nil || !strings.Contains(second["arguments"].(string), "POL-501") {
+		t.Fatalf("no second approval: %v", second)
+	}
+	if got := policyField(t, g.dir, "POL-500", "status"); got != "lapsed" {
+		t.Errorf("the first approved call did not run: %s", got)
+	}
+	if got := policyField(t, g.dir, "POL-501", "status"); got == "lapsed" {
+		t.Error("the second call ran before approval")
+	}
+	approve(second)
+	if done := waitRun(t, g, "admin", runID); done.str("status") != "completed" || done.str("response") != "Both done." {
+		t.Fatalf("run = %s", done.raw)
+	}
+	if got := policyField(t, g.dir, "POL-501", "status"); got != "lapsed" {
+		t.Errorf("the second approved call did not run: %s", got)
 	}
 }

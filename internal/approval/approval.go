@@ -129,6 +129,10 @@ type Store interface {
 	// MarkExecuted sets an approved call's Executed flag; exactly one
 	// caller gets true, and only that one may run the call.
 	MarkExecuted(ctx context.Context, approvalID string) (bool, error)
+	// RepauseRun moves a running run back to awaiting approval with new
+	// state and new pending approvals (a resumed run that reached another
+	// call needing approval).
+	RepauseRun(ctx context.Context, id string, state []byte, approvals []Approval, now time.Time) error
 	// FinishRun moves a running run to completed or failed.
 	FinishRun(ctx context.Context, id, status string, result []byte, errText string, now time.Time) error
 	// FailStale moves runs still running after their lease to failed with

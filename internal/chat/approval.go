@@ -44,16 +44,9 @@ func (s *Service) pause(ctx context.Context, req *Request, ag *agent.Agent, runI
 		return nil, ErrApprovalUnavailable
 	}
 	p := req.Principal
-	state, err := json.Marshal(pausedState{Principal: p, RequestID: req.RequestID, NewSession: newSession, Stateless: req.Stateless, Paused: out.Paused})
+	state, as, err := pausedRecord(pausedState{Principal: p, RequestID: req.RequestID, NewSession: newSession, Stateless: req.Stateless, Paused: out.Paused}, runID)
 	if err != nil {
-		return nil, fmt.Errorf("encode paused run: %w", err)
-	}
-	by := approval.Requester{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer}
-	var as []approval.Approval
-	for _, h := range out.Paused.Held {
-		as = append(as, approval.Approval{ID: h.ApprovalID, RunID: runID, CallID: h.CallID, Tool: h.Tool,
-			Arguments: h.Arguments, ArgsSHA256: h.ArgsSHA256, Owner: p.Key(), RequestedBy: by, Approvers: h.Approvers,
-			CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt, Status: approval.StatusPending})
+		return nil, err
 	}
 	run := approval.Run{ID: runID, Owner: p.Key(), Agent: ag.Name, SessionID: sessionID, Status: approval.RunAwaiting,
 		State: state, UpdatedAt: time.Now().UTC()}
@@ -67,6 +60,26 @@ func (s *Service) pause(ctx context.Context, req *Request, ag *agent.Agent, runI
 	}
 	return res, nil
 }
+
+// pausedRecord is a paused run's stored state and its pending approvals.
+func pausedRecord(ps pausedState, runID string) ([]byte, []approval.Approval, error) {
+	state, err := json.Marshal(ps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode paused run: %w", err)
+	}
+	p := ps.Principal
+	by := approval.Requester{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer}
+	var as []approval.Approval
+	for _, h := range ps.Paused.Held {
+		as = append(as, approval.Approval{ID: h.ApprovalID, RunID: runID, CallID: h.CallID, Tool: h.Tool,
+			Arguments: h.Arguments, ArgsSHA256: h.ArgsSHA256, Owner: p.Key(), RequestedBy: by, Approvers: h.Approvers,
+			CreatedAt: h.CreatedAt, ExpiresAt: h.ExpiresAt, Status: approval.StatusPending})
+	}
+	return state, as, nil
+}
+
+// errRepaused: a resumed run paused again at new approvals (not a failure).
+var errRepaused = errors.New("paused again")
 
 // Resume continues a paused run once none of its approvals is pending,
 // if this caller wins the claim on it (exactly one does, on any replica).
@@ -97,6 +110,9 @@ func (s *Service) Resume(ctx context.Context, runID string) error {
 		res, runErr = s.release(ctx, run)
 	} else {
 		res, runErr = s.resume(ctx, run, ag)
+	}
+	if errors.Is(runErr, errRepaused) {
+		return nil
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -143,9 +159,17 @@ func (s *Service) resume(ctx context.Context, run approval.Run, ag *agent.Agent)
 		return nil, err
 	}
 	if out.Paused != nil {
-		// One approval per run: a resumed run that asks for another is
-		// ended here; the caller asks again in a new turn.
-		return nil, errors.New("the resumed run asked for another approval; ask again in a new turn")
+		// The resumed run reached another call needing approval: it waits
+		// again, with the session still to be written at its end.
+		state.Paused = out.Paused
+		b, as, err := pausedRecord(state, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.cfg.Approvals.RepauseRun(ctx, run.ID, b, as, time.Now()); err != nil {
+			return nil, err
+		}
+		return nil, errRepaused
 	}
 	if err := s.store(ctx, state.Principal, ag.Name, run.SessionID, state.NewSession, state.Stateless, out.Messages); err != nil {
 		return nil, err

@@ -23,18 +23,42 @@ func (s *SessionStore) CreateRun(ctx context.Context, run approval.Run, approval
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, run.ID, run.Owner, run.Agent, run.SessionID, run.Status, run.State, run.UpdatedAt.UnixNano()); err != nil {
 			return fmt.Errorf("store paused run: %w", err)
 		}
-		for i, a := range approvals {
-			req, _ := json.Marshal(a.RequestedBy)
-			appr, _ := json.Marshal(a.Approvers)
-			if _, err := tx.exec(`INSERT INTO approvals (id, run_id, idx, call_id, tool, arguments, args_sha256, owner,
-				requested_by, approvers, created_ns, expires_ns, status)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, run.ID, i, a.CallID, a.Tool, a.Arguments, a.ArgsSHA256,
-				a.Owner, string(req), string(appr), a.CreatedAt.UnixNano(), a.ExpiresAt.UnixNano(), approval.StatusPending); err != nil {
-				return fmt.Errorf("store approval: %w", err)
-			}
-		}
-		return nil
+		return insertApprovals(tx, run.ID, 0, approvals)
 	})
+}
+
+// RepauseRun moves a running run back to awaiting approval.
+func (s *SessionStore) RepauseRun(ctx context.Context, id string, state []byte, approvals []approval.Approval, now time.Time) error {
+	return s.w.inTx(ctx, func(tx txn) error {
+		res, err := tx.exec(`UPDATE paused_runs SET status = ?, state = ?, lease_until_ns = 0, updated_ns = ? WHERE id = ? AND status = ?`,
+			approval.RunAwaiting, state, now.UnixNano(), id, approval.RunRunning)
+		if err != nil {
+			return fmt.Errorf("pause run again: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("pause run %s again: %w", id, approval.ErrGone)
+		}
+		var next int
+		if err := tx.scan(`SELECT COALESCE(MAX(idx) + 1, 0) FROM approvals WHERE run_id = ?`, []any{id}, &next); err != nil {
+			return fmt.Errorf("pause run again: %w", err)
+		}
+		return insertApprovals(tx, id, next, approvals)
+	})
+}
+
+func insertApprovals(tx txn, runID string, first int, approvals []approval.Approval) error {
+	for j, a := range approvals {
+		i := first + j
+		req, _ := json.Marshal(a.RequestedBy)
+		appr, _ := json.Marshal(a.Approvers)
+		if _, err := tx.exec(`INSERT INTO approvals (id, run_id, idx, call_id, tool, arguments, args_sha256, owner,
+			requested_by, approvers, created_ns, expires_ns, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, runID, i, a.CallID, a.Tool, a.Arguments, a.ArgsSHA256,
+			a.Owner, string(req), string(appr), a.CreatedAt.UnixNano(), a.ExpiresAt.UnixNano(), approval.StatusPending); err != nil {
+			return fmt.Errorf("store approval: %w", err)
+		}
+	}
+	return nil
 }
 
 // GetApproval returns one approval.

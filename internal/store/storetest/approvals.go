@@ -181,6 +181,35 @@ func TestApprovalStore(t *testing.T, open func(t *testing.T) approval.Store) {
 		}
 	})
 
+	t.Run("ARunPausesAgainWithNewApprovals", func(t *testing.T) {
+		s := open(t)
+		as := paused(s, "run_1", 1)
+		now := t0.Add(time.Minute)
+		if err := s.Decide(ctx, as[0].ID, approval.StatusApproved, sup, "", now); err != nil {
+			t.Fatal(err)
+		}
+		more := approval.Approval{ID: "run_1_b", RunID: "run_1", CallID: "call_9", Tool: "policy_update", Arguments: "{}",
+			ArgsSHA256: approval.ArgsHash("{}"), Owner: "api_key:0::alice", RequestedBy: alice, Approvers: []string{"supervisor"},
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.RepauseRun(ctx, "run_1", []byte(`{"k":2}`), []approval.Approval{more}, now); err == nil {
+			t.Fatal("a run not running was paused again")
+		}
+		if ok, _ := s.ClaimRun(ctx, "run_1", now, now.Add(time.Minute)); !ok {
+			t.Fatal("ClaimRun failed")
+		}
+		if err := s.RepauseRun(ctx, "run_1", []byte(`{"k":2}`), []approval.Approval{more}, now); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := s.GetRun(ctx, "run_1")
+		got, _ := s.RunApprovals(ctx, "run_1")
+		if r.Status != approval.RunAwaiting || string(r.State) != `{"k":2}` || len(got) != 2 || got[1].ID != "run_1_b" || got[1].Status != approval.StatusPending {
+			t.Fatalf("after RepauseRun: %+v, %+v", r, got)
+		}
+		if ok, _ := s.ClaimRun(ctx, "run_1", now, now.Add(time.Minute)); ok {
+			t.Error("claimed with the new approval pending")
+		}
+	})
+
 	// A replica that claimed a run and died mid-resume: the run is reported
 	// failed after its lease and never claimed again; a call it had marked
 	// is never run again.
