@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
 // approvalConfig makes policy_update and send_email need a viewer's
@@ -177,5 +178,73 @@ func TestApproval_AResumedRunCanWaitAgain(t *testing.T) {
 	}
 	if got := policyField(t, g.dir, "POL-501", "status"); got != "lapsed" {
 		t.Errorf("the second approved call did not run: %s", got)
+	}
+}
+
+// Two replicas on one PostgreSQL: a run paused on one is listed and
+// decided on the other; of approvers racing on both, exactly one wins,
+// and the call runs once.
+func TestApproval_TwoReplicasOnPostgresRunTheCallOnce(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	script := func(n int, req *llmtest.Request) llmtest.Reply {
+		if req.Last().Role == "tool" {
+			return llmtest.Reply{Content: "Lapsed."}
+		}
+		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("a", "policy_update", `{"policy_id":"POL-500","field":"status","value":"lapsed"}`)}}
+	}
+	var shared string
+	onPostgres := func(g *gateway) string {
+		if shared == "" {
+			c := approvalConfig(g)
+			c = strings.Replace(c, "sqlite://"+g.dir+"/audit.db", dsn, 1)
+			shared = strings.Replace(c, "sqlite://"+g.dir+"/sessions.db", dsn, 1)
+		}
+		return shared
+	}
+	a := startGateway(t, gwOptions{script: script, config: onPostgres})
+	b := startGateway(t, gwOptions{script: script, config: onPostgres})
+	b.keys = a.keys
+	r := a.do("POST", "/v1/chat", "admin", map[string]string{"message": "lapse it"})
+	as := approvalsOf(t, r)
+	if r.status != 202 || len(as) != 1 {
+		t.Fatalf("= %d %s", r.status, r.raw)
+	}
+	runID := r.str("run_id")
+	if l := approvalsOf(t, b.do("GET", "/v1/approvals", "viewer", nil)); len(l) != 1 || l[0]["id"] != as[0]["id"] {
+		t.Fatalf("the other replica lists %v", l)
+	}
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := g.do("POST", "/v1/approvals/"+as[0]["id"].(string), "viewer", map[string]string{"decision": "approve", "args_sha256": as[0]["args_sha256"].(string)})
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[200] != 1 || statuses[410] != 7 {
+		t.Fatalf("statuses = %v, want one 200 and seven 410", statuses)
+	}
+	if done := waitRun(t, b, "admin", runID); done.str("status") != "completed" || done.str("response") != "Lapsed." {
+		t.Fatalf("run = %s", done.raw)
+	}
+	time.Sleep(1500 * time.Millisecond) // sweeps on both: nothing resumes it again
+	if n := len(auditEvents(t, a, runID, "tool.finished")); n != 1 {
+		t.Errorf("the tool finished %d times across both replicas, want 1", n)
+	}
+	if n := len(auditEvents(t, a, runID, "run.resumed")); n != 1 {
+		t.Errorf("the run resumed %d times, want 1", n)
+	}
+	if got := policyField(t, a.dir, "POL-500", "status"); got != "lapsed" {
+		t.Errorf("status = %s", got)
 	}
 }
