@@ -30,36 +30,47 @@ type PausedTurn struct {
 
 // hold checks the allowed calls of a turn for approval. It returns the
 // approvals of those that need one (their events turned into
-// approval.requested), or a refusal to apply to a call whose when could not
-// be evaluated.
+// approval.requested); when a call's when cannot be evaluated, that call is
+// denied (the turn is then refused) and nothing is sent for approval.
 func (s *Service) hold(ctx context.Context, req Request, gated []agent.Gated) []approval.Approval {
-	var as []approval.Approval
-	now := s.Now().UTC()
 	p := req.Principal
+	need := make([]bool, len(gated))
+	canon := make([]string, len(gated))
+	failed := false
 	for i := range gated {
 		g := &gated[i]
 		if !g.Decision.Allow || g.Tool.Policy.Approval == nil {
 			continue
 		}
 		rule := g.Tool.Policy.Approval
-		need, err := rule.Needed(ctx, p, g.Args)
+		n, err := rule.Needed(ctx, p, g.Args)
+		if err == nil && n {
+			canon[i], err = agent.CanonicalArgs(g.Args)
+		}
 		if err != nil {
+			// Denied: the turn is refused, and nothing is sent for approval.
 			g.Decision = authz.Decision{Rule: "approval of " + g.Call.Name + ": " + rule.WhenSource,
 				Reason: "the tool's approval condition could not be evaluated for this call", Detail: err.Error()}
 			g.Status = "denied"
 			g.Event.Decision, g.Event.Rule, g.Event.Reason = audit.Deny, g.Decision.Rule, g.Decision.Reason
 			g.Event.Content["error"] = err.Error()
+			failed = true
+		}
+		need[i] = n
+	}
+	if failed {
+		return nil
+	}
+	var as []approval.Approval
+	now := s.Now().UTC()
+	for i := range gated {
+		g := &gated[i]
+		if !need[i] {
 			continue
 		}
-		if !need {
-			continue
-		}
-		canon, err := agent.CanonicalArgs(g.Args)
-		if err != nil {
-			continue
-		}
+		rule := g.Tool.Policy.Approval
 		a := approval.Approval{ID: ids.New("apr_"), RunID: req.RunID, CallID: g.Call.ID, Tool: g.Tool.Policy.Tool,
-			Arguments: canon, ArgsSHA256: approval.ArgsHash(canon), Owner: p.Key(),
+			Arguments: canon[i], ArgsSHA256: approval.ArgsHash(canon[i]), Owner: p.Key(),
 			RequestedBy: approval.Requester{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer},
 			Approvers:   rule.Approvers, CreatedAt: now, ExpiresAt: now.Add(rule.TTL), Status: approval.StatusPending}
 		as = append(as, a)
@@ -67,7 +78,7 @@ func (s *Service) hold(ctx context.Context, req Request, gated []agent.Gated) []
 		ev.Type, ev.Decision, ev.Outcome = audit.TypeApprovalRequested, "", "pending"
 		ev.Rule = g.Decision.Rule + "; approval of " + a.Tool
 		ev.Reason = "approval " + a.ID + " requested"
-		ev.Content = map[string]string{"arguments": canon, "args_sha256": a.ArgsSHA256}
+		ev.Content = map[string]string{"arguments": canon[i], "args_sha256": a.ArgsSHA256}
 	}
 	return as
 }
