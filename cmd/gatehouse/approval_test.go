@@ -436,6 +436,15 @@ func TestApproval_StreamAndChatCompletionsSayTheRunAwaits(t *testing.T) {
 		t.Fatalf("run = %s", done.raw)
 	}
 
+	cs := g.do("POST", "/v1/chat/completions", "admin", map[string]any{"model": "support_agent", "stream": true,
+		"messages": []map[string]string{{"role": "user", "content": "Set the status of policy POL-501 to lapsed"}}})
+	if cs.status != 200 || !strings.Contains(cs.raw, "awaits human approval") || !strings.Contains(cs.raw, `"status":"awaiting_approval"`) || !strings.Contains(cs.raw, "data: [DONE]") {
+		t.Fatalf("streamed completion = %d %s", cs.status, cs.raw)
+	}
+	if got := policyField(t, dir, "POL-501", "status"); got == "lapsed" {
+		t.Fatal("a held call ran")
+	}
+
 	s := g.do("POST", "/v1/chat", "admin", map[string]any{"message": "Set the premium of policy POL-500 to 99", "stream": true})
 	if s.status != 200 || !strings.Contains(s.raw, "event: approval.requested") || !strings.Contains(s.raw, `"status":"awaiting_approval"`) || strings.Contains(s.raw, "event: run.finished") {
 		t.Fatalf("stream = %d %s", s.status, s.raw)
