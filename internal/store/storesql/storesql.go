@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -206,4 +207,25 @@ func CheckMigrated(fsys fs.FS, set string, applied []string, queryErr error) err
 		}
 	}
 	return nil
+}
+
+// ReleasedColumns are the released_calls columns CollectReleased reads.
+const ReleasedColumns = `id, tool, run_id, released_ns, reported`
+
+// CollectReleased reads rows of ReleasedColumns as owner's released calls.
+func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, error) {
+	out := map[string]passthrough.Released{}
+	for rows.Next() {
+		c := passthrough.Released{Owner: owner}
+		var ns int64
+		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
+			return nil, fmt.Errorf("look up released tool calls: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	return out, nil
 }
