@@ -67,7 +67,7 @@ authz:
   roles:
     viewer: [read]
     agent: [read, respond, claims.read]
-    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write]
+    admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write]
     customer: [respond, claims.read, payments.read]
 tools:
   claims_status:   {type: builtin, permission: claims.read}

@@ -31,6 +31,9 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeError(w, r, errNotFound)
 	})
+	if s.MetricsHandler != nil {
+		mux.Handle("GET /metrics", s.protect("metrics", s.MetricsHandler))
+	}
 	if s.DevJWKS != nil {
 		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}
