@@ -8,6 +8,7 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -106,4 +107,12 @@ func (v *Validator) checkError(header http.Header, body []byte) error {
 		return err
 	}
 	return v.Doc.Components.Schemas["Error"].Value.VisitJSON(val, openapi3.EnableJSONSchema2020())
+}
+
+func decodeJSON(body []byte) (any, error) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("body is not JSON: %w", err)
+	}
+	return v, nil
 }
