@@ -37,6 +37,9 @@ func (g *gateway) openStream(path, user, body string) *http.Response {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		g.t.Fatalf("%s: content type %q", path, ct)
 	}
+	// The events are read by the test: the document is checked for the
+	// status and content type.
+	g.checkAPI(req, resp.StatusCode, resp.Header, nil)
 	return resp
 }
 

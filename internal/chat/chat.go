@@ -78,6 +78,9 @@ func (f *InFlight) Enter(max int) bool {
 // Leave ends a run admitted by Enter.
 func (f *InFlight) Leave() { f.n.Add(-1) }
 
+// Count is the number of runs in flight.
+func (f *InFlight) Count() int64 { return f.n.Load() }
+
 // Config is what a Service needs; one config (of one reload) makes one.
 type Config struct {
 	Sessions     session.Store

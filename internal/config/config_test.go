@@ -137,6 +137,8 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{strings.Replace(base, "audit: {dsn: \"sqlite:///tmp/a.db\"}", "audit: {dsn: x, content: plain}", 1), "audit.content: must be full, hmac or none"},
 		{base + "server: {tls: {client_ca_file: ca.pem}}\n", "server.tls.client_ca_file: mTLS needs cert_file and key_file"},
 		{base + "tools: {claims_status: {type: builtin, permission: claims.read}}\n", "demo.dsn: is required with builtin tools (tools.claims_status)"},
+		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
+		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))
@@ -274,5 +276,19 @@ func TestLoadWith_RedeclaredGoToolMustRestateItsCondition(t *testing.T) {
 	c, err = LoadWith(write(base), env(nil), goTools)
 	if err != nil || c.Tools["greet"].Condition != `principal.subject == "agent"` {
 		t.Errorf("not redeclared: %+v, %v", c.Tools["greet"], err)
+	}
+}
+
+func TestValidate_MetricsAddr(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	for _, addr := range []string{"", "127.0.0.1:9090", "127.0.0.1:0", "[::1]:9090"} {
+		c, err := Parse([]byte(base+fmt.Sprintf("server: {addr: \"127.0.0.1:0\", metrics_addr: %q}\n", addr)), env(nil))
+		if err != nil {
+			t.Errorf("metrics_addr %q: %v", addr, err)
+			continue
+		}
+		if c.Server.MetricsAddr != addr {
+			t.Errorf("metrics_addr %q read as %q", addr, c.Server.MetricsAddr)
+		}
 	}
 }
