@@ -51,10 +51,13 @@ func profileG(ctx context.Context, o options, t *target, dir string, progress io
 	if err := <-cpu; err != nil {
 		return err
 	}
-	if s.errs > 0 {
-		return fmt.Errorf("%d errors while profiling, first: %s", s.errs, s.firstErr)
+	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-G.pprof")); err != nil {
+		return err
 	}
-	return fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-G.pprof"))
+	if s.errs > 0 { // the profiles are written, but not of what was asked
+		return fmt.Errorf("%d errors while profiling (the profiles are of an overloaded G), first: %s", s.errs, s.firstErr)
+	}
+	return nil
 }
 
 // fetch saves url's body to path.
