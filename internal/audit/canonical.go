@@ -138,11 +138,47 @@ func ComputeHash(e Event) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return hashOver(e.PrevHash, b), nil
+}
+
+func hashOver(prevHash string, canonical []byte) string {
 	h := sha256.New()
-	h.Write([]byte(e.PrevHash))
+	h.Write([]byte(prevHash))
 	h.Write([]byte{'\n'})
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Write(canonical)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Sealed is an event as a Store receives it: chained, with the canonical
+// encoding its Hash covers. Stores keep Canonical as the event's body, so
+// an event is encoded once, and what is stored is the very bytes hashed.
+type Sealed struct {
+	Event
+	Canonical []byte
+}
+
+// seal sets e.Hash from its canonical encoding (e is chained already).
+func seal(e Event) (Sealed, error) {
+	b, err := EncodeCanonical(e)
+	if err != nil {
+		return Sealed{}, err
+	}
+	e.Hash = hashOver(e.PrevHash, b)
+	return Sealed{Event: e, Canonical: b}, nil
+}
+
+// Encode pairs each event with its canonical encoding and keeps Hash as
+// it is: for appending events made elsewhere (tests, imports).
+func Encode(events ...Event) ([]Sealed, error) {
+	out := make([]Sealed, len(events))
+	for i, e := range events {
+		b, err := EncodeCanonical(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Sealed{Event: e, Canonical: b}
+	}
+	return out, nil
 }
 
 // normalize returns e as it reads back after a canonical round trip (UTC

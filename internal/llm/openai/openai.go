@@ -37,6 +37,7 @@ type Client struct {
 	name       string
 	maxRetries int
 	retryDelay time.Duration // before a stream that broke is tried again
+	schemas    schemaCache
 }
 
 var _ llm.Model = (*Client)(nil)

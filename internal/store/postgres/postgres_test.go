@@ -157,7 +157,7 @@ func TestCloseIsBoundedWhenServerStopsAnswering(t *testing.T) {
 	// A write in flight when the server froze gives up at its deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if err := s.Append(ctx, []audit.Event{{ChainID: "c", Seq: 1, Type: audit.TypeToolDecided, Time: time.Now()}}); err == nil {
+	if err := s.Append(ctx, []audit.Sealed{{Event: audit.Event{ChainID: "c", Seq: 1, Type: audit.TypeToolDecided, Time: time.Now()}, Canonical: []byte("{}")}}); err == nil {
 		t.Fatal("append to a frozen server succeeded")
 	}
 	start := time.Now()
