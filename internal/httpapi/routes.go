@@ -31,6 +31,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeError(w, r, errNotFound)
 	})
+	s.consoleRoutes(mux)
 	if s.DevJWKS != nil {
 		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}
