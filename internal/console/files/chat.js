@@ -27,7 +27,7 @@ function toolCard(rec) {
   return el;
 }
 
-export function chatPage(root) {
+export function chatPage(root, { me }) {
   const picker = h('select', { name: 'agent', id: 'agent' });
   const sessionLabel = h('span', { class: 'mono', id: 'session-id' });
   const newBtn = h('button', { type: 'button', id: 'new-session' }, 'New session');
@@ -58,6 +58,10 @@ export function chatPage(root) {
   async function loadHistory() {
     const id = auth.sessionID();
     if (!id) return;
+    if (!me.permissions.includes('read')) {
+      status.textContent = 'Earlier messages of this session are not shown: your roles do not grant read.';
+      return;
+    }
     try {
       const s = await getJSON(`/v1/sessions/${encodeURIComponent(id)}`, { signal: ctl.signal });
       if (s.agent) picker.value = s.agent;

@@ -5,6 +5,9 @@
 // Attributes named on* become event listeners; strings become text nodes.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  // A form never submits natively: a submission the script did not catch
+  // must not put a field (a pasted key) into a URL or a request body.
+  if (tag === 'form') el.setAttribute('method', 'dialog');
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
