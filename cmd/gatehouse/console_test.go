@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/oidctest"
 )
 
 // markupAnswer is a model answer that would run script if the console put
@@ -240,4 +242,48 @@ func TestConsole_AdminAuditsAndExplainsPolicy(t *testing.T) {
 	b.waitFor("the decoder's refusal", `document.querySelector('#explain-result .decision-deny') !== null && document.querySelector('#explain-result').textContent.includes('invalid_arguments')`)
 	b.screenshots("policy")
 	b.checkClean(key, g.base)
+}
+
+// "Sign in with <issuer>": authorization code with PKCE against the real
+// oidc-provider of the interop tests; the access token it issues is the
+// bearer the console sends, verified by gatehouse like any JWT.
+func TestConsole_OIDCSignInWithTheRealProvider(t *testing.T) {
+	p := oidctest.Start(t)
+	g := startGateway(t, gwOptions{script: consoleScript, config: func(g *gateway) string {
+		return g.withIdentity(identityYAML{auth: fmt.Sprintf("  jwt:\n    issuers:\n      - {issuer: %q, audiences: [gatehouse], algorithms: [RS256], required_typ: at+jwt}\n", p.Issuer)}) +
+			fmt.Sprintf("console:\n  oidc: {issuer: %q, client_id: %s, scopes: [read, write]}\n", p.Issuer, oidctest.ConsoleClientID)
+	}})
+	p.AllowConsole(t, g.base+"/console/")
+	b := openTab(t, newBrowser(t))
+
+	b.do(chromedp.Navigate(g.base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`#oidc-signin`)))
+	if label := b.text("#oidc-signin"); label != "Sign in with "+p.Issuer {
+		t.Errorf("button %q", label)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#oidc-signin`)), chromedp.WaitVisible(chromedp.CSS(`textarea[name="message"]`)))
+	if who := b.text("#who"); !strings.Contains(who, "console-user (agent)") {
+		t.Errorf("signed in as %q; want console-user with role agent", who)
+	}
+	if href := evalIn[string](b, `location.href`); href != g.base+"/console/#/chat" {
+		t.Errorf("address after sign-in %q: the code and state must leave it", href)
+	}
+	tok := evalIn[string](b, `sessionStorage.getItem('gatehouse.credential')`)
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("the stored credential is not a JWT access token")
+	}
+	b.send("What is the status of claim CLM-1001?")
+	b.do(chromedp.WaitVisible(chromedp.CSS(`.toolcall[data-tool="claims_status"][data-decision="allow"]`)))
+	b.waitFor("the answer", runDone+`[...document.querySelectorAll('.msg-assistant .text')].some(e => e.textContent.includes('being processed'))`)
+	if ev := g.lastDecision(testClient, "console-user"); ev.AuthMethod != "jwt" || ev.Issuer != p.Issuer {
+		t.Errorf("the chat was authorized as %+v; want the provider's JWT", ev)
+	}
+	// The console talked to gatehouse and to the provider, nothing else.
+	b.checkClean(tok, g.base, p.Issuer)
+
+	// A sign-in response this tab did not start is refused.
+	b.do(chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS(`#oidc-signin`)))
+	b.do(chromedp.Navigate(g.base+"/console/?code=forged&state=forged"), chromedp.WaitVisible(chromedp.CSS(`#signin-error`)))
+	if msg := b.text("#signin-error"); !strings.Contains(msg, "state mismatch") {
+		t.Errorf("forged callback: %q", msg)
+	}
 }
