@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
@@ -82,6 +83,18 @@ func TestConsole_ChatShowsEachToolDecisionAndModelMarkupAsText(t *testing.T) {
 		}
 	}
 	b.screenshots("chat")
+	// Dark mode follows the system.
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if bg := evalIn[string](b, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(21, 23, 27)" {
+		t.Errorf("dark mode background %s", bg)
+	}
+	b.screenshots("chat-dark")
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
+	}
 
 	b.send("Answer with some markup")
 	b.waitFor("the markup answer", runDone+`[...document.querySelectorAll('.msg-assistant .text')].some(e => e.textContent.includes('done.'))`)
