@@ -17,8 +17,8 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/authz/explain", s.protect("admin", s.handleExplain()))
 }
 
-// authenticated serves h to any authenticated caller: the route shows the
-// caller only what the caller already is.
+// authenticated serves h to any authenticated caller within its rate
+// limit: the route shows the caller only what the caller already is.
 func (s *Server) authenticated(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt := s.runtime(r)
@@ -29,6 +29,9 @@ func (s *Server) authenticated(h http.Handler) http.Handler {
 		}
 		info := infoFrom(r.Context())
 		info.subject, info.authMethod = p.Subject, string(p.Method)
+		if s.overLimit(w, r, rt, p) {
+			return
+		}
 		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 	})
 }
