@@ -189,9 +189,15 @@ func (b *tab) Problems() []string {
 	return append([]string(nil), b.problems...)
 }
 
-// screenshots writes the page at 1280×800 and at 390×844.
+// screenshots writes the page at 1280×800 and at 390×844, after checking
+// that every control on it has a label and every button a name.
 func (b *tab) screenshots(name string) {
 	b.t.Helper()
+	if bad := evalIn[[]string](b, `[...document.querySelectorAll('input, select, textarea, button')]
+		.filter(e => e.tagName === 'BUTTON' ? !e.textContent.trim() && !e.getAttribute('aria-label') : !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+		.map(e => e.outerHTML.slice(0, 80))`); len(bad) != 0 {
+		b.t.Errorf("%s: controls without a label: %q", name, bad)
+	}
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
