@@ -100,6 +100,7 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	for _, u := range config.DevUsers() {
 		fmt.Fprintf(w, "  %-9s GATEHOUSE_%s_KEY=%s\n", u.Name, strings.ToUpper(u.Name), creds[u.Name])
 	}
+	fmt.Fprintf(w, "\nconsole: %s/console/ (sign in with one of the keys above)\n", baseURL)
 	fmt.Fprintf(w, "\ntry:\n")
 	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
 	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])

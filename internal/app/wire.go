@@ -21,6 +21,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/console"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -133,6 +134,10 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	gated, err := buildTools(cfg, w)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	rt.Tools = gated
+	if o := cfg.Console.OIDC; o.Enabled() {
+		rt.ConsoleOIDC = console.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: o.Scopes}
 	}
 	for name, ac := range cfg.Agents {
 		a := &agent.Agent{

@@ -19,6 +19,8 @@ type Config struct {
 	Demo     Demo             `yaml:"demo"`
 	// Passthrough configures governed pass-through (OpenAI-compatible API).
 	Passthrough Passthrough `yaml:"passthrough"`
+	// Console configures the web console (OIDC sign-in).
+	Console Console `yaml:"console"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool

@@ -131,6 +131,9 @@ passthrough:                    # client-side agents through /v1/chat/completion
   undeclared_tools: refuse      # a tool not declared with type: client: 400 (or drop)
   max_retries: 2                # the model is asked again after a refused call, then the client gets a refusal
 
+console:                        # the web console at /console/ (API keys and pasted tokens always work)
+  oidc: {issuer: "", client_id: ""}   # "sign in with <issuer>": OIDC code + PKCE, public client; the issuer must be in auth.jwt.issuers
+
 audit:
   dsn: "sqlite://{{.Dir}}/{{.AuditDB}}"   # or postgres://...
   content: hmac                       # full | hmac | none

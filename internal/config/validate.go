@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 	c.checkDemo(bad)
 	c.Sessions.check(bad)
 	c.Passthrough.check(c, bad)
+	c.checkConsole(bad)
 	return errors.Join(errs...)
 }
 

@@ -35,20 +35,9 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		}
 		info.subject, info.authMethod = p.Subject, string(p.Method)
 		// The rate limit comes before the durable decision record, so a
-		// flood by one caller cannot queue fsyncs; refusals go through the
-		// bounded sink.
-		if rt.Limiter != nil {
-			if ok, wait := rt.Limiter.Allow(p.Key()); !ok {
-				if s.AuthFailures != nil {
-					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
-						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,
-						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: route(r),
-					}.By(p))
-				}
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				writeError(w, r, errRateLimit)
-				return
-			}
+		// flood by one caller cannot queue fsyncs.
+		if s.overLimit(w, r, rt, p) {
+			return
 		}
 		d := rt.Perms.Check(p, perm)
 		ev := audit.Event{
@@ -75,6 +64,27 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		}
 		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
 	})
+}
+
+// overLimit answers 429 when p is over its rate limit; refusals are
+// recorded through the bounded sink.
+func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, rt *Runtime, p *principal.Principal) bool {
+	if rt.Limiter == nil {
+		return false
+	}
+	ok, wait := rt.Limiter.Allow(p.Key())
+	if ok {
+		return false
+	}
+	if s.AuthFailures != nil {
+		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
+			Type: audit.TypeAuthzDecided, RequestID: infoFrom(r.Context()).requestID, Decision: audit.Deny,
+			Rule: "rate limit", Reason: "over the caller's rate limit", Resource: route(r),
+		}.By(p))
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+	writeError(w, r, errRateLimit)
+	return true
 }
 
 // route is the route a request matched, "METHOD /path/{wildcard}". Every

@@ -47,6 +47,7 @@ func (s *Server) routes(mux registrar) {
 	if s.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.protect("metrics", s.MetricsHandler))
 	}
+	s.consoleRoutes(mux)
 	if s.DevJWKS != nil {
 		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}

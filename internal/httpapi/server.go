@@ -19,6 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/console"
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -27,10 +28,15 @@ import (
 // Runtime is everything a config produces. A request uses the Runtime it
 // started with, so a reload never changes a run in flight.
 type Runtime struct {
-	Authn              *authn.Chain
-	Perms              *authz.Permissions
-	Runner             *agent.Runner
-	Agents             map[string]*agent.Agent
+	Authn  *authn.Chain
+	Perms  *authz.Permissions
+	Runner *agent.Runner
+	Agents map[string]*agent.Agent
+	// Tools are every configured tool, for the policy view (the role ×
+	// tool matrix and explain).
+	Tools map[string]*agent.Tool
+	// ConsoleOIDC is the console's OIDC sign-in; zero: keys and tokens only.
+	ConsoleOIDC        console.OIDC
 	DefaultAgent       string
 	InvalidTokenStatus int // 401 or 403
 	MaxBodyBytes       int64
