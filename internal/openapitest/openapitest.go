@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -39,7 +40,17 @@ func New(t testing.TB) *Validator {
 	return v
 }
 
+// textTypes are the console's files: checked as text (kin-openapi decodes
+// only registered content types; its registry is package-wide).
+var textTypes = sync.OnceFunc(func() {
+	plain := openapi3filter.RegisteredBodyDecoder("text/plain")
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, plain)
+	}
+})
+
 func load() (*Validator, error) {
+	textTypes()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(httpapi.OpenAPIDocument())
 	if err != nil {
