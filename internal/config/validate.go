@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	c.checkDemo(bad)
 	c.Sessions.check(bad)
 	c.Passthrough.check(c, bad)
+	c.Telemetry.check(bad)
 	return errors.Join(errs...)
 }
 
