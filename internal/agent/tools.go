@@ -81,6 +81,9 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 // the model as tool errors.
 func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
 	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
+	_, exists := req.Agent.Tools[c.Name]
+	spanTool := toolSpanName(exists, c.Name)
+	actx, authSpan := r.startAuthorize(ctx, spanTool, c.ID)
 	decided := base
 	decided.Type = audit.TypeToolDecided
 	decided.Content = map[string]string{"arguments": c.Arguments}
@@ -124,7 +127,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 			decided.Content["error"] = err.Error()
 			status = "invalid_arguments"
 		} else {
-			d = r.Perms.AuthorizeTool(ctx, req.Principal, t.Policy, args)
+			d = r.Perms.AuthorizeTool(actx, req.Principal, t.Policy, args)
 		}
 	}
 	rec.Rule = d.Rule
@@ -144,7 +147,9 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Decision, decided.Decision = audit.Deny, audit.Deny
 	}
 	// Durable before the tool runs (fail closed).
-	if err := log.record(ctx, decided); err != nil {
+	err := log.record(actx, decided)
+	endAuthorize(authSpan, decided, err)
+	if err != nil {
 		rec.Status = "not_run"
 		return "", rec, fmt.Errorf("record tool decision: %w", err)
 	}
@@ -160,10 +165,11 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	}
 
 	start := r.Now()
-	tctx := ctx
+	tctx, toolSpan := r.startTool(ctx, c.Name, c.ID)
+	defer func() { endTool(toolSpan, rec.Status) }()
 	if req.Agent.Limits.ToolTimeout > 0 {
 		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(ctx, req.Agent.Limits.ToolTimeout)
+		tctx, cancel = context.WithTimeout(tctx, req.Agent.Limits.ToolTimeout)
 		defer cancel()
 	}
 	out, callErr := r.call(tctx, t.Impl, c.Name, args)

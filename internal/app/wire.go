@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
@@ -27,6 +29,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 	"github.com/gatehousehq/gatehouse/internal/tools/httptool"
@@ -54,6 +57,8 @@ type wiring struct {
 	limiters *limiterCache
 	// calls keeps released pass-through tool call ids (the session store).
 	calls passthrough.CallStore
+	// tracer makes spans (a no-op tracer when tracing is off).
+	tracer trace.Tracer
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -161,11 +166,17 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		}
 		return nil, err
 	}
-	modelID := cfg.Model.Model
-	if _, offline := model.(llm.Offline); offline {
-		modelID = llm.OfflineModelName
+	modelID, provider := cfg.Model.Model, cfg.Model.Provider
+	switch model.(type) {
+	case llm.Offline:
+		modelID, provider = llm.OfflineModelName, "gatehouse.offline"
+	case *openai.Client:
+		provider = "openai"
 	}
-	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	if w.tracer != nil && model != nil {
+		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
+	}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
 	rt.Loaded = time.Now()
 	return rt, nil

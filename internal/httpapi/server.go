@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
@@ -121,6 +123,8 @@ type Deps struct {
 	// DevJWKS, when set (dev mode), is the dev issuer's key set, served at
 	// /.well-known/jwks.json.
 	DevJWKS []byte
+	// Tracer makes each request's span; nil: none.
+	Tracer trace.Tracer
 }
 
 // Server serves the API.

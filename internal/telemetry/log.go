@@ -5,7 +5,7 @@ import (
 	"log/slog"
 )
 
-// LogHandler adds trace_id (and span_id) to every record logged with a
+// LogHandler adds trace_id to every record logged with a
 // context holding a span, so a log line joins its trace.
 func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
 

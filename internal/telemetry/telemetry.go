@@ -58,6 +58,9 @@ func TraceID(ctx context.Context) string {
 }
 
 // Transport injects trace context into every request it sends through
+// next: the hook for clients that make their own requests (an MCP server
+// over streamable HTTP; a stdio MCP server gets traceparent in the
+// request's params._meta instead, from Inject on a header carrier).
 // next (http.DefaultTransport when nil). It does not change a request's
 // headers in place: the request is cloned when it gains them.
 type Transport struct{ Next http.RoundTripper }
