@@ -193,6 +193,20 @@ type stores struct {
 	closers       []func()
 }
 
+// ready reports whether the audit log accepts writes and the session
+// store answers: /ready fails when either database is unreachable.
+func (s *stores) ready(ctx context.Context) error {
+	if err := s.auditLog.Ready(ctx); err != nil {
+		return err
+	}
+	if p, ok := s.sessions.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("sessions store: %w", err)
+		}
+	}
+	return nil
+}
+
 func (s *stores) close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
@@ -238,6 +252,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
 	}
 	w.calls = calls
+	if w.counter, ok = sessions.(httpapi.RateCounter); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T counts no shared rate limits", sessions)
+	}
 	return st, nil
 }
 
@@ -262,7 +279,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},
-		Ready: st.auditLog.Ready,
+		Ready: st.ready,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {

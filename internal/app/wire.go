@@ -59,6 +59,9 @@ type wiring struct {
 	calls passthrough.CallStore
 	// tracer makes spans (a no-op tracer when tracing is off).
 	tracer trace.Tracer
+	// counter counts requests for server.rate_limit.shared (the session
+	// store; nil when only checking a config).
+	counter httpapi.RateCounter
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -115,7 +118,11 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns
 	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
-		rt.Limiter = w.limiters.get(rl)
+		if rl.Shared {
+			rt.Limiter = &httpapi.SharedRateLimiter{Counter: w.counter, PerMinute: rl.RequestsPerMinute}
+		} else {
+			rt.Limiter = w.limiters.get(rl)
+		}
 	}
 
 	chain, closeAuth, err := buildAuthn(ctx, cfg, w)

@@ -38,7 +38,12 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		// flood by one caller cannot queue fsyncs; refusals go through the
 		// bounded sink.
 		if rt.Limiter != nil {
-			if ok, wait := rt.Limiter.Allow(p.Key()); !ok {
+			ok, wait, err := rt.Limiter.Take(r.Context(), p.Key())
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			if !ok {
 				if s.AuthFailures != nil {
 					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
 						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,

@@ -41,7 +41,7 @@ type Runtime struct {
 	SessionMaxMessages int
 	SessionMaxBytes    int64
 	RequestTimeout     time.Duration
-	Limiter            *RateLimiter // nil: no rate limit
+	Limiter            Limiter // nil: no rate limit
 	// MaxConcurrentRuns bounds the runs in flight on the whole server,
 	// whichever config they started with; 0: unbounded.
 	MaxConcurrentRuns int

@@ -496,3 +496,14 @@ func TestCallStoreConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestRateCounterConformance(t *testing.T) {
+	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
