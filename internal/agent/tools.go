@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
-	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
@@ -34,9 +33,9 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
 		slots = make(chan struct{}, n)
 	}
-	shown := make(map[string]bool, len(offered))
+	shown := make(map[string]*Tool, len(offered))
 	for _, d := range offered {
-		shown[d.Name] = true
+		shown[d.Name] = req.Agent.Tools[d.Name]
 	}
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
@@ -79,90 +78,26 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 // oneCall gates and runs one tool call. A returned error ends the run (the
 // audit log could not record); refusals and tool failures are answered to
 // the model as tool errors.
-func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, error) {
-	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
+func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered map[string]*Tool, c llm.ToolCall) (string, ToolCallRecord, error) {
 	_, exists := req.Agent.Tools[c.Name]
-	spanTool := toolSpanName(exists, c.Name)
-	actx, authSpan := r.startAuthorize(ctx, spanTool, c.ID)
-	decided := base
-	decided.Type = audit.TypeToolDecided
-	decided.Content = map[string]string{"arguments": c.Arguments}
-
-	var args tools.Args
-	var d authz.Decision
-	status := "denied"
-	t, exists := req.Agent.Tools[c.Name]
-	if exists {
-		decided.Resource = "tool:" + c.Name
-	} else {
-		// A name the model made up may carry the user's words: it is
-		// content, kept per audit.content; only configured names are clear.
-		decided.Resource = unknownTool
-		decided.Content["tool"] = c.Name
-	}
-	switch {
-	case !exists:
-		d = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that is not configured"}
-		rec.Reason = fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))
-	case !shown[c.Name]:
-		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
-	default:
-		var err error
-		raw := c.Arguments
-		if strings.TrimSpace(raw) == "" {
-			raw = "{}" // some models send nothing for a tool without arguments
-		}
-		args, err = t.Decode([]byte(raw))
-		if err != nil {
-			// The decoder's message may quote the model's keys: the caller
-			// sees it, the log keeps it as content and only a redacted
-			// version in clear.
-			reason := "invalid arguments"
-			var re redacter
-			if errors.As(err, &re) {
-				reason = re.Redacted()
-			}
-			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: reason}
-			rec.Reason = err.Error()
-			decided.Content["error"] = err.Error()
-			status = "invalid_arguments"
-		} else {
-			d = r.Perms.AuthorizeTool(actx, req.Principal, t.Policy, args)
-		}
-	}
-	rec.Rule = d.Rule
-	if rec.Reason == "" {
-		rec.Reason = d.Reason
-	}
-	decided.Rule, decided.Reason = d.Rule, d.Reason
-	if d.Detail != "" {
-		// The caller and the model sent these values; the log keeps them
-		// per audit.content.
-		rec.Reason = d.Reason + ": " + d.Detail
-		decided.Content["error"] = d.Detail
-	}
-	if d.Allow {
-		rec.Decision, decided.Decision = audit.Allow, audit.Allow
-	} else {
-		rec.Decision, decided.Decision = audit.Deny, audit.Deny
-	}
+	actx, authSpan := r.startAuthorize(ctx, toolSpanName(exists, c.Name), c.ID)
+	g := Gate(actx, r.Perms, req.Principal, base, req.Agent.Tools, offered, c)
+	rec := g.Record()
+	rec.Status = ""
 	// Durable before the tool runs (fail closed).
-	err := log.record(actx, decided)
-	endAuthorize(authSpan, decided, err)
+	err := log.record(actx, g.Event)
+	endAuthorize(authSpan, g.Event, err)
 	if err != nil {
 		rec.Status = "not_run"
 		return "", rec, fmt.Errorf("record tool decision: %w", err)
 	}
 	decidedRec := rec
 	log.emit(Event{Type: EventToolDecided, Call: &decidedRec})
-	if !d.Allow {
-		rec.Status = status
-		kind := "not_authorized"
-		if status == "invalid_arguments" {
-			kind = "invalid_arguments"
-		}
-		return encode(toolError{Error: kind, Tool: c.Name, Reason: rec.Reason}), rec, nil
+	if !g.Decision.Allow {
+		rec.Status = g.Status
+		return g.RefusalContent(), rec, nil
 	}
+	t, args := g.Tool, g.Args
 
 	start := r.Now()
 	tctx, toolSpan := r.startTool(ctx, c.Name, c.ID)

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/logbound"
+	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
@@ -119,10 +120,16 @@ func Run(ctx context.Context, o Options) error {
 		modelNote = rt.Runner.Model.Name()
 	}
 	srv := newServer(cfg, loaded, src, o, w, st, rt)
+	w.metrics.RunsInFlight(srv.RunsInFlight)
 	hs, ln, base, err := newHTTPServer(cfg, srv.Handler(), ln, log)
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(cfg, w.metrics, o.Stdout, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	announce(o, src, cfg, log, st.auditLog, ln, base, modelNote)
 
 	sctx, stopSignals := context.WithCancel(ctx)
@@ -173,7 +180,7 @@ func loadConfig(cfgPath string, o Options) (cfg *config.Config, loaded config.Co
 // newWiring is what every runtime is built with; in dev mode it carries
 // the model dev mode chose, and modelNote says which.
 func newWiring(cfg *config.Config, o Options, log *slog.Logger) (w wiring, modelNote string, err error) {
-	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
+	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev, metrics: metrics.New()}
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
 			return w, "", err
@@ -240,7 +247,7 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
 	}
-	w.audit = telemetry.Sink{Next: w.audit, Tracer: w.tracer}
+	w.audit = telemetry.Sink{Next: w.metrics.AuditSink(w.audit), Tracer: w.tracer}
 	sessions, err := store.OpenSessions(ctx, cfg.Sessions.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
@@ -294,6 +301,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
 		DevJWKS: src.jwks,
+		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
 	}, rt)
 }
 

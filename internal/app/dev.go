@@ -103,7 +103,18 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "\ntry:\n")
 	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
 	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])
-	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n\n", baseURL, creds["customer"])
+	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Show payments of C-100\"}'\n", baseURL, creds["customer"])
+	printPassthrough(w, baseURL, creds["agent"])
+	fmt.Fprintln(w)
+}
+
+// printPassthrough shows the governed pass-through: a client tool call to
+// an address in the bank is released to the client, one outside is not.
+func printPassthrough(w io.Writer, baseURL, key string) {
+	fmt.Fprintf(w, "\nOpenAI-compatible API (base URL %s/v1); a client-side agent's send_email, allowed then refused:\n", baseURL)
+	for _, to := range []string{"bob@bank.example", "eve@evil.example"} {
+		fmt.Fprintf(w, "  curl -X POST %s/v1/chat/completions -H 'Authorization: Bearer %s' -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"email %s about lunch\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"send_email\",\"parameters\":{\"type\":\"object\"}}}]}'\n", baseURL, key, to)
+	}
 }
 
 // writePrivate replaces path with data, mode 0600 whatever the file was

@@ -22,6 +22,7 @@ func restartOnly(running, next *config.Config) error {
 	// slice, a map) would stop this compiling rather than compare wrongly.
 	for key, changed := range map[string]bool{
 		"server.addr":              running.Server.Addr != next.Server.Addr,
+		"server.metrics_addr":      running.Server.MetricsAddr != next.Server.MetricsAddr,
 		"server.tls":               running.Server.TLS != next.Server.TLS,
 		"server.shutdown_timeout":  running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
 		"audit":                    running.Audit != next.Audit,

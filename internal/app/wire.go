@@ -27,6 +27,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
@@ -62,6 +63,8 @@ type wiring struct {
 	// counter counts requests for server.rate_limit.shared (the session
 	// store; nil when only checking a config).
 	counter httpapi.RateCounter
+	// metrics is the server's registry (nil when only checking a config).
+	metrics *metrics.Metrics
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -180,7 +183,8 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	case *openai.Client:
 		provider = "openai"
 	}
-	if w.tracer != nil && model != nil {
+	if model != nil {
+		model = w.metrics.Model(model, modelID, configuredModels(cfg))
 		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
 	}
 	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
@@ -274,6 +278,9 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 {
 		jc := jwtauth.Config{Logger: w.log, CacheSize: cfg.Auth.JWT.CacheSize}
+		if w.metrics != nil {
+			jc.Refreshes = w.metrics
+		}
 		for i, is := range cfg.Auth.JWT.Issuers {
 			ic := jwtauth.IssuerConfig{
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
@@ -386,6 +393,21 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
 	}
 	return out, errors.Join(errs...)
+}
+
+// configuredModels are the model names config holds (agents' models and
+// pass-through upstreams): the only model labels metrics use.
+func configuredModels(cfg *config.Config) []string {
+	names := []string{cfg.Model.Model}
+	for _, a := range cfg.Agents {
+		if a.Model != "" {
+			names = append(names, a.Model)
+		}
+	}
+	for name, m := range cfg.Passthrough.Models {
+		names = append(names, name, m.Upstream)
+	}
+	return names
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }

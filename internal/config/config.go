@@ -31,6 +31,10 @@ type Config struct {
 // Server holds the listener and request limits.
 type Server struct {
 	Addr string `yaml:"addr"`
+	// MetricsAddr, when set, serves GET /metrics there without
+	// authentication (an internal port); empty serves it on addr to callers
+	// with the metrics permission.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// PublicURL is how clients reach this service (RFC 9728 metadata);
 	// default derived from addr.
 	PublicURL      string        `yaml:"public_url"`

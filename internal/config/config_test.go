@@ -139,6 +139,8 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "tools: {claims_status: {type: builtin, permission: claims.read}}\n", "demo.dsn: is required with builtin tools (tools.claims_status)"},
 		{base + "telemetry: {otlp_endpoint: \"collector:4318\"}\n", "telemetry.otlp_endpoint: must be an http:// or https:// URL"},
 		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
+		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
+		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))
@@ -276,5 +278,19 @@ func TestLoadWith_RedeclaredGoToolMustRestateItsCondition(t *testing.T) {
 	c, err = LoadWith(write(base), env(nil), goTools)
 	if err != nil || c.Tools["greet"].Condition != `principal.subject == "agent"` {
 		t.Errorf("not redeclared: %+v, %v", c.Tools["greet"], err)
+	}
+}
+
+func TestValidate_MetricsAddr(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	for _, addr := range []string{"", "127.0.0.1:9090", "127.0.0.1:0", "[::1]:9090"} {
+		c, err := Parse([]byte(base+fmt.Sprintf("server: {addr: \"127.0.0.1:0\", metrics_addr: %q}\n", addr)), env(nil))
+		if err != nil {
+			t.Errorf("metrics_addr %q: %v", addr, err)
+			continue
+		}
+		if c.Server.MetricsAddr != addr {
+			t.Errorf("metrics_addr %q read as %q", addr, c.Server.MetricsAddr)
+		}
 	}
 }

@@ -56,6 +56,7 @@ var devTemplate = template.Must(template.New("dev").Parse(`# gatehouse.yaml — 
 
 server:
   addr: "127.0.0.1:8080"
+  metrics_addr: ""             # host:port serves GET /metrics there, no auth (an internal port); empty: on addr, permission metrics
   max_body_bytes: 1048576      # larger request bodies get 413
   request_timeout: 120s        # a run still going after this gets 504
   rate_limit: {requests_per_minute: 600, burst: 60}   # per subject; 429 with Retry-After beyond
@@ -95,7 +96,7 @@ authz:
   roles:                       # role -> permissions; everything else is denied
     viewer: [read]
     agent: [read, respond, claims.read, llm.use, email.send]
-    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write, llm.use, email.send]
+    admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write, llm.use, email.send]
     customer: [respond, claims.read, payments.read]
   scopes: {}                   # OAuth scope -> permissions
 

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -44,6 +45,13 @@ func (c *Config) Validate() error {
 }
 
 func (s *Server) check(bad func(string, string, ...any)) {
+	if s.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsAddr); err != nil {
+			bad("server.metrics_addr", "must be host:port (e.g. 127.0.0.1:9090), or empty to serve /metrics on server.addr")
+		} else if s.MetricsAddr == s.Addr && port != "0" {
+			bad("server.metrics_addr", "must differ from server.addr; leave it empty to serve /metrics on server.addr")
+		}
+	}
 	if s.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must be positive")
 	}

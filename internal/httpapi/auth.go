@@ -92,6 +92,23 @@ func route(r *http.Request) string {
 	return r.Method + " " + r.Pattern
 }
 
+// failedMethod names the kind of credential that failed, for metrics:
+// none when there was none, jwt for a token shaped like one, api_key for
+// any other bearer token, mtls when only a client certificate was offered.
+func failedMethod(r *http.Request, err error) string {
+	if errors.Is(err, authn.ErrNoCredentials) {
+		return "none"
+	}
+	tok, terr := authn.BearerToken(r)
+	switch {
+	case terr != nil:
+		return "mtls"
+	case strings.Count(tok, ".") == 2:
+		return "jwt"
+	}
+	return "api_key"
+}
+
 func joinReason(a, b string) string {
 	if a == "" {
 		return b
@@ -103,14 +120,17 @@ func joinReason(a, b string) string {
 // through the bounded auth-failure sink. Tokens never reach the event.
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime, err error) {
 	info := infoFrom(r.Context())
-	reason := "invalid credentials"
+	reason, code := "invalid credentials", "invalid_token"
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
-		reason = "missing bearer token"
+		reason, code = "missing bearer token", "missing_token"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 	default:
 		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())
-		reason = "authentication unavailable"
+		reason, code = "authentication unavailable", "unavailable"
+	}
+	if s.Metrics != nil {
+		s.Metrics.AuthFailed(failedMethod(r, err), code)
 	}
 	if s.AuthFailures != nil {
 		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{

@@ -161,6 +161,9 @@ func (s *Server) base(next http.Handler) http.Handler {
 				slog.String("error", info.errCode),
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			)
+			if s.Metrics != nil {
+				s.Metrics.Request(r.Pattern, status, time.Since(start))
+			}
 			endSpan(span, r, info, status)
 		}()
 		next.ServeHTTP(sw, r)

@@ -125,6 +125,20 @@ type Deps struct {
 	DevJWKS []byte
 	// Tracer makes each request's span; nil: none.
 	Tracer trace.Tracer
+	// Metrics observes requests and authentication failures; nil: none.
+	Metrics Observer
+	// MetricsHandler, when set, is served at GET /metrics to callers with
+	// the metrics permission (when server.metrics_addr gives it no
+	// listener of its own).
+	MetricsHandler http.Handler
+}
+
+// Observer is told what the API serves, for metrics. Its label values are
+// bounded: route is a mux pattern, method and reason are from short fixed
+// lists.
+type Observer interface {
+	Request(route string, status int, d time.Duration)
+	AuthFailed(method, reason string)
 }
 
 // Server serves the API.
@@ -160,6 +174,10 @@ func (s *Server) newLive(rt *Runtime) *live {
 		Audit: s.Audit, Log: s.log,
 	})}
 }
+
+// RunsInFlight is the number of runs in flight, whichever config they
+// started with.
+func (s *Server) RunsInFlight() int64 { return s.runs.Count() }
 
 // Runtime returns the runtime new requests use.
 func (s *Server) Runtime() *Runtime { return s.cur.Load().rt }

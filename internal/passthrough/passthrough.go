@@ -267,7 +267,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			} else {
 				refused = true
 				if lastRefusal == "" {
-					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].ReasonText())
+					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].Reason)
 				}
 			}
 			res.Decisions = append(res.Decisions, rec)

@@ -212,8 +212,10 @@ func TestClient_PerAttemptTimeoutIsAProviderError(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Complete took %s with a 100ms model.timeout", d)
 	}
-	if n := srv.Count(); n != 1 {
-		t.Errorf("attempts = %d; the SDK does not retry its own timeout, want 1", n)
+	// At most one: on a loaded machine the 100 ms can pass before the
+	// request even reaches the server.
+	if n := srv.Count(); n > 1 {
+		t.Errorf("attempts = %d; the SDK does not retry its own timeout, want at most 1", n)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -217,4 +218,25 @@ func Nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// ReleasedColumns are the released_calls columns CollectReleased reads.
+const ReleasedColumns = `id, tool, run_id, released_ns, reported`
+
+// CollectReleased reads rows of ReleasedColumns as owner's released calls.
+func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, error) {
+	out := map[string]passthrough.Released{}
+	for rows.Next() {
+		c := passthrough.Released{Owner: owner}
+		var ns int64
+		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
+			return nil, fmt.Errorf("look up released tool calls: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	return out, nil
 }
