@@ -28,10 +28,11 @@ func (s Sink) Record(ctx context.Context, events ...audit.Event) error {
 	defer span.End()
 	err := s.Next.Record(ctx, StampTraceID(ctx, events)...)
 	if err != nil {
-		span.SetStatus(codes.Error, "audit log unavailable")
-		if !errors.Is(err, audit.ErrUnavailable) {
-			span.SetStatus(codes.Error, "audit commit failed")
+		desc := "audit commit failed"
+		if errors.Is(err, audit.ErrUnavailable) {
+			desc = "audit log unavailable"
 		}
+		span.SetStatus(codes.Error, desc)
 	}
 	return err
 }
