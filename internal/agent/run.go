@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -24,6 +26,8 @@ type Runner struct {
 	Audit        audit.Sink
 	Log          *slog.Logger
 	Now          func() time.Time
+	// Tracer makes the run's spans; nil: none.
+	Tracer trace.Tracer
 }
 
 // RunRequest is one run's input.
@@ -81,6 +85,9 @@ func (l *runLog) record(ctx context.Context, evs ...audit.Event) error {
 func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	start := r.Now()
 	a := req.Agent
+	ctx, span := r.startRun(ctx, req)
+	outcome := OutcomeError
+	defer func() { endRun(span, outcome) }()
 	if a.Limits.RunTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, a.Limits.RunTimeout, ErrRunTimeout)
@@ -142,6 +149,7 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 	if err := log.record(rctx, finished); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
+	outcome = finished.Outcome
 	log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
 	if runErr != nil {
 		return res, runErr

@@ -79,11 +79,15 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 // audit log could not record); refusals and tool failures are answered to
 // the model as tool errors.
 func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered map[string]*Tool, c llm.ToolCall) (string, ToolCallRecord, error) {
-	g := Gate(ctx, r.Perms, req.Principal, base, req.Agent.Tools, offered, c)
+	_, exists := req.Agent.Tools[c.Name]
+	actx, authSpan := r.startAuthorize(ctx, toolSpanName(exists, c.Name), c.ID)
+	g := Gate(actx, r.Perms, req.Principal, base, req.Agent.Tools, offered, c)
 	rec := g.Record()
 	rec.Status = ""
 	// Durable before the tool runs (fail closed).
-	if err := log.record(ctx, g.Event); err != nil {
+	err := log.record(actx, g.Event)
+	endAuthorize(authSpan, g.Event, err)
+	if err != nil {
 		rec.Status = "not_run"
 		return "", rec, fmt.Errorf("record tool decision: %w", err)
 	}
@@ -96,10 +100,11 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 	t, args := g.Tool, g.Args
 
 	start := r.Now()
-	tctx := ctx
+	tctx, toolSpan := r.startTool(ctx, c.Name, c.ID)
+	defer func() { endTool(toolSpan, rec.Status) }()
 	if req.Agent.Limits.ToolTimeout > 0 {
 		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(ctx, req.Agent.Limits.ToolTimeout)
+		tctx, cancel = context.WithTimeout(tctx, req.Agent.Limits.ToolTimeout)
 		defer cancel()
 	}
 	out, callErr := r.call(tctx, t.Impl, c.Name, args)

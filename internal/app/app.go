@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
@@ -29,6 +31,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 )
@@ -51,6 +54,10 @@ type Options struct {
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
 	GoTools map[string]GoTool
+	// TracerProvider, when set, makes the spans (tests give the SDK's
+	// in-memory one); else telemetry.otlp_endpoint or the OTEL_* variables
+	// turn on an OTLP exporter, and without them tracing is off.
+	TracerProvider trace.TracerProvider
 }
 
 // GoTool is a tool a Go program registered, with its default policy.
@@ -76,7 +83,7 @@ func (o Options) goToolConfigs() map[string]config.Tool {
 func Run(ctx context.Context, o Options) error {
 	o = o.withDefaults()
 	// Bounded: many logged values come from callers.
-	log := slog.New(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel})))
+	log := slog.New(telemetry.LogHandler(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))))
 	src, err := configSource(o)
 	if err != nil {
 		return err
@@ -85,10 +92,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tracerProvider(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(log)
 	w, modelNote, err := newWiring(cfg, o, log)
 	if err != nil {
 		return err
 	}
+	w.tracer = telemetry.Tracer(tp)
 	st, err := openStores(ctx, cfg, o, &w)
 	if err != nil {
 		return err
@@ -187,6 +200,20 @@ type stores struct {
 	closers       []func()
 }
 
+// ready reports whether the audit log accepts writes and the session
+// store answers: /ready fails when either database is unreachable.
+func (s *stores) ready(ctx context.Context) error {
+	if err := s.auditLog.Ready(ctx); err != nil {
+		return err
+	}
+	if p, ok := s.sessions.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("sessions store: %w", err)
+		}
+	}
+	return nil
+}
+
 func (s *stores) close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
@@ -220,7 +247,7 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
 	}
-	w.audit = w.metrics.AuditSink(w.audit)
+	w.audit = telemetry.Sink{Next: w.metrics.AuditSink(w.audit), Tracer: w.tracer}
 	sessions, err := store.OpenSessions(ctx, cfg.Sessions.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
@@ -232,6 +259,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no released tool calls", sessions)
 	}
 	w.calls = calls
+	if w.counter, ok = sessions.(httpapi.RateCounter); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T counts no shared rate limits", sessions)
+	}
 	return st, nil
 }
 
@@ -252,8 +282,11 @@ func listen(cfg *config.Config) (net.Listener, error) {
 // newServer is the API over rt, reloading from the same config source.
 func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
-		Log: w.log, Audit: w.audit, AuthFailures: st.auditLog.RecordAuthFailure, Sessions: st.sessions,
-		Ready: st.auditLog.Ready,
+		Log: w.log, Audit: w.audit, Sessions: st.sessions, Tracer: w.tracer,
+		AuthFailures: func(ctx context.Context, ev audit.Event) error {
+			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
+		},
+		Ready: st.ready,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
@@ -29,6 +31,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 	"github.com/gatehousehq/gatehouse/internal/tools/httptool"
@@ -56,6 +59,11 @@ type wiring struct {
 	limiters *limiterCache
 	// calls keeps released pass-through tool call ids (the session store).
 	calls passthrough.CallStore
+	// tracer makes spans (a no-op tracer when tracing is off).
+	tracer trace.Tracer
+	// counter counts requests for server.rate_limit.shared (the session
+	// store; nil when only checking a config).
+	counter httpapi.RateCounter
 	// metrics is the server's registry (nil when only checking a config).
 	metrics *metrics.Metrics
 }
@@ -114,7 +122,11 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns
 	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
-		rt.Limiter = w.limiters.get(rl)
+		if rl.Shared {
+			rt.Limiter = &httpapi.SharedRateLimiter{Counter: w.counter, PerMinute: rl.RequestsPerMinute}
+		} else {
+			rt.Limiter = w.limiters.get(rl)
+		}
 	}
 
 	chain, closeAuth, err := buildAuthn(ctx, cfg, w)
@@ -169,14 +181,18 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		}
 		return nil, err
 	}
-	modelID := cfg.Model.Model
-	if _, offline := model.(llm.Offline); offline {
-		modelID = llm.OfflineModelName
+	modelID, provider := cfg.Model.Model, cfg.Model.Provider
+	switch model.(type) {
+	case llm.Offline:
+		modelID, provider = llm.OfflineModelName, "gatehouse.offline"
+	case *openai.Client:
+		provider = "openai"
 	}
 	if model != nil {
 		model = w.metrics.Model(model, modelID, configuredModels(cfg))
+		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
 	}
-	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
 	rt.Loaded = time.Now()
 	return rt, nil

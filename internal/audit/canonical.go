@@ -50,6 +50,9 @@ type canonicalEvent struct {
 	Model     string `json:"model,omitempty"`
 	Usage     *Usage `json:"usage,omitempty"`
 	Count     int64  `json:"count,omitempty"`
+	// TraceID came after the format was fixed: omitted when empty, so an
+	// event without one encodes, and hashes, exactly as before.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -83,6 +86,7 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Model:      e.Model,
 		Usage:      e.Usage,
 		Count:      e.Count,
+		TraceID:    e.TraceID,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -128,6 +132,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Model:      c.Model,
 		Usage:      c.Usage,
 		Count:      c.Count,
+		TraceID:    c.TraceID,
 	}, nil
 }
 
@@ -221,7 +226,7 @@ func normalizeValid(e Event) Event {
 
 func validUTF8(e Event) bool {
 	for _, s := range [...]string{e.ChainID, e.PrevHash, e.RequestID, e.RunID, e.SessionID, e.Type, e.Subject,
-		e.AuthMethod, e.Issuer, e.Decision, e.Rule, e.Reason, e.Resource, e.Outcome, e.Model} {
+		e.AuthMethod, e.Issuer, e.Decision, e.Rule, e.Reason, e.Resource, e.Outcome, e.Model, e.TraceID} {
 		if !utf8.ValidString(s) {
 			return false
 		}

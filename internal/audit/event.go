@@ -76,6 +76,12 @@ type Event struct {
 	// Count is how many occurrences an aggregate event stands for (the
 	// suppressed authentication failures of an auth.suppressed event).
 	Count int64 `json:"count,omitempty"`
+
+	// TraceID is the W3C trace id of the request the event belongs to
+	// (hex), so an event leads to its trace and back. Events from before
+	// tracing have none, and their hashes are unchanged: an empty trace
+	// id is left out of the canonical encoding.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // By returns e with the caller's identity — subject, authentication

@@ -21,6 +21,8 @@ type Config struct {
 	Passthrough Passthrough `yaml:"passthrough"`
 	// Console configures the web console (OIDC sign-in).
 	Console Console `yaml:"console"`
+	// Telemetry configures OpenTelemetry tracing.
+	Telemetry Telemetry `yaml:"telemetry"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
@@ -52,6 +54,10 @@ type Server struct {
 type RateLimit struct {
 	RequestsPerMinute int `yaml:"requests_per_minute"`
 	Burst             int `yaml:"burst"`
+	// Shared keeps the buckets in the sessions store (PostgreSQL), so
+	// replicas on one database share each subject's limit; false: each
+	// replica limits on its own.
+	Shared bool `yaml:"shared"`
 }
 
 // TLS turns on HTTPS; ClientCAFile turns on mTLS client authentication.

@@ -137,6 +137,8 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{strings.Replace(base, "audit: {dsn: \"sqlite:///tmp/a.db\"}", "audit: {dsn: x, content: plain}", 1), "audit.content: must be full, hmac or none"},
 		{base + "server: {tls: {client_ca_file: ca.pem}}\n", "server.tls.client_ca_file: mTLS needs cert_file and key_file"},
 		{base + "tools: {claims_status: {type: builtin, permission: claims.read}}\n", "demo.dsn: is required with builtin tools (tools.claims_status)"},
+		{base + "telemetry: {otlp_endpoint: \"collector:4318\"}\n", "telemetry.otlp_endpoint: must be an http:// or https:// URL"},
+		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
 		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
 		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
 	}

@@ -148,4 +148,7 @@ sessions:
 
 demo:
   dsn: "sqlite://{{.Dir}}/{{.DemoDB}}"    # the demo insurance data behind the builtin tools
+
+telemetry:
+  otlp_endpoint: ""             # an OTLP/HTTP collector (http://127.0.0.1:4318) turns tracing on; so do the OTEL_* variables
 `))

@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	c.Sessions.check(bad)
 	c.Passthrough.check(c, bad)
 	c.checkConsole(bad)
+	c.Telemetry.check(bad)
 	return errors.Join(errs...)
 }
 

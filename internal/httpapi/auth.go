@@ -72,7 +72,11 @@ func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, rt *Runtime, 
 	if rt.Limiter == nil {
 		return false
 	}
-	ok, wait := rt.Limiter.Allow(p.Key())
+	ok, wait, err := rt.Limiter.Take(r.Context(), p.Key())
+	if err != nil {
+		writeError(w, r, err)
+		return true
+	}
 	if ok {
 		return false
 	}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
@@ -45,7 +47,7 @@ type Runtime struct {
 	SessionMaxMessages int
 	SessionMaxBytes    int64
 	RequestTimeout     time.Duration
-	Limiter            *RateLimiter // nil: no rate limit
+	Limiter            Limiter // nil: no rate limit
 	// MaxConcurrentRuns bounds the runs in flight on the whole server,
 	// whichever config they started with; 0: unbounded.
 	MaxConcurrentRuns int
@@ -127,6 +129,8 @@ type Deps struct {
 	// DevJWKS, when set (dev mode), is the dev issuer's key set, served at
 	// /.well-known/jwks.json.
 	DevJWKS []byte
+	// Tracer makes each request's span; nil: none.
+	Tracer trace.Tracer
 	// Metrics observes requests and authentication failures; nil: none.
 	Metrics Observer
 	// MetricsHandler, when set, is served at GET /metrics to callers with

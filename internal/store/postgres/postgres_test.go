@@ -283,3 +283,15 @@ func TestCallStoreConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestRateCounterConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

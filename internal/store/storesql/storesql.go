@@ -6,6 +6,7 @@
 package storesql
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,7 @@ import (
 )
 
 // EventColumns are the audit_events columns ScanEvent reads, in order.
-const EventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body`
+const EventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id`
 
 // Row is one result row (database/sql and pgx rows alike).
 type Row interface{ Scan(dest ...any) error }
@@ -40,9 +41,10 @@ func ScanEvent(row Row) (audit.Entry, error) {
 		c      audit.Event
 		timeNS int64
 		body   string
+		trace  sql.NullString
 	)
 	if err := row.Scan(&en.ID, &c.ChainID, &c.Seq, &timeNS, &c.Type, &c.Subject, &c.Decision,
-		&c.PrevHash, &c.Hash, &body); err != nil {
+		&c.PrevHash, &c.Hash, &body, &trace); err != nil {
 		return en, fmt.Errorf("read audit event: %w", err)
 	}
 	e, err := audit.DecodeCanonical([]byte(body))
@@ -52,6 +54,7 @@ func ScanEvent(row Row) (audit.Entry, error) {
 	e.ChainID, e.Seq, e.Time = c.ChainID, c.Seq, time.Unix(0, timeNS).UTC()
 	e.Type, e.Subject, e.Decision = c.Type, c.Subject, c.Decision
 	e.PrevHash, e.Hash = c.PrevHash, c.Hash
+	e.TraceID = trace.String // NULL reads as none
 	en.Event = e
 	return en, nil
 }
@@ -207,6 +210,14 @@ func CheckMigrated(fsys fs.FS, set string, applied []string, queryErr error) err
 		}
 	}
 	return nil
+}
+
+// Nullable is s as a column value, NULL when empty.
+func Nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // ReleasedColumns are the released_calls columns CollectReleased reads.

@@ -43,6 +43,9 @@ func chain(t *testing.T, chainID string, n int, start time.Time) []audit.Event {
 			Content: map[string]string{"arguments": `{"claim_id":"CLM-1001"}`, "message": "héllo <b>&</b>"},
 			Usage:   &audit.Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7}, LatencyMS: int64(i),
 		}
+		if i%2 == 1 { // events with a trace id and without (as before tracing)
+			e.TraceID = fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e%04x", i)
+		}
 		h, err := audit.ComputeHash(e)
 		if err != nil {
 			t.Fatal(err)
