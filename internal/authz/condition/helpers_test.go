@@ -29,7 +29,7 @@ func TestPathWithin_TrapsCannotEscape(t *testing.T) {
 		{"/srv/docsx", false},
 		{"/srv", false},
 		{"/", false},
-		{"srv/docs/a.txt", false},  // relative
+		{"srv/docs/a.txt", false},   // relative
 		{"./srv/docs/a.txt", false}, // relative
 		{"", false},
 		{"/srv/docs/a.txt\x00/../../etc/passwd", false}, // NUL
