@@ -51,6 +51,10 @@ func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal,
 			ev.Content["tool"] = c.Name
 		}
 		g.Decision = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that was not offered to this caller"}
+	case tools.DisabledReason(t.Impl) != "":
+		g.Tool = t
+		ev.Resource = "tool:" + t.Policy.Tool
+		g.Decision = authz.Decision{Rule: "tool disabled", Reason: tools.DisabledReason(t.Impl)}
 	default:
 		g.Tool = t
 		ev.Resource = "tool:" + t.Policy.Tool

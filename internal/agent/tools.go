@@ -103,6 +103,8 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Reason = fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))
 	case !shown[c.Name]:
 		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
+	case tools.DisabledReason(t.Impl) != "":
+		d = authz.Decision{Rule: "tool disabled", Reason: tools.DisabledReason(t.Impl)}
 	default:
 		var err error
 		raw := c.Arguments
@@ -200,6 +202,11 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Status = "ok"
 		finished.Outcome = "ok"
 	}
+	if src, ok := t.Impl.(interface{ Server() (string, string) }); ok {
+		// An MCP tool: which server and which of its tools ran.
+		server, remote := src.Server()
+		finished.Reason = joinReason(finished.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
+	}
 	log.later(finished)
 	finishedRec := rec
 	log.emit(Event{Type: EventToolFinished, Call: &finishedRec})
@@ -244,6 +251,13 @@ func logName(name string) string {
 		return name
 	}
 	return strings.ToValidUTF8(name[:max], "") + "..."
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func encode(v any) string {

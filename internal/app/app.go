@@ -93,6 +93,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer st.close()
+	// Started after the audit log (tool changes are recorded), stopped
+	// before it closes.
+	w.mcp = newMCPSources(log, w.audit)
+	defer w.mcp.Close()
 	ln, err := listen(cfg)
 	if err != nil {
 		return err
@@ -245,7 +249,7 @@ func listen(cfg *config.Config) (net.Listener, error) {
 func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
 		Log: w.log, Audit: w.audit, AuthFailures: st.auditLog.RecordAuthFailure, Sessions: st.sessions,
-		Ready: st.auditLog.Ready,
+		Ready: st.auditLog.Ready, MCPStatus: func() any { return w.mcp.Status() },
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	mcpclient "github.com/gatehousehq/gatehouse/internal/mcp/client"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
@@ -54,6 +55,9 @@ type wiring struct {
 	limiters *limiterCache
 	// calls keeps released pass-through tool call ids (the session store).
 	calls passthrough.CallStore
+	// mcp keeps the MCP servers' connections across reloads (nil when only
+	// checking a config: no server is started).
+	mcp *mcpSources
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -306,9 +310,11 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 	impls := builtin.Tools(w.demo)
 	var errs []error
 	out := map[string]*agent.Tool{}
+	decls := map[string][]mcpclient.Decl{}
 	for name, tc := range cfg.Tools {
 		key := "tools." + name
 		var impl tools.Tool
+		var decode func([]byte) (tools.Args, error)
 		switch tc.Type {
 		case "builtin":
 			impl = impls[name]
@@ -343,15 +349,32 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				continue
 			}
 			impl = tools.NewClient(tools.Spec{Name: name, Description: tc.Description, Parameters: params})
+		case "mcp":
+			// The schema comes from the server, at run time: the tool
+			// decodes each call against what the server presents now.
+			if w.mcp == nil {
+				continue // checking a config: no server is started
+			}
+			src, err := w.mcp.get(tc.Server, cfg.MCPServers[tc.Server])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.server: %w", key, err))
+				continue
+			}
+			decls[tc.Server] = append(decls[tc.Server], mcpclient.Decl{Name: name, Remote: tc.MCPTool, Pin: tc.Pin})
+			mt := mcpclient.NewTool(src, name, tc.MCPTool)
+			impl, decode = mt, mt.Decode
 		}
 		if impl == nil {
 			errs = append(errs, fmt.Errorf("%s: no implementation", key))
 			continue
 		}
-		sch, err := schema.Compile(impl.Spec().Parameters)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
-			continue
+		if decode == nil {
+			sch, err := schema.Compile(impl.Spec().Parameters)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
+				continue
+			}
+			decode = sch.Decode
 		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
@@ -365,7 +388,14 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
 		}
-		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
+		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
+	}
+	if w.mcp != nil {
+		for server := range cfg.MCPServers {
+			if src, err := w.mcp.get(server, cfg.MCPServers[server]); err == nil {
+				src.Declare(decls[server])
+			}
+		}
 	}
 	return out, errors.Join(errs...)
 }

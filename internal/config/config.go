@@ -19,6 +19,8 @@ type Config struct {
 	Demo     Demo             `yaml:"demo"`
 	// Passthrough configures governed pass-through (OpenAI-compatible API).
 	Passthrough Passthrough `yaml:"passthrough"`
+	// MCPServers are the MCP servers whose tools type: mcp tools declare.
+	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
@@ -125,7 +127,7 @@ type Authz struct {
 
 // Tool declares a tool and its policy.
 type Tool struct {
-	Type             string            `yaml:"type"` // builtin | http | go | client
+	Type             string            `yaml:"type"` // builtin | http | go | client | mcp
 	Permission       string            `yaml:"permission"`
 	Condition        string            `yaml:"condition"`
 	Description      string            `yaml:"description"`
@@ -135,6 +137,10 @@ type Tool struct {
 	Parameters       map[string]any    `yaml:"parameters"`
 	Timeout          time.Duration     `yaml:"timeout"`
 	MaxResponseBytes int64             `yaml:"max_response_bytes"`
+	// Server, MCPTool and Pin declare a type: mcp tool (see MCPServer).
+	Server  string `yaml:"server"`
+	MCPTool string `yaml:"tool"`
+	Pin     string `yaml:"pin"`
 }
 
 // Agent is a named assistant.

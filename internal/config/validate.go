@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	c.checkDemo(bad)
 	c.Sessions.check(bad)
 	c.Passthrough.check(c, bad)
+	c.checkMCP(bad)
 	return errors.Join(errs...)
 }
 
@@ -139,8 +140,10 @@ func (c *Config) checkTools(bad func(string, string, ...any)) {
 			if t.Parameters == nil {
 				bad(key+".parameters", "is required for client tools: every call is checked against it")
 			}
+		case "mcp":
+			// checkMCP checks the server, tool and pin.
 		default:
-			bad(key+".type", "must be builtin, http, go or client, not %q", t.Type)
+			bad(key+".type", "must be builtin, http, go, client or mcp, not %q", t.Type)
 		}
 		if c.goTools[name] && t.Type != "go" {
 			bad(key+".type", "%q is registered by the program; declare it with type: go (to set its policy) or not at all", name)

@@ -112,6 +112,9 @@ type Deps struct {
 	Reload func(ctx context.Context) (*Runtime, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
+	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
+	// a server that is down is named there, without making gatehouse unready.
+	MCPStatus func() any
 	// AuditLog answers /admin/audit and /admin/audit/verify; nil: those
 	// routes are not served.
 	AuditLog audit.Store
