@@ -171,6 +171,14 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
+	rt.Tools = map[string]*agent.Tool{}
+	for name, t := range gated {
+		if cfg.Tools[name].Type != "client" {
+			rt.Tools[name] = t
+			rt.ToolOrder = append(rt.ToolOrder, name)
+		}
+	}
+	slices.Sort(rt.ToolOrder)
 	rt.Loaded = time.Now()
 	return rt, nil
 }

@@ -50,6 +50,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// Tools are the tools gatehouse runs (every type but client), offered
+	// on /mcp in ToolOrder.
+	Tools     map[string]*agent.Tool
+	ToolOrder []string
 	// Passthrough governs pass-through models; nil when none are configured.
 	Passthrough *passthrough.Service
 	// Loaded is when the config was loaded (the models' "created").
