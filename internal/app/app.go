@@ -122,10 +122,30 @@ func Run(ctx context.Context, o Options) error {
 	return serve(ctx, cfg, hs, ln, srv, log)
 }
 
+// selfEnv names this program in configs (see WithSelf).
+const selfEnv = "GATEHOUSE_SELF"
+
+// WithSelf is getenv, with GATEHOUSE_SELF naming this program when the
+// environment does not: configs use it to start this program's own
+// subcommands as stdio MCP servers (dev mode's demo knowledge base).
+func WithSelf(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != selfEnv {
+			return v
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return "gatehouse"
+		}
+		return exe
+	}
+}
+
 func (o Options) withDefaults() Options {
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
+	o.Getenv = WithSelf(o.Getenv)
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
