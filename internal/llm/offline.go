@@ -29,7 +29,7 @@ var (
 	// policySet needs the imperative "set … status|premium to X", so a
 	// question about a policy ("has its status changed to …?") never writes.
 	// emailTo finds an address to write to ("email bob@bank.example ...").
-	emailTo   = regexp.MustCompile(`(?i)\b(?:e-?mail|write to|send)\b.*?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
+	emailTo = regexp.MustCompile(`(?i)\b(?:e-?mail|write to|send)\b.*?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
 	// kbPath finds a knowledge-base document ("read /kb/public/claims.md"):
 	// the dev config's MCP tool kb_read.
 	kbPath    = regexp.MustCompile(`/kb/[^\s"']*`)
