@@ -314,3 +314,23 @@ func TestNormalizeSchema_DropsAnnotationsRefusesTheRest(t *testing.T) {
 }
 
 var _ tools.Disabler = (*Tool)(nil)
+
+func TestSource_DownServerFailsOnlyItsToolsWithAClearError(t *testing.T) {
+	srv := newTestServer("v1")
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	src, _ := started(t, Config{Name: "flaky", URL: hs.URL, RefreshInterval: 50 * time.Millisecond, CallTimeout: time.Second,
+		RestartMin: 50 * time.Millisecond, RestartMax: 200 * time.Millisecond}, Decl{Name: "e", Remote: "echo"})
+	echo := NewTool(src, "e", "echo")
+	waitFor(t, "the first listing", func() bool { return echo.Disabled() == "" })
+	hs.Close()
+	waitFor(t, "the server to be seen down", func() bool { return !src.Status().Up })
+	// Still offered with its last known spec; a call fails at once, naming the server.
+	if echo.Disabled() != "" {
+		t.Errorf("a down server's tool is disabled: %q", echo.Disabled())
+	}
+	start := time.Now()
+	_, err := call(t, echo, `{"text":"x"}`)
+	if err == nil || !strings.Contains(err.Error(), "flaky") || time.Since(start) > 2*time.Second {
+		t.Errorf("call to a down server: %v after %v", err, time.Since(start))
+	}
+}
