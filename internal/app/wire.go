@@ -131,7 +131,7 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
-	gated, err := buildTools(cfg, w)
+	gated, declareMCP, err := buildTools(cfg, w)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -169,6 +169,9 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	if _, offline := model.(llm.Offline); offline {
 		modelID = llm.OfflineModelName
 	}
+	// Only a config that built declares its MCP tools (and so their pins):
+	// a refused reload leaves the running declarations alone.
+	declareMCP()
 	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
 	rt.Tools = map[string]*agent.Tool{}
@@ -310,10 +313,12 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	return chain, closeFn, nil
 }
 
-func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
+// buildTools builds the config's tools; declare then declares its MCP
+// tools to their servers, once the whole runtime has built.
+func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare func(), _ error) {
 	env, err := condition.NewEnv()
 	if err != nil {
-		return nil, fmt.Errorf("tools: %w", err)
+		return nil, func() {}, fmt.Errorf("tools: %w", err)
 	}
 	impls := builtin.Tools(w.demo)
 	var errs []error
@@ -398,14 +403,17 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 		}
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}
-	if w.mcp != nil {
+	declare = func() {
+		if w.mcp == nil {
+			return
+		}
 		for server := range cfg.MCPServers {
 			if src, err := w.mcp.get(server, cfg.MCPServers[server]); err == nil {
 				src.Declare(decls[server])
 			}
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, declare, errors.Join(errs...)
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
