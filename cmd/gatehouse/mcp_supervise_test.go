@@ -140,6 +140,44 @@ func TestMCP_RugPullAndMisbehavingServersThroughGatehouse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "tools.remote_echo.pin") {
 		t.Errorf("config check: %v %s", err, chkOut.String())
 	}
+
+	// The stdio servers stop with gatehouse.
+	if len(processesRunning(hang, flood)) == 0 {
+		t.Fatal("the stdio servers are not running (the check below would prove nothing)")
+	}
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for left := processesRunning(hang, flood); len(left) > 0; left = processesRunning(hang, flood) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdio servers outlived gatehouse: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesRunning lists the processes whose command line holds one of
+// scripts (from /proc).
+func processesRunning(scripts ...string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(string(stat), ") Z ") {
+			continue // a zombie has ended
+		}
+		for _, s := range scripts {
+			if strings.Contains(string(b), s) {
+				out = append(out, e.Name()+":"+s)
+			}
+		}
+	}
+	return out
 }
 
 func waitReady(t *testing.T, g *gateway, ok func(string) bool) {
