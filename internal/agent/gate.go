@@ -58,6 +58,10 @@ func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal,
 	case t == nil:
 		ev.Resource = "tool:" + d.Policy.Tool
 		g.Decision = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", d.Policy.Tool)}
+	case tools.DisabledReason(t.Impl) != "":
+		g.Tool = t
+		ev.Resource = "tool:" + t.Policy.Tool
+		g.Decision = authz.Decision{Rule: "tool disabled", Reason: tools.DisabledReason(t.Impl)}
 	default:
 		g.Tool = t
 		ev.Resource = "tool:" + t.Policy.Tool

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Runner runs agents. It is safe for concurrent use.
@@ -241,7 +242,7 @@ func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
 	var defs []llm.ToolDef
 	for _, name := range a.Order {
 		t := a.Tools[name]
-		if !r.Perms.Visible(p, t.Policy) {
+		if !r.Perms.Visible(p, t.Policy) || tools.DisabledReason(t.Impl) != "" {
 			continue
 		}
 		s := t.Impl.Spec()

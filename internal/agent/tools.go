@@ -141,6 +141,11 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 		rec.Status = "ok"
 		finished.Outcome = "ok"
 	}
+	if src, ok := t.Impl.(interface{ Server() (string, string) }); ok {
+		// An MCP tool: which server and which of its tools ran.
+		server, remote := src.Server()
+		finished.Reason = joinReason(finished.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
+	}
 	log.later(finished)
 	finishedRec := rec
 	log.emit(Event{Type: EventToolFinished, Call: &finishedRec})
@@ -185,6 +190,13 @@ func logName(name string) string {
 		return name
 	}
 	return strings.ToValidUTF8(name[:max], "") + "..."
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func encode(v any) string {

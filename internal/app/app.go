@@ -107,6 +107,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer st.close()
+	// Started after the audit log (tool changes are recorded), stopped
+	// before it closes.
+	w.mcp = newMCPSources(log, w.audit)
+	defer w.mcp.Close()
 	ln, err := listen(cfg)
 	if err != nil {
 		return err
@@ -138,10 +142,30 @@ func Run(ctx context.Context, o Options) error {
 	return serve(ctx, cfg, hs, ln, srv, log)
 }
 
+// selfEnv names this program in configs (see WithSelf).
+const selfEnv = "GATEHOUSE_SELF"
+
+// WithSelf is getenv, with GATEHOUSE_SELF naming this program when the
+// environment does not: configs use it to start this program's own
+// subcommands as stdio MCP servers (dev mode's demo knowledge base).
+func WithSelf(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != selfEnv {
+			return v
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return "gatehouse"
+		}
+		return exe
+	}
+}
+
 func (o Options) withDefaults() Options {
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
+	o.Getenv = WithSelf(o.Getenv)
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -286,7 +310,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},
-		Ready: st.ready,
+		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() },
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {

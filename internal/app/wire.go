@@ -29,6 +29,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/metrics"
+	mcpclient "github.com/gatehousehq/gatehouse/internal/mcp/client"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
@@ -66,6 +67,9 @@ type wiring struct {
 	counter httpapi.RateCounter
 	// metrics is the server's registry (nil when only checking a config).
 	metrics *metrics.Metrics
+	// mcp keeps the MCP servers' connections across reloads (nil when only
+	// checking a config: no server is started).
+	mcp *mcpSources
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -143,7 +147,7 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
-	gated, err := buildTools(cfg, w)
+	gated, declareMCP, err := buildTools(cfg, w)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -188,12 +192,23 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	case *openai.Client:
 		provider = "openai"
 	}
+	// Only a config that built declares its MCP tools (and so their pins):
+	// a refused reload leaves the running declarations alone.
+	declareMCP()
 	if model != nil {
 		model = w.metrics.Model(model, modelID, configuredModels(cfg))
 		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
 	}
 	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
+	rt.ServedTools = map[string]*agent.Tool{}
+	for name, t := range gated {
+		if cfg.Tools[name].Type != "client" {
+			rt.ServedTools[name] = t
+			rt.ToolOrder = append(rt.ToolOrder, name)
+		}
+	}
+	slices.Sort(rt.ToolOrder)
 	rt.Loaded = time.Now()
 	return rt, nil
 }
@@ -328,17 +343,21 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	return chain, closeFn, nil
 }
 
-func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
+// buildTools builds the config's tools; declare then declares its MCP
+// tools to their servers, once the whole runtime has built.
+func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare func(), _ error) {
 	env, err := condition.NewEnv()
 	if err != nil {
-		return nil, fmt.Errorf("tools: %w", err)
+		return nil, func() {}, fmt.Errorf("tools: %w", err)
 	}
 	impls := builtin.Tools(w.demo)
 	var errs []error
 	out := map[string]*agent.Tool{}
+	decls := map[string][]mcpclient.Decl{}
 	for name, tc := range cfg.Tools {
 		key := "tools." + name
 		var impl tools.Tool
+		var decode func([]byte) (tools.Args, error)
 		switch tc.Type {
 		case "builtin":
 			impl = impls[name]
@@ -373,15 +392,32 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				continue
 			}
 			impl = tools.NewClient(tools.Spec{Name: name, Description: tc.Description, Parameters: params})
+		case "mcp":
+			// The schema comes from the server, at run time: the tool
+			// decodes each call against what the server presents now.
+			if w.mcp == nil {
+				continue // checking a config: no server is started
+			}
+			src, err := w.mcp.get(tc.Server, cfg.MCPServers[tc.Server])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.server: %w", key, err))
+				continue
+			}
+			decls[tc.Server] = append(decls[tc.Server], mcpclient.Decl{Name: name, Remote: tc.MCPTool, Pin: tc.Pin})
+			mt := mcpclient.NewTool(src, name, tc.MCPTool)
+			impl, decode = mt, mt.Decode
 		}
 		if impl == nil {
 			errs = append(errs, fmt.Errorf("%s: no implementation", key))
 			continue
 		}
-		sch, err := schema.Compile(impl.Spec().Parameters)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
-			continue
+		if decode == nil {
+			sch, err := schema.Compile(impl.Spec().Parameters)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
+				continue
+			}
+			decode = sch.Decode
 		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
@@ -395,9 +431,19 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
 		}
-		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
+		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}
-	return out, errors.Join(errs...)
+	declare = func() {
+		if w.mcp == nil {
+			return
+		}
+		for server := range cfg.MCPServers {
+			if src, err := w.mcp.get(server, cfg.MCPServers[server]); err == nil {
+				src.Declare(decls[server])
+			}
+		}
+	}
+	return out, declare, errors.Join(errs...)
 }
 
 // configuredModels are the model names config holds (agents' models and

@@ -24,6 +24,9 @@ const (
 	// TypeAuthSuppressed summarizes authentication failures that were counted
 	// but not recorded one by one because they exceeded the recording bound.
 	TypeAuthSuppressed = "auth.suppressed"
+	// TypeMCPToolChanged records an MCP server presenting a declared tool
+	// differently from its pin; the tool is disabled.
+	TypeMCPToolChanged = "mcp.tool_changed"
 )
 
 // Decisions.

@@ -23,6 +23,8 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Telemetry configures OpenTelemetry tracing.
 	Telemetry Telemetry `yaml:"telemetry"`
+	// MCPServers are the MCP servers whose tools type: mcp tools declare.
+	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
@@ -137,7 +139,7 @@ type Authz struct {
 
 // Tool declares a tool and its policy.
 type Tool struct {
-	Type             string            `yaml:"type"` // builtin | http | go | client
+	Type             string            `yaml:"type"` // builtin | http | go | client | mcp
 	Permission       string            `yaml:"permission"`
 	Condition        string            `yaml:"condition"`
 	Description      string            `yaml:"description"`
@@ -147,6 +149,10 @@ type Tool struct {
 	Parameters       map[string]any    `yaml:"parameters"`
 	Timeout          time.Duration     `yaml:"timeout"`
 	MaxResponseBytes int64             `yaml:"max_response_bytes"`
+	// Server, MCPTool and Pin declare a type: mcp tool (see MCPServer).
+	Server  string `yaml:"server"`
+	MCPTool string `yaml:"tool"`
+	Pin     string `yaml:"pin"`
 }
 
 // Agent is a named assistant.

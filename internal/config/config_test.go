@@ -164,9 +164,13 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 	}
 	p := filepath.Join(dir, DevConfigFile)
 	os.WriteFile(p, y, 0o600)
-	c, err := Load(p, env(nil))
+	c, err := Load(p, env(map[string]string{"GATEHOUSE_SELF": "/usr/local/bin/gatehouse"}))
 	if err != nil {
 		t.Fatalf("the dev config does not load: %v\n%s", err, y)
+	}
+	if kb := c.MCPServers["demo_kb"]; len(kb.Command) != 3 || kb.Command[0] != "/usr/local/bin/gatehouse" || c.Tools["kb_read"].Server != "demo_kb" ||
+		!strings.Contains(c.Tools["kb_read"].Condition, "path_within") {
+		t.Errorf("dev config MCP example: %+v %+v", kb, c.Tools["kb_read"])
 	}
 	if c.Model.Provider != "offline" || len(c.Auth.APIKeys) != 4 || c.Auth.APIKeys[3].Claims["customer_id"] != "C-100" ||
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {

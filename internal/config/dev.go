@@ -112,6 +112,10 @@ tools:
                     description: "Send an e-mail to a colleague at the bank",
                     parameters: {type: object, required: [to, subject, body],
                                  properties: {to: {type: string}, subject: {type: string}, body: {type: string}}}}
+  # a tool of an MCP server (the demo knowledge base below): only public
+  # documents; path_within resolves .., . and // before comparing
+  kb_read:         {type: mcp, server: demo_kb, tool: kb_read, permission: claims.read,
+                    condition: 'path_within(args.path, "/kb/public")'}
   # an operator's own tool:
   # crm_lookup: {type: http, method: GET, url: "https://crm.internal/customers/{customer_id}",
   #              headers: {Authorization: "Bearer ${CRM_TOKEN}"}, permission: crm.read,
@@ -122,8 +126,15 @@ agents:
   support_agent:
     default: true
     system_message: "You are a concise support assistant for authenticated users."
-    tools: [claims_status, payments_lookup, policy_update]
+    tools: [claims_status, payments_lookup, policy_update, kb_read]
     max_tool_rounds: 8
+
+mcp_servers:                    # MCP servers whose tools are declared above (type: mcp)
+  # a stdio server gatehouse starts, restarts and stops: here its own demo
+  # knowledge base (GATEHOUSE_SELF is this gatehouse program). Streamable
+  # HTTP servers: {url: "https://.../mcp", headers: {Authorization: "Bearer ${DOCS_TOKEN}"}}
+  demo_kb: {command: ["${GATEHOUSE_SELF}", "mcp", "demo-server"]}
+  # docs: {command: ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
 
 passthrough:                    # client-side agents through /v1/chat/completions
   models:

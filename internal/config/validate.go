@@ -42,6 +42,7 @@ func (c *Config) Validate() error {
 	c.Passthrough.check(c, bad)
 	c.checkConsole(bad)
 	c.Telemetry.check(bad)
+	c.checkMCP(bad)
 	return errors.Join(errs...)
 }
 
@@ -149,8 +150,10 @@ func (c *Config) checkTools(bad func(string, string, ...any)) {
 			if t.Parameters == nil {
 				bad(key+".parameters", "is required for client tools: every call is checked against it")
 			}
+		case "mcp":
+			// checkMCP checks the server, tool and pin.
 		default:
-			bad(key+".type", "must be builtin, http, go or client, not %q", t.Type)
+			bad(key+".type", "must be builtin, http, go, client or mcp, not %q", t.Type)
 		}
 		if c.goTools[name] && t.Type != "go" {
 			bad(key+".type", "%q is registered by the program; declare it with type: go (to set its policy) or not at all", name)

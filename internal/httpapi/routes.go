@@ -32,6 +32,10 @@ func (s *Server) routes(mux registrar) {
 	mux.Handle("GET /v1/models", openAIRoute(s.protect("respond", s.handleModels())))
 	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
+	mcp := s.protect(mcpPermission, s.handleMCP())
+	mux.Handle("POST /mcp", mcp)
+	mux.Handle("GET /mcp", mcp)
+	mux.Handle("DELETE /mcp", mcp)
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	if s.AuditLog != nil {
 		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))

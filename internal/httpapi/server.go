@@ -58,6 +58,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// ServedTools are the tools gatehouse runs (every type but client),
+	// offered on /mcp in ToolOrder.
+	ServedTools map[string]*agent.Tool
+	ToolOrder   []string
 	// Passthrough governs pass-through models; nil when none are configured.
 	Passthrough *passthrough.Service
 	// Loaded is when the config was loaded (the models' "created").
@@ -120,6 +124,9 @@ type Deps struct {
 	Reload func(ctx context.Context) (*Runtime, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
+	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
+	// a server that is down is named there, without making gatehouse unready.
+	MCPStatus func() any
 	// AuditLog answers /admin/audit and /admin/audit/verify; nil: those
 	// routes are not served.
 	AuditLog audit.Store
