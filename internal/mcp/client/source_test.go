@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -165,6 +166,20 @@ func TestSource_RugPullDisablesChangedTool(t *testing.T) {
 	}
 	if strings.Contains(string(got), "server-own") {
 		t.Error("the server's credential was echoed into _meta")
+	}
+	if strings.Contains(string(got), "traceparent") {
+		t.Errorf("a traceparent without a span: %s", got)
+	}
+	// Within a run's span, its trace context goes along in _meta.
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID: trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}, TraceFlags: trace.FlagsSampled})
+	a, _ := echo.Decode([]byte(`{"text":"traced"}`))
+	traced, err := echo.Call(trace.ContextWithSpanContext(context.Background(), sc), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := json.Marshal(traced); !strings.Contains(string(got), `traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01`) {
+		t.Errorf("traced call's _meta: %s", got)
 	}
 	if spec := echo.Spec(); spec.Name != "remote_echo" || spec.Description != "echoes its text" {
 		t.Errorf("spec = %+v", spec)

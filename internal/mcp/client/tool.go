@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
@@ -86,6 +88,15 @@ func (t *Tool) Call(ctx context.Context, args tools.Args) (any, error) {
 	meta := map[string]any{}
 	if p := principal.From(ctx); p != nil {
 		meta[MetaSubject], meta[MetaIssuer], meta[MetaMethod] = p.Subject, p.Issuer, string(p.Method)
+	}
+	// The run's trace context, as MCP carries it: traceparent and
+	// tracestate in _meta (W3C Trace Context; nothing without a span).
+	h := http.Header{}
+	telemetry.Inject(ctx, h)
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if v := h.Get(k); v != "" {
+			meta[k] = v
+		}
 	}
 	res, err := t.src.Call(ctx, t.remote, args, meta)
 	if err != nil {
