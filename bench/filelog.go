@@ -83,22 +83,18 @@ func (l *fileLog) write(buf []byte) error {
 }
 
 // Append writes the events' canonical encodings, one per line.
-func (l *fileLog) Append(_ context.Context, events []audit.Event) error {
+func (l *fileLog) Append(_ context.Context, events []audit.Sealed) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf = l.buf[:0]
 	for _, e := range events {
-		b, err := audit.EncodeCanonical(e)
-		if err != nil {
-			return err
-		}
-		l.buf = append(append(l.buf, b...), '\n')
+		l.buf = append(append(l.buf, e.Canonical...), '\n')
 	}
 	if err := l.write(l.buf); err != nil {
 		return err
 	}
 	for _, e := range events {
-		l.heads[e.ChainID] = e
+		l.heads[e.ChainID] = e.Event
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -21,10 +20,10 @@ import (
 // The gateway child is this binary run with childEnv set; it reads its
 // config path and switches from the environment.
 const (
-	childEnv        = "GATEHOUSE_BENCH_GATEWAY_CONFIG"
-	childSinkEnv    = "GATEHOUSE_BENCH_SINK" // sinkNoop or sinkFileLog
-	childProfileEnv = "GATEHOUSE_BENCH_CPUPROFILE"
-	auditKey        = "bench-audit-hmac-key-0123456789abcdef"
+	childEnv      = "GATEHOUSE_BENCH_GATEWAY_CONFIG"
+	childSinkEnv  = "GATEHOUSE_BENCH_SINK"  // sinkNoop or sinkFileLog
+	childPprofEnv = "GATEHOUSE_BENCH_PPROF" // "1": serve net/http/pprof on a loopback debug listener
+	auditKey      = "bench-audit-hmac-key-0123456789abcdef"
 
 	sinkNoop    = "noop"
 	sinkFileLog = "filelog"
@@ -45,16 +44,12 @@ func gatewayMain(getenv func(string) string) error {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	if path := getenv(childProfileEnv); path != "" {
-		f, err := os.Create(path)
+	if getenv(childPprofEnv) != "" {
+		stop, err := serveDebug()
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	opts := app.Options{
 		ConfigPath: getenv(childEnv), Addr: "127.0.0.1:0", Getenv: getenv,
@@ -103,6 +98,8 @@ type gateway struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	done  chan error
+	term  bool   // stopped by SIGTERM (Portkey), not by closing stdin
+	debug string // base URL of the pprof listener, when it has one
 }
 
 // gatewaySpec says how to configure one gateway.
@@ -114,7 +111,7 @@ type gatewaySpec struct {
 	jwksFile  string // non-empty adds the RS256 issuer
 	cacheSize int
 	sink      string // "", sinkNoop or sinkFileLog: replaces the configured audit log
-	profile   string
+	pprof     bool   // serve pprof on a loopback debug listener
 }
 
 const configTemplate = `server:
@@ -134,12 +131,19 @@ auth:
 {{JWT}}
 authz:
   roles:
-    customer: [respond, claims.read, payments.read]
+    customer: [respond, claims.read, payments.read, llm.use, email.send]
 tools:
   claims_status:   {type: builtin, permission: claims.read}
   payments_lookup: {type: builtin, permission: payments.read,
                     condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
   policy_update:   {type: builtin, permission: policy.write}
+  send_email:      {type: client, permission: email.send, condition: 'args.to.endsWith("@bank.example")',
+                    description: "Send an e-mail",
+                    parameters: {type: object, required: [to, subject, body],
+                                 properties: {to: {type: string}, subject: {type: string}, body: {type: string}}}}
+passthrough:
+  models:
+    ` + passModel + `: {permission: llm.use}
 agents:
   support_agent:
     default: true
@@ -192,9 +196,15 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	if s.sink != "" {
 		cmd.Env = append(cmd.Env, childSinkEnv+"="+s.sink)
 	}
-	if s.profile != "" {
-		cmd.Env = append(cmd.Env, childProfileEnv+"="+s.profile)
+	if s.pprof {
+		cmd.Env = append(cmd.Env, childPprofEnv+"=1")
 	}
+	return startChild(ctx, cmd, stderr)
+}
+
+// startChild starts cmd and waits until it prints "listening BASE" on a
+// line of its stdout.
+func startChild(ctx context.Context, cmd *exec.Cmd, stderr io.Writer) (*gateway, error) {
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stdin, err := cmd.StdinPipe()
@@ -213,8 +223,16 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			// The debug line comes first; the channel send below orders
+			// this write before the reader's.
+			if base, ok := strings.CutPrefix(sc.Text(), "pprof "); ok {
+				g.debug = base
+			}
 			if base, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				lines <- base
+				select {
+				case lines <- base:
+				default:
+				}
 			}
 		}
 	}()
@@ -223,20 +241,24 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	case g.base = <-lines:
 		return g, nil
 	case err := <-g.done:
-		return nil, fmt.Errorf("gateway exited before listening: %v", err)
+		return nil, fmt.Errorf("exited before listening: %v", err)
 	case <-time.After(30 * time.Second):
 		g.stop()
-		return nil, fmt.Errorf("gateway did not start within 30 s")
+		return nil, fmt.Errorf("did not start within 30 s")
 	case <-ctx.Done():
 		g.stop()
 		return nil, ctx.Err()
 	}
 }
 
-// stop closes the child's stdin (a graceful shutdown) and kills it if it
-// has not exited within 15 s.
+// stop closes the child's stdin (a gatehouse child's graceful shutdown;
+// a child that ignores its stdin gets SIGTERM) and kills it if it has not
+// exited within 15 s.
 func (g *gateway) stop() {
 	g.stdin.Close()
+	if g.term {
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-g.done:
 	case <-time.After(15 * time.Second):

@@ -62,9 +62,22 @@ func (s *sample) quantiles() (p50, p90, p99, mx time.Duration) {
 	return at(0.50), at(0.90), at(0.99), l[len(l)-1]
 }
 
+// runFunc makes one run (or request) and checks its answer. It returns
+// the moment its latency ends: zero for when it returns, else an earlier
+// mark (the streaming scenarios' first content byte).
+type runFunc func(context.Context) (time.Time, error)
+
+// latency is from start to the run's mark, or to now without one.
+func latency(start, mark time.Time) time.Duration {
+	if mark.IsZero() {
+		return time.Since(start)
+	}
+	return mark.Sub(start)
+}
+
 // closedLoop runs conns workers back to back for d (and no more than
-// maxRuns runs in all).
-func closedLoop(ctx context.Context, conns int, d time.Duration, run func(context.Context) error) sample {
+// maxSamples runs in all).
+func closedLoop(ctx context.Context, conns int, d time.Duration, run runFunc) sample {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	per := make([]sample, conns)
@@ -75,8 +88,8 @@ func closedLoop(ctx context.Context, conns int, d time.Duration, run func(contex
 			s := &per[i]
 			for ctx.Err() == nil && s.runs < maxSamples/conns {
 				t0 := time.Now()
-				err := run(context.WithoutCancel(ctx))
-				s.record(time.Since(t0), err)
+				mark, err := run(context.WithoutCancel(ctx))
+				s.record(latency(t0, mark), err)
 			}
 		})
 	}
@@ -93,7 +106,7 @@ func closedLoop(ctx context.Context, conns int, d time.Duration, run func(contex
 // whether or not earlier runs finished (up to maxInflight at once), and
 // measures each run's latency from its intended start, so a stall is
 // charged to every run it delayed (no coordinated omission).
-func openLoop(ctx context.Context, rate float64, d time.Duration, maxInflight int, run func(context.Context) error) sample {
+func openLoop(ctx context.Context, rate float64, d time.Duration, maxInflight int, run runFunc) sample {
 	total := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	sem := make(chan struct{}, maxInflight)
@@ -111,8 +124,8 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, maxInflight in
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			err := run(ctx)
-			lat := time.Since(intended)
+			mark, err := run(ctx)
+			lat := latency(intended, mark)
 			mu.Lock()
 			out.record(lat, err)
 			mu.Unlock()

@@ -6,8 +6,9 @@
 // next to the floor D: the same two upstream calls made directly. It prints
 // one table, the ratios between scenarios and PASS/MISS per target.
 //
-//	go run ./bench            # full run, ~5 minutes on 2 cores
-//	go run ./bench -quick     # ~30 s smoke run
+//	go run ./bench                     # full run, ~5 minutes on 2 cores
+//	go run ./bench -quick              # ~40 s smoke run
+//	go run ./bench -profile /tmp/prof  # also pprof profiles of G at 300 runs/s
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,7 +35,8 @@ type options struct {
 	delay       time.Duration // upstream's fixed delay per call
 	scenarios   []string
 	pgDSN       string
-	cpuProfile  string // CPU profile of the G gateway process
+	profileDir  string // pprof CPU and allocation profiles of G at the open-loop rate
+	portkeyDir  string // bench/portkey, found from the working directory when empty
 	maxInflight int
 }
 
@@ -41,7 +44,7 @@ func defaultOptions() options {
 	return options{
 		rounds: 2, segment: 6 * time.Second, warmup: 2 * time.Second, soak: 60 * time.Second,
 		rate: 300, conns: 32, maxInflight: 2000,
-		scenarios: allScenarios,
+		scenarios: defaultScenarios,
 		pgDSN:     "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 	}
 }
@@ -75,9 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.rate, "rate", o.rate, "open-loop rate, runs/s")
 	fs.IntVar(&o.conns, "conns", o.conns, "closed-loop connections")
 	fs.DurationVar(&o.delay, "delay", o.delay, "fixed upstream delay per model call")
-	list := fs.String("scenarios", strings.Join(o.scenarios, ","), "scenarios to run")
+	list := fs.String("scenarios", strings.Join(o.scenarios, ","), "scenarios to run (all: "+strings.Join(allScenarios, ",")+")")
 	fs.StringVar(&o.pgDSN, "pg", o.pgDSN, "PostgreSQL for G-pg (a scratch database is created and dropped); empty skips it")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the G gateway process to this file")
+	fs.StringVar(&o.profileDir, "profile", "", "after the rounds, profile the G gateway in open loop and write cpu-G.pprof and allocs-G(-before).pprof to this directory")
+	fs.StringVar(&o.portkeyDir, "portkey-dir", "", "the directory holding serve.mjs and the pinned package-lock.json (default bench/portkey)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -106,6 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ","))
 		}
 		o.scenarios = append(o.scenarios, s)
+	}
+	if o.profileDir != "" && !slices.Contains(o.scenarios, scG) {
+		return o, fmt.Errorf("-profile needs scenario G")
 	}
 	if o.rounds < 1 || o.segment <= 0 || o.rate <= 0 || o.conns < 1 {
 		return o, fmt.Errorf("rounds, duration, rate and conns must be positive")

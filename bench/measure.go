@@ -28,10 +28,11 @@ type soakResult struct {
 
 // results are everything measured.
 type results struct {
-	rows    map[[2]string]*row
-	hwm     map[string]int64 // each gateway's peak RSS over the whole run
-	soak    *soakResult
-	elapsed time.Duration
+	rows       map[[2]string]*row
+	hwm        map[string]int64 // each gateway's peak RSS over the whole run
+	soak       *soakResult
+	profileErr string
+	elapsed    time.Duration
 }
 
 func (r *results) get(scenario, mode string) *row { return r.rows[[2]string{scenario, mode}] }
@@ -52,6 +53,10 @@ func measure(ctx context.Context, o options, e *env, progress io.Writer) *result
 			return res
 		}
 		fmt.Fprintf(progress, "warm-up %s\n", t.name)
+		if openOnly[t.name] {
+			openLoop(ctx, o.rate, o.warmup, o.maxInflight, t.run)
+			continue
+		}
 		closedLoop(ctx, o.conns, o.warmup, t.run)
 	}
 	for round := range o.rounds {
@@ -61,6 +66,9 @@ func measure(ctx context.Context, o options, e *env, progress io.Writer) *result
 				if ctx.Err() != nil {
 					return res
 				}
+				if mode == modeClosed && openOnly[t.name] {
+					continue
+				}
 				fmt.Fprintf(progress, "round %d/%d %-6s %s\n", round+1, o.rounds, mode, t.name)
 				segment(ctx, o, t, mode, res)
 			}
@@ -69,6 +77,11 @@ func measure(ctx context.Context, o options, e *env, progress io.Writer) *result
 	if t := e.target(scG); t != nil && t.gw != nil && o.soak > 0 && ctx.Err() == nil {
 		fmt.Fprintf(progress, "soak %s %s at saturation\n", scG, o.soak)
 		res.soak = soak(ctx, o, t)
+	}
+	if t := e.target(scG); o.profileDir != "" && t != nil && ctx.Err() == nil {
+		if err := profileG(ctx, o, t, o.profileDir, progress); err != nil {
+			res.profileErr = err.Error()
+		}
 	}
 	for _, t := range live {
 		if t.gw != nil {

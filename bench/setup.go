@@ -23,6 +23,11 @@ import (
 // Scenario names, in table order.
 const (
 	scD          = "D"
+	scD1         = "D1"
+	scPortkey    = "Portkey"
+	scGP         = "GP"
+	scDStream    = "D-stream"
+	scGStream    = "G-stream"
 	scG          = "G"
 	scJWT        = "G-jwt"
 	scJWTNoCache = "G-jwt-nocache"
@@ -33,10 +38,24 @@ const (
 	jwtAudience  = "gatehouse"
 )
 
-var allScenarios = []string{scD, scG, scJWT, scJWTNoCache, scNoAudit, scFileLog, scPG}
+// allScenarios are every scenario, in table order; defaultScenarios are
+// those a plain run measures (the issue's).
+var (
+	allScenarios     = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream}
+	defaultScenarios = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
+)
+
+// openOnly are the scenarios measured in open loop only: their latency is
+// time to first content byte, which saturation does not tell about.
+var openOnly = map[string]bool{scDStream: true, scGStream: true}
 
 var descriptions = map[string]string{
-	scD:          "floor: the generator makes the two upstream calls itself",
+	scD1:         "floor for one request: the generator sends GP's request to the upstream itself",
+	scPortkey:    "the peer: GP's request through the Portkey gateway (npm @portkey-ai/gateway, no auth, no audit), x-portkey-provider openai + custom host",
+	scGP:         "/v1/chat/completions governed pass-through: API key, the client tool send_email checked and offered, SQLite audit (run.started + run.finished durable)",
+	scD:          "floor for a run: the generator makes the two upstream calls itself",
+	scDStream:    "floor for streaming: time to the upstream's first content byte, asked directly (stream: true)",
+	scGStream:    "time to first content byte through the agent model on /v1/chat/completions (stream: true), SQLite audit",
 	scG:          "/v1/chat: API key, CEL-gated payments_lookup, builtin tool, SQLite audit (fsync, content: hmac)",
 	scJWT:        "G with an RS256 JWT instead of the API key, verified-token cache on",
 	scJWTNoCache: "G with an RS256 JWT, cache off (auth.jwt.cache_size: -1): a signature check per run",
@@ -56,8 +75,8 @@ func known(s string) bool {
 // target is one scenario ready to be loaded.
 type target struct {
 	name string
-	gw   *gateway // nil for D
-	run  func(context.Context) error
+	gw   *gateway // nil for the floors (D, D1, D-stream)
+	run  runFunc
 	note string // why it was skipped, when run is nil
 }
 
@@ -108,15 +127,32 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 	for _, name := range o.scenarios {
 		t := &target{name: name}
 		e.targets = append(e.targets, t)
-		if name == scD {
+		switch name {
+		case scD:
 			t.run = direct(client, up)
+			continue
+		case scD1:
+			t.run = directPass(client, up)
+			continue
+		case scDStream:
+			t.run = streamRun(client, up+"/chat/completions", streamBody("bench-model"), "sk-bench")
+			continue
+		case scPortkey:
+			gw, err := startPortkey(ctx, o.portkeyDir, stderr)
+			if err != nil {
+				t.note = err.Error()
+				continue
+			}
+			e.closers = append(e.closers, gw.stop)
+			t.gw = gw
+			t.run = viaPortkey(client, gw.base, up)
 			continue
 		}
 		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name]}
 		tokens := []string{key}
 		switch name {
 		case scG:
-			spec.profile = o.cpuProfile
+			spec.pprof = o.profileDir != ""
 		case scJWT, scJWTNoCache:
 			jwks, toks, err := rsaIssuer(16)
 			if err != nil {
@@ -148,7 +184,14 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		}
 		e.closers = append(e.closers, gw.stop)
 		t.gw = gw
-		t.run = viaGateway(client, gw.base, tokens)
+		switch name {
+		case scGP:
+			t.run = viaPassthrough(client, gw.base, key)
+		case scGStream:
+			t.run = streamRun(client, gw.base+"/v1/chat/completions", streamBody("support_agent"), key)
+		default:
+			t.run = viaGateway(client, gw.base, tokens)
+		}
 	}
 	return e, nil
 }

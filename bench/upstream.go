@@ -17,14 +17,32 @@ import (
 const (
 	question    = "What payments has customer C-100 made?"
 	finalAnswer = "Customer C-100 made 2 payments."
+
+	// passModel is the pass-through model (GP, Portkey, D1); the upstream
+	// answers it with passAnswer.
+	passModel  = "bench-pass"
+	passAnswer = "Your payments are listed in the portal."
+	// streamQuestion asks the agent for an answer without a tool, which
+	// the upstream streams in streamChunks.
+	streamQuestion = "Say hello."
 )
+
+// streamChunks are the streamed answer's pieces; the first is what time
+// to first content byte waits for.
+var streamChunks = []string{"Hello", " from", " the", " model."}
 
 // startUpstream serves the scripted model on loopback: a tool call to
 // payments_lookup for C-100, then, once a tool result is in the
-// conversation, the final answer. It returns the base URL ending in /v1.
+// conversation, the final answer; passAnswer to the pass-through model;
+// streamChunks to streamQuestion. It returns the base URL ending in /v1.
 func startUpstream(delay time.Duration) (string, func(), error) {
 	h := llmtest.NewHandler(func(_ int, req *llmtest.Request) llmtest.Reply {
-		if req.Last().Role == "tool" {
+		switch {
+		case req.Model == passModel:
+			return llmtest.Reply{Content: passAnswer, Delay: delay}
+		case req.Last().Text() == streamQuestion:
+			return llmtest.Reply{Chunks: streamChunks, Delay: delay}
+		case req.Last().Role == "tool":
 			return llmtest.Reply{Content: finalAnswer, Delay: delay}
 		}
 		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_1", "payments_lookup", `{"customer_id":"C-100"}`)}, Delay: delay}
@@ -74,7 +92,7 @@ type completion struct {
 
 // direct returns D's run: both upstream calls, each answer decoded and
 // checked, as a client calling the model itself would.
-func direct(client *http.Client, upstream string) func(context.Context) error {
+func direct(client *http.Client, upstream string) runFunc {
 	bodies := directBodies()
 	url := upstream + "/chat/completions"
 	call := func(ctx context.Context, body []byte) (*completion, error) {
@@ -102,57 +120,71 @@ func direct(client *http.Client, upstream string) func(context.Context) error {
 		}
 		return &c, nil
 	}
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (time.Time, error) {
 		c, err := call(ctx, bodies[0])
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if len(c.Choices[0].Message.ToolCalls) != 1 {
-			return fmt.Errorf("upstream: want one tool call")
+			return time.Time{}, fmt.Errorf("upstream: want one tool call")
 		}
 		if c, err = call(ctx, bodies[1]); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if m := c.Choices[0].Message; m.Content == nil || *m.Content != finalAnswer {
-			return fmt.Errorf("upstream: want the final answer")
+			return time.Time{}, fmt.Errorf("upstream: want the final answer")
 		}
-		return nil
+		return time.Time{}, nil
 	}
 }
 
 // viaGateway returns a G run: POST /v1/chat with the next token, checked
 // for 200, the allowed tool call and the final answer.
-func viaGateway(client *http.Client, base string, tokens []string) func(context.Context) error {
+func viaGateway(client *http.Client, base string, tokens []string) runFunc {
 	url := base + "/v1/chat"
 	body := []byte(`{"message":"` + question + `"}`)
 	allowed := []byte(`"decision":"allow"`)
 	answer := []byte(finalAnswer)
 	var next atomic.Uint64
-	return func(ctx context.Context) error {
+	return func(ctx context.Context) (time.Time, error) {
 		tok := tokens[next.Add(1)%uint64(len(tokens))]
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		b, err := post(ctx, client, url, body, http.Header{"Authorization": {"Bearer " + tok}})
 		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("gateway status %d: %.200s", resp.StatusCode, b)
+			return time.Time{}, err
 		}
 		if !bytes.Contains(b, allowed) || !bytes.Contains(b, answer) {
-			return fmt.Errorf("gateway answer lacks the allowed tool call or the final answer: %.200s", b)
+			return time.Time{}, fmt.Errorf("gateway answer lacks the allowed tool call or the final answer: %.200s", b)
 		}
-		return nil
+		return time.Time{}, nil
 	}
+}
+
+// post sends a JSON body with the headers and returns the answer's body,
+// an error unless the status is 200.
+func post(ctx context.Context, client *http.Client, url string, body []byte, h http.Header) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+	}
+	return b, nil
 }
 
 // newClient is the generator's HTTP client: enough idle connections that
@@ -161,5 +193,9 @@ func newClient(conns int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 4 * conns
 	t.MaxIdleConnsPerHost = 2 * conns
+	// Under Node's 5 s keep-alive timeout: a connection the Portkey
+	// gateway closed while idle between segments would be reused and
+	// reset (a POST is not retried).
+	t.IdleConnTimeout = 3 * time.Second
 	return &http.Client{Transport: t, Timeout: 20 * time.Second}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -108,7 +109,9 @@ func TestBounds_NoEventFieldOrLogLineGrowsWithTheRequest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %.40s as %s: %v", rq.method, rq.path, name, err)
 			}
+			raw, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			g.checkAPI(hr, resp.StatusCode, resp.Header, raw)
 			sent++
 			if resp.StatusCode >= 500 && resp.StatusCode != http.StatusBadGateway {
 				t.Errorf("%.40s %.60s as %s: %d", rq.method, rq.path, name, resp.StatusCode)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/openapitest"
 	"github.com/gatehousehq/gatehouse/internal/store/storetest"
 )
 
@@ -36,6 +37,19 @@ type gateway struct {
 	stderr      *syncBuffer
 	env         map[string]string
 	stop        func() error
+
+	// api validates every response the tests receive against the OpenAPI
+	// document (made on first use).
+	apiOnce sync.Once
+	api     *openapitest.Validator
+}
+
+// checkAPI fails the test when a response to req is not as openapi.json
+// describes it.
+func (g *gateway) checkAPI(req *http.Request, status int, header http.Header, body []byte) {
+	g.t.Helper()
+	g.apiOnce.Do(func() { g.api = openapitest.New(g.t) })
+	g.api.Check(g.t, req, status, header, body)
 }
 
 type gwOptions struct {
@@ -67,7 +81,7 @@ authz:
   roles:
     viewer: [read]
     agent: [read, respond, claims.read]
-    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write]
+    admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write]
     customer: [respond, claims.read, payments.read]
 tools:
   claims_status:   {type: builtin, permission: claims.read}
@@ -241,6 +255,7 @@ func (g *gateway) send(req *http.Request) response {
 	if resp.Header.Get("X-Request-Id") == "" {
 		g.t.Errorf("%s %s: no X-Request-Id", req.Method, req.URL.Path)
 	}
+	g.checkAPI(req, resp.StatusCode, resp.Header, raw)
 	return r
 }
 

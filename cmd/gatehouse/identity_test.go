@@ -439,6 +439,7 @@ func (g *gateway) try(client *http.Client, method, path, token string, body any)
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.body)
+	g.checkAPI(req, resp.StatusCode, resp.Header, raw)
 	return r, nil
 }
 

@@ -155,6 +155,7 @@ func TestReload_RestartOnlySettingsAreRefused(t *testing.T) {
 		{"sessions store", "sessions.db", "sessions2.db", "sessions.dsn"},
 		{"demo store", "demo.db", "demo2.db", "demo"},
 		{"shutdown timeout", "request_timeout: 20s", "request_timeout: 20s\n  shutdown_timeout: 9s", "server.shutdown_timeout"},
+		{"metrics listener", "request_timeout: 20s", "request_timeout: 20s\n  metrics_addr: \"127.0.0.1:0\"", "server.metrics_addr"},
 		{"tls", "max_body_bytes: 1048576", "max_body_bytes: 1048576\n  tls: {cert_file: " + g.dir + "/c.pem, key_file: " + g.dir + "/k.pem}", "server.tls"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

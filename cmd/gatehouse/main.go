@@ -37,6 +37,8 @@ Usage:
   gatehouse token --subject S --roles r1,r2 [--ttl 1h] [--claim k=v] [--data-dir DIR]
   gatehouse audit verify|tail|export|hash ...
   gatehouse config check FILE
+  gatehouse mcp list SERVER --config FILE
+  gatehouse mcp demo-server               (a stdio MCP server for the quickstart)
 `
 
 // run is the whole program; main only adapts it to the process.
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return runConfig(ctx, args[1:], getenv, stdout, stderr)
+	case "mcp":
+		return runMCP(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -153,6 +153,13 @@ func TestInterop_OpenAISDKAndAgentsSDK(t *testing.T) {
 		t.Errorf("%d error paths checked, want 17", errs)
 	}
 
+	// The agent may not wire money: the model was never shown wire_money.
+	for _, r := range g.upstream.Requests() {
+		if slices.Contains(r.ToolNames(), "wire_money") {
+			t.Fatalf("the upstream model was offered wire_money: %v", r.ToolNames())
+		}
+	}
+
 	evs := openAuditLog(t, sqliteAuditDSN(g)).all()
 	byRun := func(run string) []audit.Event {
 		var out []audit.Event

@@ -8,10 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Runner runs agents. It is safe for concurrent use.
@@ -24,6 +27,8 @@ type Runner struct {
 	Audit        audit.Sink
 	Log          *slog.Logger
 	Now          func() time.Time
+	// Tracer makes the run's spans; nil: none.
+	Tracer trace.Tracer
 }
 
 // RunRequest is one run's input.
@@ -91,6 +96,9 @@ func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
 func (r *Runner) run(ctx context.Context, req RunRequest, first string, body func(context.Context, audit.Event, *runLog) (*Result, error)) (*Result, error) {
 	start := r.Now()
 	a := req.Agent
+	ctx, span := r.startRun(ctx, req)
+	outcome := OutcomeError
+	defer func() { endRun(span, outcome) }()
 	if a.Limits.RunTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, a.Limits.RunTimeout, ErrRunTimeout)
@@ -162,6 +170,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	if err := log.record(rctx, finished); err != nil {
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
+	outcome = finished.Outcome
 	if res.Paused == nil || runErr != nil {
 		log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
 	}
@@ -285,7 +294,7 @@ func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
 	var defs []llm.ToolDef
 	for _, name := range a.Order {
 		t := a.Tools[name]
-		if !r.Perms.Visible(p, t.Policy) {
+		if !r.Perms.Visible(p, t.Policy) || tools.DisabledReason(t.Impl) != "" {
 			continue
 		}
 		s := t.Impl.Spec()

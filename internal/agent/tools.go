@@ -37,9 +37,9 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
 		slots = make(chan struct{}, n)
 	}
-	shown := make(map[string]bool, len(offered))
+	shown := make(map[string]*Tool, len(offered))
 	for _, d := range offered {
-		shown[d.Name] = true
+		shown[d.Name] = req.Agent.Tools[d.Name]
 	}
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
@@ -94,111 +94,52 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 //
 // An allowed call whose tool needs approval for these arguments is held:
 // its approval.requested event is durable, and it is returned, not run.
-func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]bool, c llm.ToolCall) (string, ToolCallRecord, *Held, error) {
-	rec := ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
-	decided := base
-	decided.Type = audit.TypeToolDecided
-	decided.Content = map[string]string{"arguments": c.Arguments}
-
-	var args tools.Args
-	var d authz.Decision
-	status := "denied"
-	t, exists := req.Agent.Tools[c.Name]
-	if exists {
-		decided.Resource = "tool:" + c.Name
-	} else {
-		// A name the model made up may carry the user's words: it is
-		// content, kept per audit.content; only configured names are clear.
-		decided.Resource = unknownTool
-		decided.Content["tool"] = c.Name
-	}
-	switch {
-	case !exists:
-		d = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that is not configured"}
-		rec.Reason = fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))
-	case !shown[c.Name]:
-		d = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", c.Name)}
-	default:
-		var err error
-		raw := c.Arguments
-		if strings.TrimSpace(raw) == "" {
-			raw = "{}" // some models send nothing for a tool without arguments
-		}
-		args, err = t.Decode([]byte(raw))
-		if err != nil {
-			// The decoder's message may quote the model's keys: the caller
-			// sees it, the log keeps it as content and only a redacted
-			// version in clear.
-			reason := "invalid arguments"
-			var re redacter
-			if errors.As(err, &re) {
-				reason = re.Redacted()
-			}
-			d = authz.Decision{Rule: "argument schema of " + c.Name, Reason: reason}
-			rec.Reason = err.Error()
-			decided.Content["error"] = err.Error()
-			status = "invalid_arguments"
-		} else {
-			d = r.Perms.AuthorizeTool(ctx, req.Principal, t.Policy, args)
-		}
-	}
-	if d.Allow && t.Policy.Approval != nil {
+func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered map[string]*Tool, c llm.ToolCall) (string, ToolCallRecord, *Held, error) {
+	_, exists := req.Agent.Tools[c.Name]
+	actx, authSpan := r.startAuthorize(ctx, toolSpanName(exists, c.Name), c.ID)
+	g := Gate(actx, r.Perms, req.Principal, base, req.Agent.Tools, offered, c)
+	if g.Decision.Allow && g.Tool.Policy.Approval != nil {
 		// Only a call that is allowed can be sent for approval.
-		need, err := t.Policy.Approval.Needed(ctx, req.Principal, args)
+		need, err := g.Tool.Policy.Approval.Needed(actx, req.Principal, g.Args)
 		switch {
 		case err != nil:
-			d = authz.Decision{Rule: "approval of " + c.Name + ": " + t.Policy.Approval.WhenSource,
-				Reason: "the tool's approval condition could not be evaluated for this call", Detail: err.Error()}
+			g = g.Refused(authz.Decision{Rule: "approval of " + c.Name + ": " + g.Tool.Policy.Approval.WhenSource,
+				Reason: "the tool's approval condition could not be evaluated for this call", Detail: err.Error()})
 		case need:
-			rec, held, err := r.hold(ctx, base, log, t, c, args, d)
+			rec, held, err := r.hold(actx, base, log, g.Tool, c, g.Args, g.Decision)
+			endAuthorize(authSpan, g.Event, err)
 			return "", rec, held, err
 		}
 	}
-	rec.Rule = d.Rule
-	if rec.Reason == "" {
-		rec.Reason = d.Reason
-	}
-	decided.Rule, decided.Reason = d.Rule, d.Reason
-	if d.Detail != "" {
-		// The caller and the model sent these values; the log keeps them
-		// per audit.content.
-		rec.Reason = d.Reason + ": " + d.Detail
-		decided.Content["error"] = d.Detail
-	}
-	if d.Allow {
-		rec.Decision, decided.Decision = audit.Allow, audit.Allow
-	} else {
-		rec.Decision, decided.Decision = audit.Deny, audit.Deny
-	}
+	rec := g.Record()
+	rec.Status = ""
 	// Durable before the tool runs (fail closed).
-	if err := log.record(ctx, decided); err != nil {
+	err := log.record(actx, g.Event)
+	endAuthorize(authSpan, g.Event, err)
+	if err != nil {
 		rec.Status = "not_run"
 		return "", rec, nil, fmt.Errorf("record tool decision: %w", err)
 	}
 	decidedRec := rec
 	log.emit(Event{Type: EventToolDecided, Call: &decidedRec})
-	if !d.Allow {
-		rec.Status = status
-		kind := "not_authorized"
-		if status == "invalid_arguments" {
-			kind = "invalid_arguments"
-		}
-		return encode(toolError{Error: kind, Tool: c.Name, Reason: rec.Reason}), rec, nil, nil
+	if !g.Decision.Allow {
+		rec.Status = g.Status
+		return g.RefusalContent(), rec, nil, nil
 	}
-	content, rec, err := r.execute(ctx, req, base, log, t, c.Name, args, rec)
+	content, rec, err := r.execute(ctx, req, base, log, g.Tool, c.Name, g.Args, rec)
 	return content, rec, nil, err
 }
 
-// execute runs an allowed call whose decision is durable, and answers the
-// model with its result or error; a returned error (a tool timeout) ends
-// the run.
+// execute runs an allowed call whose decision is durable, and records its
+// tool.finished with the run's next write.
 func (r *Runner) execute(ctx context.Context, req RunRequest, base audit.Event, log *runLog, t *Tool, name string, args tools.Args, rec ToolCallRecord) (string, ToolCallRecord, error) {
-	c := llm.ToolCall{Name: name}
+	c := llm.ToolCall{ID: rec.ID, Name: name}
 	start := r.Now()
-	tctx := ctx
+	tctx, toolSpan := r.startTool(ctx, c.Name, c.ID)
+	defer func() { endTool(toolSpan, rec.Status) }()
 	if req.Agent.Limits.ToolTimeout > 0 {
 		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(ctx, req.Agent.Limits.ToolTimeout)
+		tctx, cancel = context.WithTimeout(tctx, req.Agent.Limits.ToolTimeout)
 		defer cancel()
 	}
 	out, callErr := r.call(tctx, t.Impl, c.Name, args)
@@ -234,6 +175,11 @@ func (r *Runner) execute(ctx context.Context, req RunRequest, base audit.Event, 
 	} else {
 		rec.Status = "ok"
 		finished.Outcome = "ok"
+	}
+	if src, ok := t.Impl.(interface{ Server() (string, string) }); ok {
+		// An MCP tool: which server and which of its tools ran.
+		server, remote := src.Server()
+		finished.Reason = joinReason(finished.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
 	}
 	log.later(finished)
 	finishedRec := rec
@@ -279,6 +225,13 @@ func logName(name string) string {
 		return name
 	}
 	return strings.ToValidUTF8(name[:max], "") + "..."
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func encode(v any) string {

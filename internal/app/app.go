@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/approval"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
@@ -26,9 +28,11 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
 	"github.com/gatehousehq/gatehouse/internal/logbound"
+	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 )
@@ -51,6 +55,10 @@ type Options struct {
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
 	GoTools map[string]GoTool
+	// TracerProvider, when set, makes the spans (tests give the SDK's
+	// in-memory one); else telemetry.otlp_endpoint or the OTEL_* variables
+	// turn on an OTLP exporter, and without them tracing is off.
+	TracerProvider trace.TracerProvider
 }
 
 // GoTool is a tool a Go program registered, with its default policy.
@@ -76,7 +84,7 @@ func (o Options) goToolConfigs() map[string]config.Tool {
 func Run(ctx context.Context, o Options) error {
 	o = o.withDefaults()
 	// Bounded: many logged values come from callers.
-	log := slog.New(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel})))
+	log := slog.New(telemetry.LogHandler(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))))
 	src, err := configSource(o)
 	if err != nil {
 		return err
@@ -85,15 +93,25 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := tracerProvider(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(log)
 	w, modelNote, err := newWiring(cfg, o, log)
 	if err != nil {
 		return err
 	}
+	w.tracer = telemetry.Tracer(tp)
 	st, err := openStores(ctx, cfg, o, &w)
 	if err != nil {
 		return err
 	}
 	defer st.close()
+	// Started after the audit log (tool changes are recorded), stopped
+	// before it closes.
+	w.mcp = newMCPSources(log, w.audit)
+	defer w.mcp.Close()
 	ln, err := listen(cfg)
 	if err != nil {
 		return err
@@ -109,10 +127,16 @@ func Run(ctx context.Context, o Options) error {
 	approvals := newApprovals(st, w)
 	srv := newServer(cfg, loaded, src, o, w, st, rt, approvals)
 	approvals.Resume = srv.ResumeRun
+	w.metrics.RunsInFlight(srv.RunsInFlight)
 	hs, ln, base, err := newHTTPServer(cfg, srv.Handler(), ln, log)
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(cfg, w.metrics, o.Stdout, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	announce(o, src, cfg, log, st.auditLog, ln, base, modelNote)
 
 	sctx, stopSignals := context.WithCancel(ctx)
@@ -125,10 +149,30 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
+// selfEnv names this program in configs (see WithSelf).
+const selfEnv = "GATEHOUSE_SELF"
+
+// WithSelf is getenv, with GATEHOUSE_SELF naming this program when the
+// environment does not: configs use it to start this program's own
+// subcommands as stdio MCP servers (dev mode's demo knowledge base).
+func WithSelf(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || k != selfEnv {
+			return v
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return "gatehouse"
+		}
+		return exe
+	}
+}
+
 func (o Options) withDefaults() Options {
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
+	o.Getenv = WithSelf(o.Getenv)
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -167,7 +211,7 @@ func loadConfig(cfgPath string, o Options) (cfg *config.Config, loaded config.Co
 // newWiring is what every runtime is built with; in dev mode it carries
 // the model dev mode chose, and modelNote says which.
 func newWiring(cfg *config.Config, o Options, log *slog.Logger) (w wiring, modelNote string, err error) {
-	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev}
+	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev, metrics: metrics.New()}
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
 			return w, "", err
@@ -186,6 +230,20 @@ type stores struct {
 	sessions      session.Store
 	approvals     approval.Store
 	closers       []func()
+}
+
+// ready reports whether the audit log accepts writes and the session
+// store answers: /ready fails when either database is unreachable.
+func (s *stores) ready(ctx context.Context) error {
+	if err := s.auditLog.Ready(ctx); err != nil {
+		return err
+	}
+	if p, ok := s.sessions.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("sessions store: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *stores) close() {
@@ -221,6 +279,7 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
 	}
+	w.audit = telemetry.Sink{Next: w.metrics.AuditSink(w.audit), Tracer: w.tracer}
 	sessions, err := store.OpenSessions(ctx, cfg.Sessions.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
@@ -236,6 +295,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no paused runs", sessions)
 	}
 	w.approvals = st.approvals
+	if w.counter, ok = sessions.(httpapi.RateCounter); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T counts no shared rate limits", sessions)
+	}
 	return st, nil
 }
 
@@ -256,8 +318,11 @@ func listen(cfg *config.Config) (net.Listener, error) {
 // newServer is the API over rt, reloading from the same config source.
 func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime, approvals *approval.Service) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
-		Log: w.log, Audit: w.audit, AuthFailures: st.auditLog.RecordAuthFailure, Sessions: st.sessions,
-		Ready: st.auditLog.Ready,
+		Log: w.log, Audit: w.audit, Sessions: st.sessions, Tracer: w.tracer,
+		AuthFailures: func(ctx context.Context, ev audit.Event) error {
+			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
+		},
+		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() },
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {
@@ -272,6 +337,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
 		DevJWKS: src.jwks, Approvals: approvals,
+		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
 	}, rt)
 }
 

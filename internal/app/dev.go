@@ -100,6 +100,7 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	for _, u := range config.DevUsers() {
 		fmt.Fprintf(w, "  %-9s GATEHOUSE_%s_KEY=%s\n", u.Name, strings.ToUpper(u.Name), creds[u.Name])
 	}
+	fmt.Fprintf(w, "\nconsole: %s/console/ (sign in with one of the keys above)\n", baseURL)
 	fmt.Fprintf(w, "\ntry:\n")
 	fmt.Fprintf(w, "  curl %s/health\n", baseURL)
 	fmt.Fprintf(w, "  curl -X POST %s/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"What is the status of claim CLM-1001?\"}'\n", baseURL, creds["agent"])
@@ -108,7 +109,18 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Set the status of policy POL-500 to lapsed\"}'   # 202 awaiting_approval\n", baseURL, creds["admin"])
 	fmt.Fprintf(w, "  curl %s/v1/approvals -H 'Authorization: Bearer %s'   # the supervisor sees the call, its arguments and args_sha256\n", baseURL, creds["supervisor"])
 	fmt.Fprintf(w, "  curl -X POST %s/v1/approvals/APPROVAL_ID -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"decision\":\"approve\",\"args_sha256\":\"ARGS_SHA256\"}'\n", baseURL, creds["supervisor"])
-	fmt.Fprintf(w, "  curl %s/v1/runs/RUN_ID -H 'Authorization: Bearer %s'   # the run continues on the server: completed, with the answer\n\n", baseURL, creds["admin"])
+	fmt.Fprintf(w, "  curl %s/v1/runs/RUN_ID -H 'Authorization: Bearer %s'   # the run continues on the server: completed, with the answer\n", baseURL, creds["admin"])
+	printPassthrough(w, baseURL, creds["agent"])
+	fmt.Fprintln(w)
+}
+
+// printPassthrough shows the governed pass-through: a client tool call to
+// an address in the bank is released to the client, one outside is not.
+func printPassthrough(w io.Writer, baseURL, key string) {
+	fmt.Fprintf(w, "\nOpenAI-compatible API (base URL %s/v1); a client-side agent's send_email, allowed then refused:\n", baseURL)
+	for _, to := range []string{"bob@bank.example", "eve@evil.example"} {
+		fmt.Fprintf(w, "  curl -X POST %s/v1/chat/completions -H 'Authorization: Bearer %s' -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"email %s about lunch\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"send_email\",\"parameters\":{\"type\":\"object\"}}}]}'\n", baseURL, key, to)
+	}
 }
 
 // writePrivate replaces path with data, mode 0600 whatever the file was

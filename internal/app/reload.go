@@ -21,12 +21,15 @@ func restartOnly(running, next *config.Config) error {
 	// The compared values are comparable structs; a field that is not (a
 	// slice, a map) would stop this compiling rather than compare wrongly.
 	for key, changed := range map[string]bool{
-		"server.addr":             running.Server.Addr != next.Server.Addr,
-		"server.tls":              running.Server.TLS != next.Server.TLS,
-		"server.shutdown_timeout": running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
-		"audit":                   running.Audit != next.Audit,
-		"sessions.dsn":            running.Sessions.DSN != next.Sessions.DSN,
-		"demo":                    running.Demo != next.Demo,
+		"server.addr":              running.Server.Addr != next.Server.Addr,
+		"server.metrics_addr":      running.Server.MetricsAddr != next.Server.MetricsAddr,
+		"server.tls":               running.Server.TLS != next.Server.TLS,
+		"server.shutdown_timeout":  running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
+		"audit":                    running.Audit != next.Audit,
+		"sessions.dsn":             running.Sessions.DSN != next.Sessions.DSN,
+		"demo":                     running.Demo != next.Demo,
+		"telemetry":                running.Telemetry != next.Telemetry,
+		"server.rate_limit.shared": running.Server.RateLimit.Shared != next.Server.RateLimit.Shared,
 	} {
 		if changed {
 			keys = append(keys, key)

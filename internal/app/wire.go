@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -22,12 +24,16 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/console"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	mcpclient "github.com/gatehousehq/gatehouse/internal/mcp/client"
+	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 	"github.com/gatehousehq/gatehouse/internal/tools/builtin"
 	"github.com/gatehousehq/gatehouse/internal/tools/httptool"
@@ -57,6 +63,16 @@ type wiring struct {
 	calls passthrough.CallStore
 	// approvals keeps held pass-through turns (the session store).
 	approvals approval.Store
+	// tracer makes spans (a no-op tracer when tracing is off).
+	tracer trace.Tracer
+	// counter counts requests for server.rate_limit.shared (the session
+	// store; nil when only checking a config).
+	counter httpapi.RateCounter
+	// metrics is the server's registry (nil when only checking a config).
+	metrics *metrics.Metrics
+	// mcp keeps the MCP servers' connections across reloads (nil when only
+	// checking a config: no server is started).
+	mcp *mcpSources
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -113,7 +129,11 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 	}
 	rt.MaxConcurrentRuns = cfg.Server.MaxConcurrentRuns
 	if rl := cfg.Server.RateLimit; rl.RequestsPerMinute > 0 {
-		rt.Limiter = w.limiters.get(rl)
+		if rl.Shared {
+			rt.Limiter = &httpapi.SharedRateLimiter{Counter: w.counter, PerMinute: rl.RequestsPerMinute}
+		} else {
+			rt.Limiter = w.limiters.get(rl)
+		}
 	}
 
 	chain, closeAuth, err := buildAuthn(ctx, cfg, w)
@@ -130,9 +150,13 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
-	gated, err := buildTools(cfg, w)
+	gated, declareMCP, err := buildTools(cfg, w)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	rt.Tools = gated
+	if o := cfg.Console.OIDC; o.Enabled() {
+		rt.ConsoleOIDC = console.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: o.Scopes}
 	}
 	for name, ac := range cfg.Agents {
 		a := &agent.Agent{
@@ -164,12 +188,30 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		}
 		return nil, err
 	}
-	modelID := cfg.Model.Model
-	if _, offline := model.(llm.Offline); offline {
-		modelID = llm.OfflineModelName
+	modelID, provider := cfg.Model.Model, cfg.Model.Provider
+	switch model.(type) {
+	case llm.Offline:
+		modelID, provider = llm.OfflineModelName, "gatehouse.offline"
+	case *openai.Client:
+		provider = "openai"
 	}
-	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now}
+	// Only a config that built declares its MCP tools (and so their pins):
+	// a refused reload leaves the running declarations alone.
+	declareMCP()
+	if model != nil {
+		model = w.metrics.Model(model, modelID, configuredModels(cfg))
+		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
+	}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
+	rt.ServedTools = map[string]*agent.Tool{}
+	for name, t := range gated {
+		if cfg.Tools[name].Type != "client" {
+			rt.ServedTools[name] = t
+			rt.ToolOrder = append(rt.ToolOrder, name)
+		}
+	}
+	slices.Sort(rt.ToolOrder)
 	rt.Loaded = time.Now()
 	return rt, nil
 }
@@ -259,6 +301,9 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	}
 	if len(cfg.Auth.JWT.Issuers) > 0 {
 		jc := jwtauth.Config{Logger: w.log, CacheSize: cfg.Auth.JWT.CacheSize}
+		if w.metrics != nil {
+			jc.Refreshes = w.metrics
+		}
 		for i, is := range cfg.Auth.JWT.Issuers {
 			ic := jwtauth.IssuerConfig{
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
@@ -301,17 +346,21 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 	return chain, closeFn, nil
 }
 
-func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
+// buildTools builds the config's tools; declare then declares its MCP
+// tools to their servers, once the whole runtime has built.
+func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare func(), _ error) {
 	env, err := condition.NewEnv()
 	if err != nil {
-		return nil, fmt.Errorf("tools: %w", err)
+		return nil, func() {}, fmt.Errorf("tools: %w", err)
 	}
 	impls := builtin.Tools(w.demo)
 	var errs []error
 	out := map[string]*agent.Tool{}
+	decls := map[string][]mcpclient.Decl{}
 	for name, tc := range cfg.Tools {
 		key := "tools." + name
 		var impl tools.Tool
+		var decode func([]byte) (tools.Args, error)
 		switch tc.Type {
 		case "builtin":
 			impl = impls[name]
@@ -346,15 +395,32 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 				continue
 			}
 			impl = tools.NewClient(tools.Spec{Name: name, Description: tc.Description, Parameters: params})
+		case "mcp":
+			// The schema comes from the server, at run time: the tool
+			// decodes each call against what the server presents now.
+			if w.mcp == nil {
+				continue // checking a config: no server is started
+			}
+			src, err := w.mcp.get(tc.Server, cfg.MCPServers[tc.Server])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.server: %w", key, err))
+				continue
+			}
+			decls[tc.Server] = append(decls[tc.Server], mcpclient.Decl{Name: name, Remote: tc.MCPTool, Pin: tc.Pin})
+			mt := mcpclient.NewTool(src, name, tc.MCPTool)
+			impl, decode = mt, mt.Decode
 		}
 		if impl == nil {
 			errs = append(errs, fmt.Errorf("%s: no implementation", key))
 			continue
 		}
-		sch, err := schema.Compile(impl.Spec().Parameters)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
-			continue
+		if decode == nil {
+			sch, err := schema.Compile(impl.Spec().Parameters)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.parameters: %w", key, err))
+				continue
+			}
+			decode = sch.Decode
 		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
@@ -376,9 +442,34 @@ func buildTools(cfg *config.Config, w wiring) (map[string]*agent.Tool, error) {
 			}
 			pol.Approval = rule
 		}
-		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: sch.Decode}
+		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}
-	return out, errors.Join(errs...)
+	declare = func() {
+		if w.mcp == nil {
+			return
+		}
+		for server := range cfg.MCPServers {
+			if src, err := w.mcp.get(server, cfg.MCPServers[server]); err == nil {
+				src.Declare(decls[server])
+			}
+		}
+	}
+	return out, declare, errors.Join(errs...)
+}
+
+// configuredModels are the model names config holds (agents' models and
+// pass-through upstreams): the only model labels metrics use.
+func configuredModels(cfg *config.Config) []string {
+	names := []string{cfg.Model.Model}
+	for _, a := range cfg.Agents {
+		if a.Model != "" {
+			names = append(names, a.Model)
+		}
+	}
+	for name, m := range cfg.Passthrough.Models {
+		names = append(names, name, m.Upstream)
+	}
+	return names
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }

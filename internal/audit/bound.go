@@ -41,7 +41,9 @@ func Cut(s string, max int) string {
 }
 
 // bound returns e with every field cut to its bound. Content is cut after
-// the content mode transformed it, so an HMAC covers the whole value.
+// the content mode transformed it, so an HMAC covers the whole value. It
+// cuts e's roles and content in place: they must be e's own (prepare's
+// normalized copy), not the caller's.
 func bound(e Event) Event {
 	for _, f := range []*string{
 		&e.RequestID, &e.RunID, &e.SessionID, &e.Type, &e.Subject, &e.AuthMethod,
@@ -49,23 +51,24 @@ func bound(e Event) Event {
 	} {
 		*f = Cut(*f, MaxFieldBytes)
 	}
-	if len(e.Roles) > 0 {
-		roles := make([]string, 0, min(len(e.Roles), MaxRoles+1))
-		for i, r := range e.Roles {
-			if i == MaxRoles {
-				roles = append(roles, "…(cut, "+strconv.Itoa(len(e.Roles))+" roles)")
-				break
-			}
-			roles = append(roles, Cut(r, MaxFieldBytes))
-		}
-		e.Roles = roles
+	if n := len(e.Roles); n > MaxRoles {
+		e.Roles = append(e.Roles[:MaxRoles:MaxRoles], "…(cut, "+strconv.Itoa(n)+" roles)")
 	}
-	if len(e.Content) > 0 {
-		c := make(map[string]string, len(e.Content))
-		for k, v := range e.Content {
-			c[Cut(k, MaxFieldBytes)] = Cut(v, MaxContentBytes)
+	for i, r := range e.Roles[:min(len(e.Roles), MaxRoles)] {
+		e.Roles[i] = Cut(r, MaxFieldBytes)
+	}
+	var longKeys []string
+	for k, v := range e.Content {
+		if len(k) > MaxFieldBytes {
+			longKeys = append(longKeys, k) // re-keyed below: no inserts while ranging
+			continue
 		}
-		e.Content = c
+		e.Content[k] = Cut(v, MaxContentBytes)
+	}
+	for _, k := range longKeys {
+		v := e.Content[k]
+		delete(e.Content, k)
+		e.Content[Cut(k, MaxFieldBytes)] = Cut(v, MaxContentBytes)
 	}
 	return e
 }

@@ -53,6 +53,10 @@ func TestRecord_CutsEveryFieldToItsBound(t *testing.T) {
 			if err := l.Record(context.Background(), e); err != nil {
 				t.Fatal(err)
 			}
+			// The log cuts its own copies; the caller's event stays whole.
+			if len(e.Roles) != 3*audit.MaxRoles || e.Roles[0] != huge || e.Content["message"] != huge || e.Content[huge] != "v" {
+				t.Errorf("the caller's roles or content changed")
+			}
 			got := mustVerify(t, st, audit.VerifyOptions{})
 			if got.Events != 1 {
 				t.Fatalf("verify: %+v", got)

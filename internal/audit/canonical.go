@@ -50,6 +50,9 @@ type canonicalEvent struct {
 	Model     string `json:"model,omitempty"`
 	Usage     *Usage `json:"usage,omitempty"`
 	Count     int64  `json:"count,omitempty"`
+	// TraceID came after the format was fixed: omitted when empty, so an
+	// event without one encodes, and hashes, exactly as before.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -83,6 +86,7 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Model:      e.Model,
 		Usage:      e.Usage,
 		Count:      e.Count,
+		TraceID:    e.TraceID,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -128,6 +132,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Model:      c.Model,
 		Usage:      c.Usage,
 		Count:      c.Count,
+		TraceID:    c.TraceID,
 	}, nil
 }
 
@@ -138,11 +143,47 @@ func ComputeHash(e Event) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return hashOver(e.PrevHash, b), nil
+}
+
+func hashOver(prevHash string, canonical []byte) string {
 	h := sha256.New()
-	h.Write([]byte(e.PrevHash))
+	h.Write([]byte(prevHash))
 	h.Write([]byte{'\n'})
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Write(canonical)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Sealed is an event as a Store receives it: chained, with the canonical
+// encoding its Hash covers. Stores keep Canonical as the event's body, so
+// an event is encoded once, and what is stored is the very bytes hashed.
+type Sealed struct {
+	Event
+	Canonical []byte
+}
+
+// seal sets e.Hash from its canonical encoding (e is chained already).
+func seal(e Event) (Sealed, error) {
+	b, err := EncodeCanonical(e)
+	if err != nil {
+		return Sealed{}, err
+	}
+	e.Hash = hashOver(e.PrevHash, b)
+	return Sealed{Event: e, Canonical: b}, nil
+}
+
+// Encode pairs each event with its canonical encoding and keeps Hash as
+// it is: for appending events made elsewhere (tests, imports).
+func Encode(events ...Event) ([]Sealed, error) {
+	out := make([]Sealed, len(events))
+	for i, e := range events {
+		b, err := EncodeCanonical(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Sealed{Event: e, Canonical: b}
+	}
+	return out, nil
 }
 
 // normalize returns e as it reads back after a canonical round trip (UTC
@@ -185,7 +226,7 @@ func normalizeValid(e Event) Event {
 
 func validUTF8(e Event) bool {
 	for _, s := range [...]string{e.ChainID, e.PrevHash, e.RequestID, e.RunID, e.SessionID, e.Type, e.Subject,
-		e.AuthMethod, e.Issuer, e.Decision, e.Rule, e.Reason, e.Resource, e.Outcome, e.Model} {
+		e.AuthMethod, e.Issuer, e.Decision, e.Rule, e.Reason, e.Resource, e.Outcome, e.Model, e.TraceID} {
 		if !utf8.ValidString(s) {
 			return false
 		}

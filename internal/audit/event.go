@@ -29,6 +29,9 @@ const (
 	// TypeAuthSuppressed summarizes authentication failures that were counted
 	// but not recorded one by one because they exceeded the recording bound.
 	TypeAuthSuppressed = "auth.suppressed"
+	// TypeMCPToolChanged records an MCP server presenting a declared tool
+	// differently from its pin; the tool is disabled.
+	TypeMCPToolChanged = "mcp.tool_changed"
 )
 
 // Decisions.
@@ -81,6 +84,12 @@ type Event struct {
 	// Count is how many occurrences an aggregate event stands for (the
 	// suppressed authentication failures of an auth.suppressed event).
 	Count int64 `json:"count,omitempty"`
+
+	// TraceID is the W3C trace id of the request the event belongs to
+	// (hex), so an event leads to its trace and back. Events from before
+	// tracing have none, and their hashes are unchanged: an empty trace
+	// id is left out of the canonical encoding.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // By returns e with the caller's identity — subject, authentication

@@ -64,10 +64,10 @@ func mustVerify(t *testing.T, s audit.Store, opts audit.VerifyOptions) audit.Ver
 // faultyStore injects failures into Append.
 type faultyStore struct {
 	audit.Store
-	appendHook func(ctx context.Context, events []audit.Event) error
+	appendHook func(ctx context.Context, events []audit.Sealed) error
 }
 
-func (f *faultyStore) Append(ctx context.Context, events []audit.Event) error {
+func (f *faultyStore) Append(ctx context.Context, events []audit.Sealed) error {
 	if f.appendHook != nil {
 		return f.appendHook(ctx, events)
 	}
@@ -155,7 +155,7 @@ func TestRecordFillsChainFields(t *testing.T) {
 }
 
 func TestRecordFailsClosedWhenStoreHangs(t *testing.T) {
-	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Event) error {
+	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Sealed) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}}
@@ -179,7 +179,7 @@ func TestRecordFailsClosedWhenStoreHangs(t *testing.T) {
 
 func TestRecordHonoursContext(t *testing.T) {
 	block := make(chan struct{})
-	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Event) error {
+	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Sealed) error {
 		<-block
 		return errors.New("late")
 	}}
@@ -199,7 +199,7 @@ func TestFailedCommitReloadsHead(t *testing.T) {
 	inner := openStore(t)
 	var calls atomic.Int32
 	s := &faultyStore{Store: inner}
-	s.appendHook = func(ctx context.Context, events []audit.Event) error {
+	s.appendHook = func(ctx context.Context, events []audit.Sealed) error {
 		switch calls.Add(1) {
 		case 2: // committed, but the caller hears an error
 			if err := inner.Append(ctx, events); err != nil {
@@ -351,7 +351,7 @@ func TestCheckpointsSignATailWhoseAcknowledgementWasLost(t *testing.T) {
 	ctx := context.Background()
 	recordRuns(t, l, 2)
 	time.Sleep(100 * time.Millisecond)
-	fs.appendHook = func(ctx context.Context, evs []audit.Event) error {
+	fs.appendHook = func(ctx context.Context, evs []audit.Sealed) error {
 		if err := inner.Append(ctx, evs); err != nil {
 			return err
 		}
@@ -368,5 +368,39 @@ func TestCheckpointsSignATailWhoseAcknowledgementWasLost(t *testing.T) {
 	}
 	if last := cps[len(cps)-1]; last.Seq != 3 {
 		t.Errorf("last checkpoint at seq %d; want 3, the committed head", last.Seq)
+	}
+}
+
+// The store receives each event with the bytes its hash covers, so it
+// stores what was hashed without encoding the event again.
+func TestAppend_StoreGetsTheHashedEncoding(t *testing.T) {
+	inner := openStore(t)
+	var got []audit.Sealed
+	s := &faultyStore{Store: inner}
+	s.appendHook = func(ctx context.Context, events []audit.Sealed) error {
+		got = append(got, events...)
+		return inner.Append(ctx, events)
+	}
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1", ContentMode: audit.ContentHMAC, HMACKey: []byte("0123456789abcdef0123")})
+	err := l.Record(context.Background(),
+		audit.Event{Type: audit.TypeRunStarted, Subject: "alice", Roles: []string{"customer"}},
+		audit.Event{Type: audit.TypeToolDecided, Decision: "allow", Content: map[string]string{"arguments": `{"a":1}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("store got %d events, want 2", len(got))
+	}
+	for _, e := range got {
+		want, err := audit.EncodeCanonical(e.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.Canonical) != string(want) {
+			t.Errorf("seq %d: Canonical = %s, want %s", e.Seq, e.Canonical, want)
+		}
+		if h, _ := audit.ComputeHash(e.Event); h != e.Hash {
+			t.Errorf("seq %d: Hash = %s, want %s", e.Seq, e.Hash, h)
+		}
 	}
 }

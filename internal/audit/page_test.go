@@ -26,7 +26,11 @@ func appendOversized(t *testing.T, s audit.Store, sizes ...int) {
 			t.Fatal(err)
 		}
 		e.Hash = h
-		if err := s.Append(context.Background(), []audit.Event{e}); err != nil {
+		sealed, err := audit.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(context.Background(), sealed); err != nil {
 			t.Fatal(err)
 		}
 		prev = h

@@ -13,9 +13,10 @@ import (
 // row, shows up as a broken chain in Verify.
 type Store interface {
 	// Append stores events in one transaction that is durable (fsync'd)
-	// when Append returns nil. Within a chain (ChainID, Seq) is unique: an
-	// event whose seq is already taken fails the whole batch.
-	Append(ctx context.Context, events []Event) error
+	// when Append returns nil, each with its Canonical encoding as body.
+	// Within a chain (ChainID, Seq) is unique: an event whose seq is
+	// already taken fails the whole batch.
+	Append(ctx context.Context, events []Sealed) error
 	// Head returns the last event of a chain, or ok=false for an empty chain.
 	Head(ctx context.Context, chainID string) (e Event, ok bool, err error)
 	// List returns events matching f in insertion order (or its reverse),

@@ -95,18 +95,18 @@ func (l *Log) appendBatch(batch []*request) error {
 		l.stats.failures.Add(1)
 		return err
 	}
-	var events []Event
+	var events []Sealed
 	seq, prev := l.seq, l.hash
 	for _, r := range batch {
 		for _, e := range r.events {
 			seq++
 			e.ChainID, e.Seq, e.PrevHash = l.cfg.ChainID, seq, prev
-			h, err := ComputeHash(e)
+			s, err := seal(e)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
-			e.Hash, prev = h, h
-			events = append(events, e)
+			prev = s.Hash
+			events = append(events, s)
 		}
 	}
 	if err := l.cfg.Store.Append(ctx, events); err != nil {

@@ -8,8 +8,6 @@ package chat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -81,6 +80,9 @@ func (f *InFlight) Enter(max int) bool {
 
 // Leave ends a run admitted by Enter.
 func (f *InFlight) Leave() { f.n.Add(-1) }
+
+// Count is the number of runs in flight.
+func (f *InFlight) Count() int64 { return f.n.Load() }
 
 // Config is what a Service needs; one config (of one reload) makes one.
 type Config struct {
@@ -239,7 +241,7 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 		return nil, ErrOverloaded
 	}
 	defer s.cfg.InFlight.Leave()
-	runID := newRunID()
+	runID := ids.New("run_")
 	if req.OnEvent != nil {
 		req.OnEvent(Event{Type: EventStarted, RunID: runID, SessionID: sessionID, Agent: ag.Name})
 	}
@@ -322,10 +324,4 @@ func (s *Service) lookup(ctx context.Context, p *principal.Principal, requestID,
 		return nil, err
 	}
 	return sess, nil
-}
-
-func newRunID() string {
-	b := make([]byte, 16) // 128 bits
-	_, _ = rand.Read(b)   // crypto/rand never fails on supported platforms
-	return "run_" + hex.EncodeToString(b)
 }

@@ -19,6 +19,12 @@ type Config struct {
 	Demo     Demo             `yaml:"demo"`
 	// Passthrough configures governed pass-through (OpenAI-compatible API).
 	Passthrough Passthrough `yaml:"passthrough"`
+	// Console configures the web console (OIDC sign-in).
+	Console Console `yaml:"console"`
+	// Telemetry configures OpenTelemetry tracing.
+	Telemetry Telemetry `yaml:"telemetry"`
+	// MCPServers are the MCP servers whose tools type: mcp tools declare.
+	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool
@@ -29,6 +35,10 @@ type Config struct {
 // Server holds the listener and request limits.
 type Server struct {
 	Addr string `yaml:"addr"`
+	// MetricsAddr, when set, serves GET /metrics there without
+	// authentication (an internal port); empty serves it on addr to callers
+	// with the metrics permission.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// PublicURL is how clients reach this service (RFC 9728 metadata);
 	// default derived from addr.
 	PublicURL      string        `yaml:"public_url"`
@@ -46,6 +56,10 @@ type Server struct {
 type RateLimit struct {
 	RequestsPerMinute int `yaml:"requests_per_minute"`
 	Burst             int `yaml:"burst"`
+	// Shared keeps the buckets in the sessions store (PostgreSQL), so
+	// replicas on one database share each subject's limit; false: each
+	// replica limits on its own.
+	Shared bool `yaml:"shared"`
 }
 
 // TLS turns on HTTPS; ClientCAFile turns on mTLS client authentication.
@@ -125,7 +139,7 @@ type Authz struct {
 
 // Tool declares a tool and its policy.
 type Tool struct {
-	Type             string            `yaml:"type"` // builtin | http | go | client
+	Type             string            `yaml:"type"` // builtin | http | go | client | mcp
 	Permission       string            `yaml:"permission"`
 	Condition        string            `yaml:"condition"`
 	Description      string            `yaml:"description"`
@@ -135,6 +149,10 @@ type Tool struct {
 	Parameters       map[string]any    `yaml:"parameters"`
 	Timeout          time.Duration     `yaml:"timeout"`
 	MaxResponseBytes int64             `yaml:"max_response_bytes"`
+	// Server, MCPTool and Pin declare a type: mcp tool (see MCPServer).
+	Server  string `yaml:"server"`
+	MCPTool string `yaml:"tool"`
+	Pin     string `yaml:"pin"`
 	// Approval, when set, holds allowed calls for a person's approval.
 	Approval *Approval `yaml:"approval"`
 }

@@ -141,6 +141,10 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [agent], ttl: 10ms}}}\n", "tools.t2.approval.ttl: must be at least 1s"},
 		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [agent], tll: 1m}}}\n", "tll"},
 		{base + "tools: {t2: {type: http, url: 'http://x', permission: x, approval: {approvers: [ghost]}}}\n", `tools.t2.approval.approvers: role "ghost" is not defined`},
+		{base + "telemetry: {otlp_endpoint: \"collector:4318\"}\n", "telemetry.otlp_endpoint: must be an http:// or https:// URL"},
+		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
+		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
+		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))
@@ -164,9 +168,13 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 	}
 	p := filepath.Join(dir, DevConfigFile)
 	os.WriteFile(p, y, 0o600)
-	c, err := Load(p, env(nil))
+	c, err := Load(p, env(map[string]string{"GATEHOUSE_SELF": "/usr/local/bin/gatehouse"}))
 	if err != nil {
 		t.Fatalf("the dev config does not load: %v\n%s", err, y)
+	}
+	if kb := c.MCPServers["demo_kb"]; len(kb.Command) != 3 || kb.Command[0] != "/usr/local/bin/gatehouse" || c.Tools["kb_read"].Server != "demo_kb" ||
+		!strings.Contains(c.Tools["kb_read"].Condition, "path_within") {
+		t.Errorf("dev config MCP example: %+v %+v", kb, c.Tools["kb_read"])
 	}
 	if c.Model.Provider != "offline" || len(c.Auth.APIKeys) != 5 || c.Auth.APIKeys[3].Claims["customer_id"] != "C-100" ||
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
@@ -282,5 +290,19 @@ func TestLoadWith_RedeclaredGoToolMustRestateItsCondition(t *testing.T) {
 	c, err = LoadWith(write(base), env(nil), goTools)
 	if err != nil || c.Tools["greet"].Condition != `principal.subject == "agent"` {
 		t.Errorf("not redeclared: %+v, %v", c.Tools["greet"], err)
+	}
+}
+
+func TestValidate_MetricsAddr(t *testing.T) {
+	base := strings.Replace(minimal, "%s", hash, 1)
+	for _, addr := range []string{"", "127.0.0.1:9090", "127.0.0.1:0", "[::1]:9090"} {
+		c, err := Parse([]byte(base+fmt.Sprintf("server: {addr: \"127.0.0.1:0\", metrics_addr: %q}\n", addr)), env(nil))
+		if err != nil {
+			t.Errorf("metrics_addr %q: %v", addr, err)
+			continue
+		}
+		if c.Server.MetricsAddr != addr {
+			t.Errorf("metrics_addr %q read as %q", addr, c.Server.MetricsAddr)
+		}
 	}
 }

@@ -103,4 +103,8 @@ func (c *Config) SetDefaults() {
 		c.Audit.CommitTimeout = 2 * time.Second
 	}
 	c.Passthrough.defaults()
+	for name, m := range c.MCPServers {
+		m.defaults()
+		c.MCPServers[name] = m
+	}
 }

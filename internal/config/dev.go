@@ -57,6 +57,7 @@ var devTemplate = template.Must(template.New("dev").Parse(`# gatehouse.yaml — 
 
 server:
   addr: "127.0.0.1:8080"
+  metrics_addr: ""             # host:port serves GET /metrics there, no auth (an internal port); empty: on addr, permission metrics
   max_body_bytes: 1048576      # larger request bodies get 413
   request_timeout: 120s        # a run still going after this gets 504
   rate_limit: {requests_per_minute: 600, burst: 60}   # per subject; 429 with Retry-After beyond
@@ -96,7 +97,7 @@ authz:
   roles:                       # role -> permissions; everything else is denied
     viewer: [read]
     agent: [read, respond, claims.read, llm.use, email.send]
-    admin: [read, respond, admin, audit.read, claims.read, payments.read, policy.write, llm.use, email.send]
+    admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write, llm.use, email.send]
     customer: [respond, claims.read, payments.read]
     supervisor: [read]         # approves policy_update calls (GET /v1/approvals, POST /v1/approvals/{id})
   scopes: {}                   # OAuth scope -> permissions
@@ -116,6 +117,10 @@ tools:
                     description: "Send an e-mail to a colleague at the bank",
                     parameters: {type: object, required: [to, subject, body],
                                  properties: {to: {type: string}, subject: {type: string}, body: {type: string}}}}
+  # a tool of an MCP server (the demo knowledge base below): only public
+  # documents; path_within resolves .., . and // before comparing
+  kb_read:         {type: mcp, server: demo_kb, tool: kb_read, permission: claims.read,
+                    condition: 'path_within(args.path, "/kb/public")'}
   # an operator's own tool:
   # crm_lookup: {type: http, method: GET, url: "https://crm.internal/customers/{customer_id}",
   #              headers: {Authorization: "Bearer ${CRM_TOKEN}"}, permission: crm.read,
@@ -126,14 +131,24 @@ agents:
   support_agent:
     default: true
     system_message: "You are a concise support assistant for authenticated users."
-    tools: [claims_status, payments_lookup, policy_update]
+    tools: [claims_status, payments_lookup, policy_update, kb_read]
     max_tool_rounds: 8
+
+mcp_servers:                    # MCP servers whose tools are declared above (type: mcp)
+  # a stdio server gatehouse starts, restarts and stops: here its own demo
+  # knowledge base (GATEHOUSE_SELF is this gatehouse program). Streamable
+  # HTTP servers: {url: "https://.../mcp", headers: {Authorization: "Bearer ${DOCS_TOKEN}"}}
+  demo_kb: {command: ["${GATEHOUSE_SELF}", "mcp", "demo-server"]}
+  # docs: {command: ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
 
 passthrough:                    # client-side agents through /v1/chat/completions
   models:
     gpt-4o-mini: {permission: llm.use}   # the upstream model (the offline demo model without OPENAI_API_KEY)
   undeclared_tools: refuse      # a tool not declared with type: client: 400 (or drop)
   max_retries: 2                # the model is asked again after a refused call, then the client gets a refusal
+
+console:                        # the web console at /console/ (API keys and pasted tokens always work)
+  oidc: {issuer: "", client_id: ""}   # "sign in with <issuer>": OIDC code + PKCE, public client; the issuer must be in auth.jwt.issuers
 
 audit:
   dsn: "sqlite://{{.Dir}}/{{.AuditDB}}"   # or postgres://...
@@ -149,4 +164,7 @@ sessions:
 
 demo:
   dsn: "sqlite://{{.Dir}}/{{.DemoDB}}"    # the demo insurance data behind the builtin tools
+
+telemetry:
+  otlp_endpoint: ""             # an OTLP/HTTP collector (http://127.0.0.1:4318) turns tracing on; so do the OTEL_* variables
 `))

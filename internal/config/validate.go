@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -40,10 +41,20 @@ func (c *Config) Validate() error {
 	c.checkDemo(bad)
 	c.Sessions.check(bad)
 	c.Passthrough.check(c, bad)
+	c.checkConsole(bad)
+	c.Telemetry.check(bad)
+	c.checkMCP(bad)
 	return errors.Join(errs...)
 }
 
 func (s *Server) check(bad func(string, string, ...any)) {
+	if s.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsAddr); err != nil {
+			bad("server.metrics_addr", "must be host:port (e.g. 127.0.0.1:9090), or empty to serve /metrics on server.addr")
+		} else if s.MetricsAddr == s.Addr && port != "0" {
+			bad("server.metrics_addr", "must differ from server.addr; leave it empty to serve /metrics on server.addr")
+		}
+	}
 	if s.MaxBodyBytes < 0 {
 		bad("server.max_body_bytes", "must be positive")
 	}
@@ -140,8 +151,10 @@ func (c *Config) checkTools(bad func(string, string, ...any)) {
 			if t.Parameters == nil {
 				bad(key+".parameters", "is required for client tools: every call is checked against it")
 			}
+		case "mcp":
+			// checkMCP checks the server, tool and pin.
 		default:
-			bad(key+".type", "must be builtin, http, go or client, not %q", t.Type)
+			bad(key+".type", "must be builtin, http, go, client or mcp, not %q", t.Type)
 		}
 		if a := t.Approval; a != nil {
 			if len(a.Approvers) == 0 {

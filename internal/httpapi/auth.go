@@ -35,20 +35,9 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		}
 		info.subject, info.authMethod = p.Subject, string(p.Method)
 		// The rate limit comes before the durable decision record, so a
-		// flood by one caller cannot queue fsyncs; refusals go through the
-		// bounded sink.
-		if rt.Limiter != nil {
-			if ok, wait := rt.Limiter.Allow(p.Key()); !ok {
-				if s.AuthFailures != nil {
-					_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
-						Type: audit.TypeAuthzDecided, RequestID: info.requestID, Decision: audit.Deny,
-						Rule: "rate limit", Reason: "over the caller's rate limit", Resource: route(r),
-					}.By(p))
-				}
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				writeError(w, r, errRateLimit)
-				return
-			}
+		// flood by one caller cannot queue fsyncs.
+		if s.overLimit(w, r, rt, p) {
+			return
 		}
 		d := rt.Perms.Check(p, perm)
 		ev := audit.Event{
@@ -77,6 +66,31 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 	})
 }
 
+// overLimit answers 429 when p is over its rate limit; refusals are
+// recorded through the bounded sink.
+func (s *Server) overLimit(w http.ResponseWriter, r *http.Request, rt *Runtime, p *principal.Principal) bool {
+	if rt.Limiter == nil {
+		return false
+	}
+	ok, wait, err := rt.Limiter.Take(r.Context(), p.Key())
+	if err != nil {
+		writeError(w, r, err)
+		return true
+	}
+	if ok {
+		return false
+	}
+	if s.AuthFailures != nil {
+		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{
+			Type: audit.TypeAuthzDecided, RequestID: infoFrom(r.Context()).requestID, Decision: audit.Deny,
+			Rule: "rate limit", Reason: "over the caller's rate limit", Resource: route(r),
+		}.By(p))
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+	writeError(w, r, errRateLimit)
+	return true
+}
+
 // route is the route a request matched, "METHOD /path/{wildcard}". Every
 // protected pattern names its method; a pattern without one gets the
 // request's.
@@ -85,6 +99,23 @@ func route(r *http.Request) string {
 		return r.Pattern
 	}
 	return r.Method + " " + r.Pattern
+}
+
+// failedMethod names the kind of credential that failed, for metrics:
+// none when there was none, jwt for a token shaped like one, api_key for
+// any other bearer token, mtls when only a client certificate was offered.
+func failedMethod(r *http.Request, err error) string {
+	if errors.Is(err, authn.ErrNoCredentials) {
+		return "none"
+	}
+	tok, terr := authn.BearerToken(r)
+	switch {
+	case terr != nil:
+		return "mtls"
+	case strings.Count(tok, ".") == 2:
+		return "jwt"
+	}
+	return "api_key"
 }
 
 func joinReason(a, b string) string {
@@ -98,14 +129,17 @@ func joinReason(a, b string) string {
 // through the bounded auth-failure sink. Tokens never reach the event.
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime, err error) {
 	info := infoFrom(r.Context())
-	reason := "invalid credentials"
+	reason, code := "invalid credentials", "invalid_token"
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
-		reason = "missing bearer token"
+		reason, code = "missing bearer token", "missing_token"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 	default:
 		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())
-		reason = "authentication unavailable"
+		reason, code = "authentication unavailable", "unavailable"
+	}
+	if s.Metrics != nil {
+		s.Metrics.AuthFailed(failedMethod(r, err), code)
 	}
 	if s.AuthFailures != nil {
 		_ = s.AuthFailures(context.WithoutCancel(r.Context()), audit.Event{

@@ -46,6 +46,7 @@ var (
 	errNotReady   = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "Not ready: the audit log does not accept writes"}
 	errAuditDown  = &apiError{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", Detail: "The audit log cannot record; nothing was run"}
 	errOverloaded = &apiError{Status: http.StatusServiceUnavailable, Code: "overloaded", Detail: "Too many runs in flight; try again shortly"}
+	errLimitDown  = &apiError{Status: http.StatusServiceUnavailable, Code: "rate_limit_unavailable", Detail: "The shared rate limit cannot be checked; try again shortly"}
 	errAuthDown   = &apiError{Status: http.StatusServiceUnavailable, Code: "authentication_unavailable", Detail: "Authentication is temporarily unavailable"}
 	errInternal   = &apiError{Status: http.StatusInternalServerError, Code: "internal", Detail: "Internal server error"}
 	errMissingTok = &apiError{Status: http.StatusUnauthorized, Code: "missing_token", Detail: "Missing bearer token"}
@@ -94,6 +95,8 @@ func toAPIError(err error) *apiError {
 			Detail: "The session is full (" + strings.TrimPrefix(err.Error(), session.ErrFull.Error()+": ") + "); start a new one"}
 	case errors.Is(err, chat.ErrOverloaded):
 		return errOverloaded
+	case errors.Is(err, errLimiterDown):
+		return errLimitDown
 	case errors.Is(err, audit.ErrUnavailable):
 		return errAuditDown
 	case errors.Is(err, authn.ErrNoCredentials):

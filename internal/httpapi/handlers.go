@@ -27,7 +27,11 @@ func (s *Server) handleReady() http.Handler {
 				return
 			}
 		}
-		respond(w, r, http.StatusOK, map[string]any{"status": "ready", "config_version": s.Version()})
+		body := map[string]any{"status": "ready", "config_version": s.Version()}
+		if s.MCPStatus != nil {
+			body["mcp_servers"] = s.MCPStatus()
+		}
+		respond(w, r, http.StatusOK, body)
 	})
 }
 

@@ -125,6 +125,7 @@ func (s *Server) base(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
 		sw := &statusWriter{ResponseWriter: w}
+		r, span := s.startSpan(r, info.requestID)
 		// The answer may be written until the request timeout of this
 		// request's config (a reload may have raised it past the listener's
 		// WriteTimeout), plus time to send it.
@@ -160,6 +161,10 @@ func (s *Server) base(next http.Handler) http.Handler {
 				slog.String("error", info.errCode),
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			)
+			if s.Metrics != nil {
+				s.Metrics.Request(r.Pattern, status, time.Since(start))
+			}
+			endSpan(span, r, info, status)
 		}()
 		next.ServeHTTP(sw, r)
 	})

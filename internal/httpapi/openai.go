@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,11 +37,11 @@ func (s *Server) handleModels() http.Handler {
 		p := principal.From(r.Context())
 		created := rt.Loaded.Unix()
 		list := modelList{Object: "list", Data: []modelInfo{}}
-		for _, name := range sortedKeys(rt.Agents) {
+		for _, name := range slices.Sorted(maps.Keys(rt.Agents)) {
 			list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
 		}
 		if pt := rt.Passthrough; pt != nil {
-			for _, name := range sortedKeys(pt.Models) {
+			for _, name := range slices.Sorted(maps.Keys(pt.Models)) {
 				if rt.Perms.Has(p, pt.Models[name].Permission) {
 					list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
 				}
@@ -48,15 +49,6 @@ func (s *Server) handleModels() http.Handler {
 		}
 		respond(w, r, http.StatusOK, list)
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Chat completion response shapes.

@@ -12,7 +12,20 @@ import (
 // permission here.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.base(mux)
+}
+
+// registrar is what routes registers on: the ServeMux, or in tests a
+// recorder of the patterns (each must be in openapi.json).
+type registrar interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+func (s *Server) routes(mux registrar) {
 	mux.HandleFunc("GET /health", handleHealth)
+	mux.Handle("GET /openapi.json", serveJSON(openAPIDocument))
 	mux.Handle("GET /ready", s.handleReady())
 	mux.Handle("POST /chat", s.protectRun("respond", s.handleChat(true)))
 	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
@@ -22,6 +35,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/runs/{id}", s.protect("respond", s.handleGetRun()))
 	mux.Handle("GET /v1/approvals", s.protect("read", s.handleListApprovals()))
 	mux.Handle("POST /v1/approvals/{id}", s.protect("read", s.handleDecide()))
+	mcp := s.protect(mcpPermission, s.handleMCP())
+	mux.Handle("POST /mcp", mcp)
+	mux.Handle("GET /mcp", mcp)
+	mux.Handle("DELETE /mcp", mcp)
 	mux.Handle("POST /admin/reload", s.protect("admin", s.handleReload()))
 	if s.AuditLog != nil {
 		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))
@@ -34,11 +51,14 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeError(w, r, errNotFound)
 	})
+	if s.MetricsHandler != nil {
+		mux.Handle("GET /metrics", s.protect("metrics", s.MetricsHandler))
+	}
+	s.consoleRoutes(mux)
 	if s.DevJWKS != nil {
 		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
-	return s.base(mux)
 }
 
 // serveJSON serves a fixed JSON document.

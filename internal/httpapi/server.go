@@ -14,12 +14,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/console"
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -28,10 +31,15 @@ import (
 // Runtime is everything a config produces. A request uses the Runtime it
 // started with, so a reload never changes a run in flight.
 type Runtime struct {
-	Authn              *authn.Chain
-	Perms              *authz.Permissions
-	Runner             *agent.Runner
-	Agents             map[string]*agent.Agent
+	Authn  *authn.Chain
+	Perms  *authz.Permissions
+	Runner *agent.Runner
+	Agents map[string]*agent.Agent
+	// Tools are every configured tool, for the policy view (the role ×
+	// tool matrix and explain).
+	Tools map[string]*agent.Tool
+	// ConsoleOIDC is the console's OIDC sign-in; zero: keys and tokens only.
+	ConsoleOIDC        console.OIDC
 	DefaultAgent       string
 	InvalidTokenStatus int // 401 or 403
 	MaxBodyBytes       int64
@@ -40,7 +48,7 @@ type Runtime struct {
 	SessionMaxMessages int
 	SessionMaxBytes    int64
 	RequestTimeout     time.Duration
-	Limiter            *RateLimiter // nil: no rate limit
+	Limiter            Limiter // nil: no rate limit
 	// MaxConcurrentRuns bounds the runs in flight on the whole server,
 	// whichever config they started with; 0: unbounded.
 	MaxConcurrentRuns int
@@ -51,6 +59,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// ServedTools are the tools gatehouse runs (every type but client),
+	// offered on /mcp in ToolOrder.
+	ServedTools map[string]*agent.Tool
+	ToolOrder   []string
 	// Passthrough governs pass-through models; nil when none are configured.
 	Passthrough *passthrough.Service
 	// Loaded is when the config was loaded (the models' "created").
@@ -113,6 +125,9 @@ type Deps struct {
 	Reload func(ctx context.Context) (*Runtime, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
+	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
+	// a server that is down is named there, without making gatehouse unready.
+	MCPStatus func() any
 	// AuditLog answers /admin/audit and /admin/audit/verify; nil: those
 	// routes are not served.
 	AuditLog audit.Store
@@ -125,6 +140,22 @@ type Deps struct {
 	// Approvals decides approvals and resumes paused runs; nil: no tool
 	// may need approval (routes answer 404).
 	Approvals *approval.Service
+	// Tracer makes each request's span; nil: none.
+	Tracer trace.Tracer
+	// Metrics observes requests and authentication failures; nil: none.
+	Metrics Observer
+	// MetricsHandler, when set, is served at GET /metrics to callers with
+	// the metrics permission (when server.metrics_addr gives it no
+	// listener of its own).
+	MetricsHandler http.Handler
+}
+
+// Observer is told what the API serves, for metrics. Its label values are
+// bounded: route is a mux pattern, method and reason are from short fixed
+// lists.
+type Observer interface {
+	Request(route string, status int, d time.Duration)
+	AuthFailed(method, reason string)
 }
 
 // Server serves the API.
@@ -176,6 +207,10 @@ func (s *Server) ResumeRun(ctx context.Context, runID string) error {
 	defer l.release()
 	return l.chat.Resume(ctx, runID)
 }
+
+// RunsInFlight is the number of runs in flight, whichever config they
+// started with.
+func (s *Server) RunsInFlight() int64 { return s.runs.Count() }
 
 // Runtime returns the runtime new requests use.
 func (s *Server) Runtime() *Runtime { return s.cur.Load().rt }

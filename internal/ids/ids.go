@@ -13,3 +13,19 @@ func New(prefix string) string {
 	_, _ = rand.Read(b)   // crypto/rand never fails on supported platforms
 	return prefix + hex.EncodeToString(b)
 }
+
+// Valid reports whether id has the shape New(prefix) gives: prefix and 32
+// lowercase hex digits. A caller's id is checked before any lookup or
+// record, so a malformed one (of any size) reaches neither a store nor the
+// audit log.
+func Valid(prefix, id string) bool {
+	if len(id) != len(prefix)+32 || id[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range []byte(id[len(prefix):]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

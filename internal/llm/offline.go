@@ -29,7 +29,10 @@ var (
 	// policySet needs the imperative "set … status|premium to X", so a
 	// question about a policy ("has its status changed to …?") never writes.
 	// emailTo finds an address to write to ("email bob@bank.example ...").
-	emailTo   = regexp.MustCompile(`(?i)\b(?:e-?mail|write to|send)\b.*?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
+	emailTo = regexp.MustCompile(`(?i)\b(?:e-?mail|write to|send)\b.*?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
+	// kbPath finds a knowledge-base document ("read /kb/public/claims.md"):
+	// the dev config's MCP tool kb_read.
+	kbPath    = regexp.MustCompile(`/kb/[^\s"']*`)
 	policySet = regexp.MustCompile(`(?i)\bset\b.*?\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
 )
 
@@ -70,6 +73,9 @@ func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 	if m := emailTo.FindStringSubmatch(text); m != nil && has["send_email"] {
 		// A client tool (pass-through): the client sends it, if allowed.
 		call("send_email", map[string]string{"to": m[1], "subject": "From your assistant", "body": truncate(text, 200)})
+	}
+	for _, p := range unique(kbPath.FindAllString(text, -1)) {
+		call("kb_read", map[string]string{"path": strings.TrimRight(p, ".,;")})
 	}
 	policies := unique(policyRef.FindAllString(text, -1))
 	if m := policySet.FindStringSubmatch(text); m != nil {

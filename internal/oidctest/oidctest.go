@@ -103,6 +103,27 @@ func (p *Provider) Token(t testing.TB) string {
 	return out.AccessToken
 }
 
+// ConsoleClientID is the provider's public client for the web console.
+const ConsoleClientID = "gatehouse-console"
+
+// AllowConsole registers redirectURI as the console client's redirect URI
+// (and its origin for CORS): authorization code with PKCE, no secret. The
+// provider then signs in the user "console-user" (roles ["agent"]) without
+// a login page.
+func (p *Provider) AllowConsole(t testing.TB, redirectURI string) {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"redirect_uri": redirectURI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, p.Issuer+"/admin/console-client", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ ClientID string }
+	p.do(t, req, &out)
+}
+
 // Rotate makes a new key sign from now on; the old one stays published.
 func (p *Provider) Rotate(t testing.TB) Stats {
 	t.Helper()

@@ -274,7 +274,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			} else {
 				refused = true
 				if lastRefusal == "" {
-					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].ReasonText())
+					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].Reason)
 				}
 			}
 			res.Decisions = append(res.Decisions, rec)
@@ -289,7 +289,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 					refused = true
 					res.Decisions[len(res.Decisions)-len(gated)+i] = g.Record()
 					if lastRefusal == "" {
-						lastRefusal = fmt.Sprintf("%s (%s)", g.Call.Name, g.ReasonText())
+						lastRefusal = fmt.Sprintf("%s (%s)", g.Call.Name, g.Reason)
 					}
 				}
 			}

@@ -3,10 +3,9 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gatehousehq/gatehouse/internal/ids"
 	"time"
 )
 
@@ -93,31 +92,14 @@ func Size(msgs []Message) int64 {
 	return n
 }
 
-// idPrefix and idHexLen make the shape of a session id: "ses_" and 32
-// lowercase hex digits (128 random bits).
-const (
-	idPrefix = "ses_"
-	idHexLen = 32
-)
+// idPrefix starts every session id; ids.New gives the rest (128 random
+// bits in lowercase hex).
+const idPrefix = "ses_"
 
 // NewID returns a new random session id.
-func NewID() string {
-	b := make([]byte, idHexLen/2)
-	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
-	return idPrefix + hex.EncodeToString(b)
-}
+func NewID() string { return ids.New(idPrefix) }
 
 // ValidID reports whether id has the shape NewID gives. A caller's id is
 // checked before any lookup or record, so a malformed one (of any size)
 // reaches neither the store nor the audit log.
-func ValidID(id string) bool {
-	if len(id) != len(idPrefix)+idHexLen || id[:len(idPrefix)] != idPrefix {
-		return false
-	}
-	for _, c := range []byte(id[len(idPrefix):]) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return ids.Valid(idPrefix, id) }

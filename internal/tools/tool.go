@@ -29,3 +29,19 @@ type Tool interface {
 	// safe to show (no secrets, no internals).
 	Call(ctx context.Context, args Args) (any, error)
 }
+
+// Disabler is a tool that can be switched off while configured: an MCP tool
+// whose server no longer presents it as pinned. A disabled tool is not
+// offered and its calls are refused.
+type Disabler interface {
+	// Disabled says why the tool is off, "" when it is on.
+	Disabled() string
+}
+
+// DisabledReason is why t is off, "" when it is on (or cannot be switched off).
+func DisabledReason(t Tool) string {
+	if d, ok := t.(Disabler); ok {
+		return d.Disabled()
+	}
+	return ""
+}

@@ -5,6 +5,14 @@
 // - client `gatehouse-test` / `interop-secret` may use client_credentials;
 //   tokens for resource `urn:gatehouse` are RFC 9068 JWT access tokens with
 //   aud "gatehouse", typ "at+jwt", roles ["agent"], signed RS256.
+// - client `gatehouse-console` is a public client (no secret) for the web
+//   console: authorization code with PKCE (S256), its redirect URI set by
+//   POST /admin/console-client {"redirect_uri": ...} (the console's port is
+//   known only once gatehouse listens), CORS allowed from that origin. The
+//   provider's sign-in and consent pages are stood in for by
+//   /interaction/{uid}, which signs in the user `console-user` at once and
+//   grants openid and the resource's scopes: the browser still goes through
+//   the provider's real authorization and token endpoints.
 // - POST /admin/rotate: a new key signs from now on; the old one stays
 //   published. POST /admin/drop-old: only the current key stays published.
 //   GET /admin/stats: {"jwksFetches": n, "kid": current signing kid}.
@@ -32,18 +40,36 @@ async function newKey() {
 
 let keys = [await newKey()];
 let jwksFetches = 0;
+let consoleRedirects = [];
+let provider;
 
 function build() {
   const current = keys[0].kid;
-  const provider = new Provider(issuer, {
-    clients: [{
-      client_id: 'gatehouse-test',
-      client_secret: 'interop-secret',
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
+  const clients = [{
+    client_id: 'gatehouse-test',
+    client_secret: 'interop-secret',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }];
+  if (consoleRedirects.length) {
+    clients.push({
+      client_id: 'gatehouse-console',
+      application_type: 'web',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: consoleRedirects,
+      token_endpoint_auth_method: 'none',
+    });
+  }
+  const origins = consoleRedirects.map((u) => new URL(u).origin);
+  provider = new Provider(issuer, {
+    clients,
+    clientBasedCORS: (ctx, origin, client) => client.clientId === 'gatehouse-console' && origins.includes(origin),
+    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    pkce: { required: () => true },
     jwks: { keys },
     cookies: { keys: ['interop-only-cookie-key'] },
     features: {
@@ -77,8 +103,38 @@ function reply(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// signInConsoleUser finishes the provider's login and consent prompts for
+// the one test user.
+async function signInConsoleUser(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.prompt.name === 'login') {
+    return provider.interactionFinished(req, res, { login: { accountId: 'console-user' } }, { mergeWithLastSubmission: false });
+  }
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+  grant.addOIDCScope('openid');
+  grant.addResourceScope(RESOURCE, 'read write');
+  const grantId = await grant.save();
+  return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+async function body(req) {
+  let data = '';
+  for await (const chunk of req) data += chunk;
+  return JSON.parse(data || '{}');
+}
+
 server.on('request', async (req, res) => {
   try {
+    if (req.url === '/admin/console-client' && req.method === 'POST') {
+      consoleRedirects = [(await body(req)).redirect_uri];
+      handler = build();
+      return reply(res, 200, { client_id: 'gatehouse-console' });
+    }
+    if (req.url.startsWith('/interaction/') && req.method === 'GET') {
+      return await signInConsoleUser(req, res);
+    }
     if (req.url === '/admin/rotate' && req.method === 'POST') {
       keys = [await newKey(), ...keys];
       handler = build();

@@ -101,6 +101,14 @@ type Config struct {
 	// Logger receives key-fetch failures of the background refresh (never
 	// tokens or key material). Default: discard.
 	Logger *slog.Logger
+	// Refreshes, when set, is told of every JWKS fetch (for metrics).
+	Refreshes RefreshObserver
+}
+
+// RefreshObserver is told of each JWKS fetch of a configured issuer: err
+// is nil when the keys were fetched.
+type RefreshObserver interface {
+	KeysRefreshed(issuer string, err error)
 }
 
 func (c *Config) setDefaults() error {

@@ -159,3 +159,15 @@ func (ks *remoteKeySet) status() (keys int, fetchedAt time.Time, lastErr error) 
 	defer ks.mu.Unlock()
 	return keys, ks.fetchedAt, ks.lastErr
 }
+
+// observed is fetch, reporting each fetch of issuer's keys to obs (when set).
+func observed(fetch func(context.Context, *keySnapshot) (*keySnapshot, error), issuer string, obs RefreshObserver) func(context.Context, *keySnapshot) (*keySnapshot, error) {
+	if obs == nil {
+		return fetch
+	}
+	return func(ctx context.Context, prev *keySnapshot) (*keySnapshot, error) {
+		snap, err := fetch(ctx, prev)
+		obs.KeysRefreshed(issuer, err)
+		return snap, err
+	}
+}

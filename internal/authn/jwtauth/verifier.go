@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		} else {
 			f := &issuerFetcher{client: guardRedirects(cfg.HTTPClient, ic.InsecureAllowHTTP), issuer: ic.Issuer, allowHTTP: ic.InsecureAllowHTTP, jwksURL: ic.JWKSURL}
 			iss.keys = &remoteKeySet{
-				fetch:      f.fetch,
+				fetch:      observed(f.fetch, ic.Issuer, cfg.Refreshes),
 				timeout:    cfg.FetchTimeout,
 				minRefresh: ic.MinRefreshInterval,
 				maxAge:     ic.MaxKeyAge,

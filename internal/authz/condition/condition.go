@@ -79,7 +79,7 @@ type Env struct {
 
 // NewEnv builds the CEL environment of tool conditions.
 func NewEnv() (*Env, error) {
-	env, err := cel.NewEnv(
+	opts := append([]cel.EnvOption{
 		cel.Types(
 			cel.NativeTypeFor[Principal](cel.NativeTypeAlias("gatehouse.Principal"), types.ParseStructTags(true)),
 			cel.NativeTypeFor[ToolInfo](cel.NativeTypeAlias("gatehouse.Tool"), types.ParseStructTags(true)),
@@ -88,7 +88,8 @@ func NewEnv() (*Env, error) {
 		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
 		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
 		cel.ParserExpressionSizeLimit(maxExpressionSize),
-	)
+	}, helpers()...)
+	env, err := cel.NewEnv(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("build condition environment: %w", err)
 	}

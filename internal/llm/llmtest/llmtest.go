@@ -73,6 +73,8 @@ type Request struct {
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
 	ToolChoice          json.RawMessage `json:"tool_choice"`
 	Stop                json.RawMessage `json:"stop"`
+	// Header holds the request's HTTP headers (traceparent, ...).
+	Header http.Header `json:"-"`
 }
 
 // ToolNames lists the tools offered in the request.
@@ -182,6 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"error":{"message":"invalid request","type":"invalid_request_error"}}`)
 		return
 	}
+	req.Header = r.Header.Clone()
 	n := int(s.count.Add(1) - 1)
 	if s.Keep {
 		s.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 )
 
 // Config configures an OpenAI-compatible provider.
@@ -37,6 +38,7 @@ type Client struct {
 	name       string
 	maxRetries int
 	retryDelay time.Duration // before a stream that broke is tried again
+	schemas    schemaCache
 }
 
 var _ llm.Model = (*Client)(nil)
@@ -66,7 +68,7 @@ func New(c Config) (*Client, error) {
 	if hc == nil {
 		hc = pooledClient()
 	}
-	opts = append(opts, option.WithHTTPClient(boundedClient(hc)))
+	opts = append(opts, option.WithHTTPClient(boundedClient(hc)), option.WithMiddleware(traceContext))
 	name := "openai"
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
@@ -81,6 +83,13 @@ func New(c Config) (*Client, error) {
 	}
 	return &Client{client: sdk.NewClient(opts...), model: c.Model, name: name,
 		maxRetries: max(c.MaxRetries, 0), retryDelay: retryDelay}, nil
+}
+
+// traceContext passes the run's trace on to the provider (W3C
+// traceparent), on every attempt.
+func traceContext(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	telemetry.Inject(r.Context(), r.Header)
+	return next(r)
 }
 
 // Name implements llm.Model.

@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/shared"
@@ -22,11 +23,9 @@ func (o *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 		Messages: toParams(req.Messages),
 	}
 	for _, t := range req.Tools {
-		var ps shared.FunctionParameters
-		if len(t.Parameters) > 0 {
-			if err := json.Unmarshal(t.Parameters, &ps); err != nil {
-				return params, fmt.Errorf("encode tool %s: %w", t.Name, err)
-			}
+		ps, err := o.schemas.get(t.Parameters)
+		if err != nil {
+			return params, fmt.Errorf("encode tool %s: %w", t.Name, err)
 		}
 		fn := shared.FunctionDefinitionParam{Name: t.Name, Parameters: ps}
 		if t.Description != "" {
@@ -36,6 +35,42 @@ func (o *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 	}
 	setOptions(&params, req.Options)
 	return params, nil
+}
+
+// maxSchemas bounds the schema cache; a reload that brings new schemas
+// past it starts the cache afresh.
+const maxSchemas = 1024
+
+// schemaCache keeps tool schemas decoded into the SDK's map, keyed by
+// their JSON: the same few schemas (the config's tools) go with every
+// model call, and decoding each into a map[string]any was ~6% of a run's
+// allocations. The maps are shared by concurrent calls and only read (the
+// SDK marshals them), never modified.
+type schemaCache struct {
+	mu sync.RWMutex
+	m  map[string]shared.FunctionParameters
+}
+
+func (c *schemaCache) get(raw json.RawMessage) (shared.FunctionParameters, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	c.mu.RLock()
+	ps, ok := c.m[string(raw)]
+	c.mu.RUnlock()
+	if ok {
+		return ps, nil
+	}
+	if err := json.Unmarshal(raw, &ps); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxSchemas || c.m == nil {
+		c.m = make(map[string]shared.FunctionParameters)
+	}
+	c.m[string(raw)] = ps
+	c.mu.Unlock()
+	return ps, nil
 }
 
 func setOptions(p *sdk.ChatCompletionNewParams, o llm.Options) {

@@ -49,18 +49,14 @@ func (s *AuditStore) Close() error {
 
 // Append stores events in one transaction; PostgreSQL's commit is durable
 // (the pool turns synchronous_commit=off back on: see durableCommits).
-func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
+func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, e := range events {
-			body, err := audit.EncodeCanonical(e)
-			if err != nil {
-				return err
-			}
 			b.Queue(`INSERT INTO audit_events
-				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-				e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject, e.Decision, e.PrevHash, e.Hash, string(body))
+				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject, e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID))
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("append audit events: %w", err)

@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 var _ passthrough.CallStore = (*SessionStore)(nil)
@@ -27,26 +27,16 @@ func (s *SessionStore) Release(ctx context.Context, calls []passthrough.Released
 
 // Lookup returns the calls among ids released to owner.
 func (s *SessionStore) Lookup(ctx context.Context, owner string, ids []string) (map[string]passthrough.Released, error) {
-	out := map[string]passthrough.Released{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]passthrough.Released{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, tool, run_id, released_ns, reported FROM released_calls
+	rows, err := s.pool.Query(ctx, `SELECT `+storesql.ReleasedColumns+` FROM released_calls
 		WHERE owner = $1 AND id = ANY($2)`, owner, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up released tool calls: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		c := passthrough.Released{Owner: owner}
-		var ns int64
-		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
-			return nil, fmt.Errorf("look up released tool calls: %w", err)
-		}
-		c.Time = time.Unix(0, ns).UTC()
-		out[c.ID] = c
-	}
-	return out, rows.Err()
+	return storesql.CollectReleased(rows, owner)
 }
 
 // MarkReported marks owner's calls as answered, returning those marked now.

@@ -158,7 +158,7 @@ func TestCloseIsBoundedWhenServerStopsAnswering(t *testing.T) {
 	// A write in flight when the server froze gives up at its deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if err := s.Append(ctx, []audit.Event{{ChainID: "c", Seq: 1, Type: audit.TypeToolDecided, Time: time.Now()}}); err == nil {
+	if err := s.Append(ctx, []audit.Sealed{{Event: audit.Event{ChainID: "c", Seq: 1, Type: audit.TypeToolDecided, Time: time.Now()}, Canonical: []byte("{}")}}); err == nil {
 		t.Fatal("append to a frozen server succeeded")
 	}
 	start := time.Now()
@@ -288,6 +288,18 @@ func TestCallStoreConformance(t *testing.T) {
 func TestApprovalStoreConformance(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestApprovalStore(t, func(t *testing.T) approval.Store {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestRateCounterConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
 		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)

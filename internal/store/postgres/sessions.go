@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,8 @@ import (
 type SessionStore struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// pruned is the rate window whose predecessors were last deleted.
+	pruned atomic.Int64
 }
 
 var _ session.Store = (*SessionStore)(nil)

@@ -45,17 +45,13 @@ func (s *AuditStore) Close() error {
 }
 
 // Append stores events in one fsync'd transaction.
-func (s *AuditStore) Append(ctx context.Context, events []audit.Event) error {
+func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	return s.w.inTx(ctx, func(tx txn) error {
 		for _, e := range events {
-			body, err := audit.EncodeCanonical(e)
-			if err != nil {
-				return err
-			}
 			if _, err := tx.exec(`INSERT INTO audit_events
-				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, e.PrevHash, e.Hash, string(body)); err != nil {
+				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+				e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID)); err != nil {
 				return fmt.Errorf("append audit event %s/%d: %w", e.ChainID, e.Seq, err)
 			}
 		}

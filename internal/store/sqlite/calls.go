@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/store/storesql"
 )
 
 var _ passthrough.CallStore = (*SessionStore)(nil)
@@ -26,31 +26,21 @@ func (s *SessionStore) Release(ctx context.Context, calls []passthrough.Released
 
 // Lookup returns the calls among ids released to owner.
 func (s *SessionStore) Lookup(ctx context.Context, owner string, ids []string) (map[string]passthrough.Released, error) {
-	out := map[string]passthrough.Released{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]passthrough.Released{}, nil
 	}
 	args := make([]any, 0, len(ids)+1)
 	args = append(args, owner)
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, tool, run_id, released_ns, reported FROM released_calls
+	rows, err := s.db.QueryContext(ctx, `SELECT `+storesql.ReleasedColumns+` FROM released_calls
 		WHERE owner = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up released tool calls: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		c := passthrough.Released{Owner: owner}
-		var ns int64
-		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
-			return nil, fmt.Errorf("look up released tool calls: %w", err)
-		}
-		c.Time = time.Unix(0, ns).UTC()
-		out[c.ID] = c
-	}
-	return out, rows.Err()
+	return storesql.CollectReleased(rows, owner)
 }
 
 // MarkReported marks owner's calls as answered, returning those marked now.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -19,6 +20,8 @@ type SessionStore struct {
 	db  *sql.DB
 	w   *writer
 	now func() time.Time
+	// pruned is the rate window whose predecessors were last deleted.
+	pruned atomic.Int64
 }
 
 var _ session.Store = (*SessionStore)(nil)

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -174,9 +175,9 @@ func TestOpenSetsWALAndFullSync(t *testing.T) {
 	}
 }
 
-// A log written under the first schema is carried over by the migration
-// that drops AUTOINCREMENT and the time index: same events, same ids, the
-// chain verifies, and it continues.
+// A log written under the first schema is carried over by the migrations
+// (AUTOINCREMENT and the time index dropped, the trace id column added):
+// same events, same ids, the chain verifies, and it continues.
 func TestAuditMigrationKeepsAnOlderLog(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.db")
@@ -184,7 +185,6 @@ func TestAuditMigrationKeepsAnOlderLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := &AuditStore{db: db, w: newWriter(db)}
 	record := func(s audit.Store, n int) {
 		t.Helper()
 		l, err := audit.New(audit.Config{Store: s, ChainID: "main"})
@@ -199,21 +199,44 @@ func TestAuditMigrationKeepsAnOlderLog(t *testing.T) {
 		}
 		l.Close()
 	}
-	record(old, 25)
-	before, err := old.List(ctx, audit.Filter{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
+	// Written as the code of the first schema wrote them (its columns only).
+	var before []audit.Event
+	prev := audit.GenesisHash
+	for i := range 25 {
+		e := audit.Event{ChainID: "main", Seq: int64(i + 1), PrevHash: prev, Time: time.Unix(1700000000, int64(i)).UTC(),
+			Type: audit.TypeToolDecided, Subject: fmt.Sprintf("user-%d", i%3), Decision: audit.Allow, Resource: "claims_status"}
+		if e.Hash, err = audit.ComputeHash(e); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+		body, err := audit.EncodeCanonical(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO audit_events (chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject, e.Decision,
+			e.PrevHash, e.Hash, string(body)); err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, e)
 	}
 	var ddl string
 	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'audit_events'`).Scan(&ddl); err != nil || !strings.Contains(ddl, "AUTOINCREMENT") {
 		t.Fatalf("the old schema should use AUTOINCREMENT: %q, %v", ddl, err)
 	}
-	old.Close()
+	db.Close()
 
 	s := openAudit(t, path)
-	after, err := s.List(ctx, audit.Filter{Limit: 100})
+	var after []audit.Event
+	listed, err := s.List(ctx, audit.Filter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i, en := range listed {
+		if en.ID != int64(i+1) {
+			t.Errorf("event %d has id %d after the migration", i+1, en.ID)
+		}
+		after = append(after, en.Event)
 	}
 	if len(after) != 25 || !reflect.DeepEqual(before, after) {
 		t.Fatalf("events changed by the migration: %d before, %d after", len(before), len(after))
@@ -477,6 +500,17 @@ func TestCallStoreConformance(t *testing.T) {
 
 func TestApprovalStoreConformance(t *testing.T) {
 	storetest.TestApprovalStore(t, func(t *testing.T) approval.Store {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestRateCounterConformance(t *testing.T) {
+	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
 		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@
 package storesql
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -14,11 +15,12 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
 // EventColumns are the audit_events columns ScanEvent reads, in order.
-const EventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body`
+const EventColumns = `id, chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id`
 
 // Row is one result row (database/sql and pgx rows alike).
 type Row interface{ Scan(dest ...any) error }
@@ -39,9 +41,10 @@ func ScanEvent(row Row) (audit.Entry, error) {
 		c      audit.Event
 		timeNS int64
 		body   string
+		trace  sql.NullString
 	)
 	if err := row.Scan(&en.ID, &c.ChainID, &c.Seq, &timeNS, &c.Type, &c.Subject, &c.Decision,
-		&c.PrevHash, &c.Hash, &body); err != nil {
+		&c.PrevHash, &c.Hash, &body, &trace); err != nil {
 		return en, fmt.Errorf("read audit event: %w", err)
 	}
 	e, err := audit.DecodeCanonical([]byte(body))
@@ -51,6 +54,7 @@ func ScanEvent(row Row) (audit.Entry, error) {
 	e.ChainID, e.Seq, e.Time = c.ChainID, c.Seq, time.Unix(0, timeNS).UTC()
 	e.Type, e.Subject, e.Decision = c.Type, c.Subject, c.Decision
 	e.PrevHash, e.Hash = c.PrevHash, c.Hash
+	e.TraceID = trace.String // NULL reads as none
 	en.Event = e
 	return en, nil
 }
@@ -206,4 +210,33 @@ func CheckMigrated(fsys fs.FS, set string, applied []string, queryErr error) err
 		}
 	}
 	return nil
+}
+
+// Nullable is s as a column value, NULL when empty.
+func Nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// ReleasedColumns are the released_calls columns CollectReleased reads.
+const ReleasedColumns = `id, tool, run_id, released_ns, reported`
+
+// CollectReleased reads rows of ReleasedColumns as owner's released calls.
+func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, error) {
+	out := map[string]passthrough.Released{}
+	for rows.Next() {
+		c := passthrough.Released{Owner: owner}
+		var ns int64
+		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
+			return nil, fmt.Errorf("look up released tool calls: %w", err)
+		}
+		c.Time = time.Unix(0, ns).UTC()
+		out[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	return out, nil
 }

@@ -19,6 +19,16 @@ import (
 )
 
 // chain returns n correctly chained events of chainID, starting at seq 1.
+// encode pairs events with their canonical encodings for Store.Append.
+func encode(t *testing.T, events ...audit.Event) []audit.Sealed {
+	t.Helper()
+	out, err := audit.Encode(events...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func chain(t *testing.T, chainID string, n int, start time.Time) []audit.Event {
 	t.Helper()
 	prev := audit.GenesisHash
@@ -32,6 +42,9 @@ func chain(t *testing.T, chainID string, n int, start time.Time) []audit.Event {
 			AuthMethod: "api_key", Roles: []string{"agent", "viewer"}, Resource: "claims_status",
 			Content: map[string]string{"arguments": `{"claim_id":"CLM-1001"}`, "message": "héllo <b>&</b>"},
 			Usage:   &audit.Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7}, LatencyMS: int64(i),
+		}
+		if i%2 == 1 { // events with a trace id and without (as before tracing)
+			e.TraceID = fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e%04x", i)
 		}
 		h, err := audit.ComputeHash(e)
 		if err != nil {
@@ -71,7 +84,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 		}
 		a, b := chain(t, "c1", 5, start), chain(t, "c2", 3, start)
 		for _, batch := range [][]audit.Event{a[:2], b, a[2:]} {
-			if err := s.Append(ctx, batch); err != nil {
+			if err := s.Append(ctx, encode(t, batch...)); err != nil {
 				t.Fatalf("Append: %v", err)
 			}
 		}
@@ -94,10 +107,10 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("DuplicateSeqFailsWholeBatch", func(t *testing.T) {
 		s := open(t)
 		a := chain(t, "c1", 3, start)
-		if err := s.Append(ctx, a[:2]); err != nil {
+		if err := s.Append(ctx, encode(t, a[:2]...)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Append(ctx, []audit.Event{a[2], a[1]}); err == nil {
+		if err := s.Append(ctx, encode(t, a[2], a[1])); err == nil {
 			t.Fatal("Append of a taken seq succeeded")
 		}
 		if got := len(Events(t, s)); got != 2 {
@@ -107,7 +120,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 
 	t.Run("ScanSince", func(t *testing.T) {
 		s := open(t)
-		if err := s.Append(ctx, chain(t, "c1", 6, start)); err != nil {
+		if err := s.Append(ctx, encode(t, chain(t, "c1", 6, start)...)); err != nil {
 			t.Fatal(err)
 		}
 		var seqs []int64
@@ -131,7 +144,7 @@ func TestAuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("ListFiltersAndPages", func(t *testing.T) {
 		s := open(t)
 		events := chain(t, "c1", 9, start)
-		if err := s.Append(ctx, events); err != nil {
+		if err := s.Append(ctx, encode(t, events...)); err != nil {
 			t.Fatal(err)
 		}
 		seqs := func(q audit.Query) []int64 {

@@ -66,6 +66,13 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 		{name: "edited column", wantSeq: 5, wantReason: "edited", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 			exec(t, `UPDATE audit_events SET decision = 'allow' WHERE chain_id = $1 AND seq = 5`, chainID)
 		}},
+		// The trace id column is read over the body, like the other columns.
+		{name: "edited trace id column", wantSeq: 6, wantReason: "edited", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
+			exec(t, `UPDATE audit_events SET trace_id = $2 WHERE chain_id = $1 AND seq = 6`, chainID, strings.Repeat("e", 32))
+		}},
+		{name: "trace id column cleared", wantSeq: 4, wantReason: "edited", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
+			exec(t, `UPDATE audit_events SET trace_id = NULL WHERE chain_id = $1 AND seq = 4`, chainID)
+		}},
 		{name: "deleted", wantSeq: 6, wantReason: "deleted", tamper: func(t *testing.T, _ audit.Store, exec Exec) {
 			exec(t, `DELETE FROM audit_events WHERE chain_id = $1 AND seq = 6`, chainID)
 		}},
@@ -136,6 +143,9 @@ func TestAuditTamper(t *testing.T, open func(t *testing.T) (audit.Store, Exec)) 
 			for i := 1; i <= 10; i++ {
 				e := audit.Event{Type: audit.TypeToolDecided, Subject: fmt.Sprintf("user-%d", i), Decision: audit.Deny,
 					Reason: fmt.Sprintf("reason-%d", i)}
+				if i%2 == 0 {
+					e.TraceID = fmt.Sprintf("%032x", i)
+				}
 				if err := l.Record(ctx, e); err != nil {
 					t.Fatal(err)
 				}

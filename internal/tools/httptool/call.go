@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
@@ -49,6 +50,9 @@ func (t *Tool) Call(ctx context.Context, args tools.Args) (any, error) {
 	if p.Issuer != "" {
 		req.Header.Set(IssuerHeader, p.Issuer)
 	}
+	// The upstream joins the run's trace; traceparent is set after the
+	// configured headers, so a config cannot forge it.
+	telemetry.Inject(ctx, req.Header)
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	resp, err := t.client.Do(req.WithContext(ctx))

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/app"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authn"
+)
+
+// BenchmarkWholeRun is one request through the whole gateway in-process,
+// as the harness's scenarios make it: HTTP, authentication, the chat
+// service, the agent (two model calls through openai-go and the builtin
+// tool behind its CEL condition), the audit log and the session write.
+// allocs/op and B/op count the client and the fake upstream too; direct
+// (D's two upstream calls alone) is their share, so G's allocations in
+// the gateway are G minus direct.
+//
+//	go test -run '^$' -bench WholeRun -benchmem ./bench/
+func BenchmarkWholeRun(b *testing.B) {
+	up, stop, err := startUpstream(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	key, keyHex, err := authn.NewKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := newClient(4)
+	b.Run("direct", func(b *testing.B) { loop(b, direct(client, up)) })
+	for _, sc := range []struct {
+		name string
+		sink audit.Sink
+		run  func(base string) runFunc
+	}{
+		{"G/audit=sqlite", nil, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
+		{"G/audit=noop", noopSink{}, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
+		{"GP/audit=sqlite", nil, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			base := startInProcess(b, gatewaySpec{dir: b.TempDir(), upstream: up, apiKeyHex: keyHex}, sc.sink)
+			loop(b, sc.run(base))
+		})
+	}
+}
+
+func loop(b *testing.B, run runFunc) {
+	ctx := context.Background()
+	if _, err := run(ctx); err != nil { // connections and caches warm
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := run(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startInProcess runs gatehouse with the spec's config in this process
+// until the benchmark ends and returns its base URL.
+func startInProcess(b *testing.B, s gatewaySpec, sink audit.Sink) string {
+	cfg := filepath.Join(s.dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfg, []byte(s.config()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	env := map[string]string{"BENCH_OPENAI_KEY": "sk-bench", "BENCH_AUDIT_KEY": auditKey}
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, app.Options{ConfigPath: cfg, Addr: "127.0.0.1:0", Getenv: func(k string) string { return env[k] },
+			Stderr: io.Discard, LogLevel: slog.LevelError, AuditSink: sink, Listening: func(base string) { listening <- base }})
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case base := <-listening:
+		return base
+	case err := <-done:
+		b.Fatalf("gatehouse: %v", err)
+	case <-time.After(30 * time.Second):
+		b.Fatal("gatehouse did not start")
+	}
+	return ""
+}

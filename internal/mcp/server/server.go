@@ -1,0 +1,254 @@
+// Package server is gatehouse as an MCP server (/mcp, streamable HTTP): each
+// authenticated caller is offered exactly the tools it may use, and an
+// ask_<agent> tool for each agent it may run; every tools/call passes the
+// same gate (agent.Gate) and is recorded like an agent's tool call. A
+// refusal is a tool result with isError, naming the reason. Sessions are
+// bound to the caller that opened them.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/ids"
+	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
+)
+
+// Caller is one authenticated request to /mcp, with what the config it
+// started with offers.
+type Caller struct {
+	Principal *principal.Principal
+	RequestID string
+	Perms     *authz.Permissions
+	// Tools are the tools gatehouse runs (client tools excluded), in Order.
+	Tools map[string]*agent.Tool
+	Order []string
+	// Agents the caller may be offered as ask_<agent> when it holds
+	// AskPermission; Ask runs one turn of one.
+	Agents        []string
+	AskPermission string
+	Ask           func(ctx context.Context, agent, message string) (string, error)
+	// ToolTimeout bounds one tool call (0: none beyond the request's).
+	ToolTimeout time.Duration
+}
+
+// Config is what the handler needs.
+type Config struct {
+	// Caller describes the request; the caller is already authenticated
+	// (principal.From(r.Context())) by gatehouse's own guard.
+	Caller func(r *http.Request) *Caller
+	Audit  audit.Sink
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// AskPrefix names the tool that asks an agent.
+const AskPrefix = "ask_"
+
+// callerKey is where the request's Caller travels in the SDK's TokenInfo.
+const callerKey = "gatehouse.caller"
+
+// New returns the /mcp handler. It must be served behind gatehouse's
+// authentication (which answers 401 with the RFC 9728 challenge).
+func New(cfg Config) http.Handler {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &service{cfg: cfg}
+	h := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: cfg.Log, SessionTimeout: 30 * time.Minute})
+	// The SDK binds a session to TokenInfo.UserID: a session id sent with
+	// another caller's credential is refused. The credential was verified
+	// already; this only hands the SDK who the caller is.
+	verify := func(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+		c := cfg.Caller(r)
+		if c == nil || c.Principal == nil {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{UserID: c.Principal.Key(), Expiration: cfg.Now().Add(time.Hour),
+			Extra: map[string]any{callerKey: c}}, nil
+	}
+	return auth.RequireBearerToken(verify, nil)(h)
+}
+
+type service struct{ cfg Config }
+
+// callerOf is the Caller of the HTTP request that carried req.
+func callerOf(extra *mcp.RequestExtra) *Caller {
+	if extra == nil || extra.TokenInfo == nil {
+		return nil
+	}
+	c, _ := extra.TokenInfo.Extra[callerKey].(*Caller)
+	return c
+}
+
+// serverFor builds the MCP server of a new session: the tools its caller
+// may use now. Each call is judged again with the config of its own request.
+func (s *service) serverFor(r *http.Request) *mcp.Server {
+	ti := auth.TokenInfoFromContext(r.Context())
+	var c *Caller
+	if ti != nil {
+		c, _ = ti.Extra[callerKey].(*Caller)
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "gatehouse", Version: "1"}, nil)
+	if c == nil {
+		return srv
+	}
+	listed := map[string]bool{}
+	// A call to a tool this session was not offered is still judged and
+	// recorded, and refused as a tool result (isError), not a protocol error.
+	srv.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if ct, ok := req.(*mcp.CallToolRequest); ok && method == "tools/call" && ct.Params != nil && !listed[ct.Params.Name] {
+				return s.callTool(ct.Params.Name)(ctx, ct)
+			}
+			return next(ctx, method, req)
+		}
+	})
+	for _, name := range c.Order {
+		t := c.Tools[name]
+		if t == nil || !c.Perms.Visible(c.Principal, t.Policy) || tools.DisabledReason(t.Impl) != "" {
+			continue
+		}
+		spec := t.Impl.Spec()
+		srv.AddTool(&mcp.Tool{Name: name, Description: spec.Description, InputSchema: spec.Parameters}, s.callTool(name))
+		listed[name] = true
+	}
+	if c.Ask != nil && c.Perms.Has(c.Principal, c.AskPermission) {
+		for _, a := range c.Agents {
+			name := AskPrefix + a
+			if _, clash := c.Tools[name]; clash || !tools.ValidName(name) {
+				continue
+			}
+			srv.AddTool(&mcp.Tool{Name: name, Description: "Ask the " + a + " agent; it answers with its policy applied to you.",
+				InputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string","minLength":1}},"required":["message"],"additionalProperties":false}`)},
+				s.ask(a))
+			listed[name] = true
+		}
+	}
+	return srv
+}
+
+func errorResult(msg string) *mcp.CallToolResult {
+	r := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: msg}}}
+	r.IsError = true
+	return r
+}
+
+// callTool gates one call and runs it, recorded as tool.decided (durable
+// before the tool runs) and tool.finished — the events of an agent's call.
+func (s *service) callTool(name string) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := callerOf(req.Extra)
+		if c == nil {
+			return nil, errors.New("no caller")
+		}
+		offered := map[string]*agent.Tool{}
+		for n, t := range c.Tools {
+			if c.Perms.Visible(c.Principal, t.Policy) {
+				offered[n] = t
+			}
+		}
+		raw := string(req.Params.Arguments)
+		base := audit.Event{RequestID: c.RequestID, RunID: ids.New("run_")}.By(c.Principal)
+		g := agent.Gate(ctx, c.Perms, c.Principal, base, c.Tools, offered, llm.ToolCall{ID: ids.New("call_"), Name: name, Arguments: raw})
+		if err := s.cfg.Audit.Record(ctx, g.Event); err != nil {
+			// Fail closed: nothing runs that was not recorded.
+			return nil, fmt.Errorf("the audit log cannot record: %w", err)
+		}
+		if !g.Decision.Allow {
+			return errorResult(g.Call.Name + ": " + g.Reason), nil
+		}
+		tctx := principal.With(ctx, c.Principal)
+		if c.ToolTimeout > 0 {
+			var cancel context.CancelFunc
+			tctx, cancel = context.WithTimeout(tctx, c.ToolTimeout)
+			defer cancel()
+		}
+		start := s.cfg.Now()
+		out, err := safeCall(tctx, g.Tool.Impl, g.Args)
+		var text string
+		if err == nil {
+			b, merr := json.Marshal(out)
+			if merr != nil {
+				err = fmt.Errorf("encode result: %w", merr)
+			}
+			text = string(b)
+		}
+		fin := base
+		fin.Type, fin.Resource = audit.TypeToolFinished, "tool:"+name
+		fin.LatencyMS = s.cfg.Now().Sub(start).Milliseconds()
+		fin.Outcome = "ok"
+		if err != nil {
+			fin.Outcome, fin.Reason = "error", "the tool returned an error"
+			fin.Content = map[string]string{"error": err.Error()}
+		}
+		if src, ok := g.Tool.Impl.(interface{ Server() (string, string) }); ok {
+			server, remote := src.Server()
+			fin.Reason = joinReason(fin.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
+		}
+		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), fin); rerr != nil {
+			s.cfg.Log.Error("record tool.finished", "tool", name, "error", rerr.Error())
+		}
+		if err != nil {
+			return errorResult(name + ": " + err.Error()), nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
+	}
+}
+
+// ask runs one turn of agent a for the caller; the run records itself.
+func (s *service) ask(a string) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := callerOf(req.Extra)
+		if c == nil {
+			return nil, errors.New("no caller")
+		}
+		if !c.Perms.Has(c.Principal, c.AskPermission) {
+			return errorResult(fmt.Sprintf("%s%s: the caller may not run agents (permission %s)", AskPrefix, a, c.AskPermission)), nil
+		}
+		var args struct {
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(req.Params.Arguments, &args); err != nil || args.Message == "" {
+			return errorResult(AskPrefix + a + ": invalid arguments: message is required"), nil
+		}
+		resp, err := c.Ask(ctx, a, args.Message)
+		if err != nil {
+			return errorResult(AskPrefix + a + ": " + err.Error()), nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: resp}}}, nil
+	}
+}
+
+// safeCall runs a tool, turning a panic into an error.
+func safeCall(ctx context.Context, t tools.Tool, args tools.Args) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, errors.New("the tool failed unexpectedly")
+		}
+	}()
+	return t.Call(ctx, args)
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
