@@ -30,6 +30,15 @@ type Cell struct {
 	Standing  Standing `json:"standing"`
 	Rule      string   `json:"rule"`
 	Condition string   `json:"condition,omitempty"`
+	// Approval is set when an allowed call may still wait for a person:
+	// the approval's when (empty: every call) and approver roles.
+	Approval *CellApproval `json:"approval,omitempty"`
+}
+
+// CellApproval is a tool's approval rule as the matrix shows it.
+type CellApproval struct {
+	When      string   `json:"when,omitempty"`
+	Approvers []string `json:"approvers"`
 }
 
 // Roles lists the configured roles, sorted.
@@ -52,6 +61,9 @@ func (ps *Permissions) Standing(role string, pol ToolPolicy) Cell {
 		c.Standing = StandingConditional
 	default:
 		c.Standing = StandingAllowed
+	}
+	if d.Allow && pol.Approval != nil {
+		c.Approval = &CellApproval{When: pol.Approval.WhenSource, Approvers: pol.Approval.Approvers}
 	}
 	return c
 }
