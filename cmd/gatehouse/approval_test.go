@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,37 +22,7 @@ import (
 func startDevAt(t *testing.T, dir string) *gateway {
 	t.Helper()
 	g := &gateway{t: t, dir: dir, keys: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, nil, g.stdout, g.stderr)
-	}()
-	var once sync.Once
-	var stopErr error
-	g.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				stopErr = fmt.Errorf("gatehouse did not stop")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := g.stop(); err != nil {
-			t.Errorf("serve: %v\nstderr:\n%s", err, g.stderr.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); g.base == ""; {
-		if _, after, ok := strings.Cut(g.stdout.String(), "gatehouse listening on "); ok {
-			g.base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no start; stderr %s", g.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	g.serve([]string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}, func(string) string { return "" })
 	f, err := os.Open(filepath.Join(dir, "dev-credentials.env"))
 	if err != nil {
 		t.Fatal(err)

@@ -158,13 +158,20 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 	for k, v := range opts.env {
 		g.env[k] = v
 	}
+	// An ephemeral port whatever the config says (the dev config says
+	// 127.0.0.1:8080), so the suite runs beside `make run`.
+	g.serve([]string{"serve", "--config", g.cfgPath, "--addr", "127.0.0.1:0"}, func(k string) string { return g.env[k] })
+	return g
+}
+
+// serve runs gatehouse (the real run()) with args until the test ends, and
+// waits until it listens: g.base is then its URL and g.stop stops it.
+func (g *gateway) serve(args []string, getenv func(string) string) {
+	t := g.t
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		// An ephemeral port whatever the config says (the dev config says
-		// 127.0.0.1:8080), so the suite runs beside `make run`.
-		done <- run(ctx, []string{"serve", "--config", g.cfgPath, "--addr", "127.0.0.1:0"}, func(k string) string { return g.env[k] }, nil, g.stdout, g.stderr)
-	}()
+	go func() { done <- run(ctx, args, getenv, nil, g.stdout, g.stderr) }()
 	var once sync.Once
 	var stopErr error
 	g.stop = func() error {
@@ -187,7 +194,7 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 	for time.Now().Before(deadline) {
 		if _, after, ok := strings.Cut(g.stdout.String(), "gatehouse listening on "); ok {
 			g.base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
-			return g
+			return
 		}
 		select {
 		case err := <-done:
@@ -197,7 +204,6 @@ func startGateway(t *testing.T, opts gwOptions) *gateway {
 		}
 	}
 	t.Fatalf("gatehouse did not start; stderr:\n%s", g.stderr.String())
-	return nil
 }
 
 func (g *gateway) writeConfig(yaml string) {

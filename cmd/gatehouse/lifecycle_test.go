@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -89,27 +88,8 @@ func TestReload_OnSIGHUP(t *testing.T) {
 // --dev, source the credentials file, send its curl line.
 func TestReadme_QuickstartAnswersFromTheOfflineModel(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "gatehouse-data")
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, nil, out, errb)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; {
-		if _, after, ok := strings.Cut(out.String(), "gatehouse listening on "); ok {
-			base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no start; stderr %s", errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	g := startDevAt(t, dir)
+	base, out := g.base, g.stdout
 	if !strings.Contains(out.String(), "offline demo model") {
 		t.Errorf("start-up does not say which model: %s", out.String())
 	}
@@ -133,12 +113,13 @@ func TestReadme_QuickstartAnswersFromTheOfflineModel(t *testing.T) {
 			t.Errorf("%s missing", k)
 		}
 	}
-	g := &gateway{t: t, base: base, keys: map[string]string{"agent": creds["GATEHOUSE_AGENT_KEY"]}}
-	r := g.do("POST", "/chat", "agent", map[string]string{"message": "What is the status of claim CLM-1001?"})
+	// The key as the README's `source` gives it, not as the harness read it.
+	c := &gateway{t: t, base: base, keys: map[string]string{"agent": creds["GATEHOUSE_AGENT_KEY"]}}
+	r := c.do("POST", "/chat", "agent", map[string]string{"message": "What is the status of claim CLM-1001?"})
 	if r.status != 200 || !strings.Contains(r.str("response"), "offline demo model") || !strings.Contains(r.str("response"), "in_review") {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	if strings.Contains(errb.String(), creds["GATEHOUSE_AGENT_KEY"]) {
+	if strings.Contains(g.stderr.String(), creds["GATEHOUSE_AGENT_KEY"]) {
 		t.Error("a key reached the logs")
 	}
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,40 +15,8 @@ import (
 // knowledge base runs as a stdio MCP server (this program's `mcp
 // demo-server`), and kb_read may read public documents only.
 func TestDevMode_MCPDemoKnowledgeBaseUnderPathWithin(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gatehouse-data")
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--data-dir", dir, "--addr", "127.0.0.1:0"}, func(string) string { return "" }, nil, out, errb)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; {
-		if _, after, ok := strings.Cut(out.String(), "gatehouse listening on "); ok {
-			base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no start; stderr %s", errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	creds := map[string]string{}
-	f, err := os.Open(filepath.Join(dir, "dev-credentials.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			creds[k] = v
-		}
-	}
-	f.Close()
+	g := startDevAt(t, filepath.Join(t.TempDir(), "gatehouse-data"))
+	base := g.base
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		resp, err := http.Get(base + "/ready")
 		if err != nil {
@@ -63,14 +28,14 @@ func TestDevMode_MCPDemoKnowledgeBaseUnderPathWithin(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the demo MCP server did not come up: %s\n%s", b, errb.String())
+			t.Fatalf("the demo MCP server did not come up: %s\n%s", b, g.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	chat := func(msg string) map[string]any {
 		body, _ := json.Marshal(map[string]string{"message": msg})
 		req, _ := http.NewRequest("POST", base+"/v1/chat", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+creds["GATEHOUSE_AGENT_KEY"])
+		req.Header.Set("Authorization", "Bearer "+g.keys["agent"])
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
