@@ -111,6 +111,10 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "  curl -X POST %s/v1/approvals/APPROVAL_ID -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"decision\":\"approve\",\"args_sha256\":\"ARGS_SHA256\"}'\n", baseURL, creds["supervisor"])
 	fmt.Fprintf(w, "  curl %s/v1/runs/RUN_ID -H 'Authorization: Bearer %s'   # the run continues on the server: completed, with the answer\n", baseURL, creds["admin"])
 	printPassthrough(w, baseURL, creds["agent"])
+	fmt.Fprintf(w, "\nMCP under policy (the demo knowledge base, an MCP server over stdio; kb_read may read /kb/public only):\n")
+	for _, doc := range []string{"/kb/public/claims.md", "/kb/internal/fraud-rules.md"} {
+		fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"read %s\"}'\n", baseURL, creds["agent"], doc)
+	}
 	fmt.Fprintln(w)
 }
 
