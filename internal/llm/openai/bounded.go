@@ -19,9 +19,10 @@ func pooledClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// MaxResponseBytes bounds a model response body (the SDK reads it whole):
-// a misbehaving or hostile OpenAI-compatible server cannot make gatehouse
-// buffer more than this per call.
+// MaxResponseBytes bounds a model response body, whole or streamed (the SDK
+// reads a whole one at once, and a stream's content is assembled): a
+// misbehaving or hostile OpenAI-compatible server cannot make gatehouse
+// hold more than this per attempt.
 const MaxResponseBytes = 16 << 20
 
 // boundedClient is hc with every response body cut off, as an error, past

@@ -21,11 +21,14 @@ import (
 
 // Config configures an OpenAI-compatible provider.
 type Config struct {
-	BaseURL    string // empty = OpenAI
-	APIKey     string
-	Model      string
-	Timeout    time.Duration // per attempt
-	MaxRetries int           // on 429 and 5xx
+	BaseURL string // empty = OpenAI
+	APIKey  string
+	Model   string
+	// Timeout bounds each attempt, a streamed answer's last byte included.
+	Timeout time.Duration
+	// MaxRetries is how many times a call is tried again: on 429 and 5xx,
+	// and for Stream also a stream that broke before its first delta.
+	MaxRetries int
 	// MaxRetryDelay caps the SDK's backoff between attempts (default 8 s).
 	MaxRetryDelay time.Duration
 	HTTPClient    *http.Client
