@@ -95,24 +95,11 @@ type completion struct {
 func direct(client *http.Client, upstream string) runFunc {
 	bodies := directBodies()
 	url := upstream + "/chat/completions"
+	auth := http.Header{"Authorization": {"Bearer sk-bench"}}
 	call := func(ctx context.Context, body []byte) (*completion, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		b, err := post(ctx, client, url, body, auth)
 		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer sk-bench")
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("upstream status %d", resp.StatusCode)
+			return nil, fmt.Errorf("upstream: %w", err)
 		}
 		var c completion
 		if err := json.Unmarshal(b, &c); err != nil || len(c.Choices) == 0 {

@@ -54,7 +54,7 @@ func Gate(ctx context.Context, perms *authz.Permissions, p *principal.Principal,
 		ev.Resource = unknownTool
 		ev.Content["tool"] = c.Name
 		g.Decision = authz.Decision{Rule: "tool not offered", Reason: "the model asked for a tool that is not configured"}
-		g.Reason = fmt.Sprintf("tool %s was not offered to this caller", logName(c.Name))
+		g.Reason = fmt.Sprintf("tool %s was not offered to this caller", CutName(c.Name))
 	case t == nil:
 		ev.Resource = "tool:" + d.Policy.Tool
 		g.Decision = authz.Decision{Rule: "tool not offered", Reason: fmt.Sprintf("tool %s was not offered to this caller", d.Policy.Tool)}

@@ -216,10 +216,10 @@ func (r *Runner) call(ctx context.Context, impl tools.Tool, name string, args to
 	return impl.Call(ctx, args)
 }
 
-// logName is a tool name as the model gave it, cut to a length no tool
-// name has: the model chooses it, and a prompt injection must not write
-// paragraphs into the audit log's resource and reason.
-func logName(name string) string {
+// CutName is a name a model or client chose (a tool name, a call id), cut
+// to a length no configured name has: a prompt injection must not write
+// paragraphs into the audit log or an error.
+func CutName(name string) string {
 	const max = 64
 	if len(name) <= max {
 		return name

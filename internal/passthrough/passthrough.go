@@ -172,7 +172,7 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	if tc := req.Options.ToolChoice; tc != nil && tc.Function != "" && offered[tc.Function] == nil {
-		return nil, &InvalidRequestError{Msg: fmt.Sprintf("tool_choice names %q, which is not a tool offered to this caller", capName(tc.Function))}
+		return nil, &InvalidRequestError{Msg: fmt.Sprintf("tool_choice names %q, which is not a tool offered to this caller", agent.CutName(tc.Function))}
 	}
 	answered, err := s.answeredCalls(ctx, p, req.Messages)
 	if err != nil {
@@ -348,7 +348,7 @@ func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res
 	seen := map[string]bool{}
 	for _, ot := range offeredTools {
 		if seen[ot.Name] {
-			return nil, nil, &InvalidRequestError{Msg: fmt.Sprintf("tool %q is offered twice", capName(ot.Name))}
+			return nil, nil, &InvalidRequestError{Msg: fmt.Sprintf("tool %q is offered twice", agent.CutName(ot.Name))}
 		}
 		seen[ot.Name] = true
 		t, ok := s.Tools[ot.Name]
@@ -357,7 +357,7 @@ func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res
 				res.Removed = append(res.Removed, "undeclared")
 				continue
 			}
-			return nil, nil, &UndeclaredToolError{Name: capName(ot.Name)}
+			return nil, nil, &UndeclaredToolError{Name: agent.CutName(ot.Name)}
 		}
 		if !s.Perms.Visible(p, t.Policy) {
 			res.Removed = append(res.Removed, ot.Name)
@@ -402,7 +402,7 @@ func (s *Service) answeredCalls(ctx context.Context, p *principal.Principal, msg
 		}
 		rc, ok := found[m.ToolCallID]
 		if !ok {
-			return nil, &UnknownToolCallError{ID: capName(m.ToolCallID)}
+			return nil, &UnknownToolCallError{ID: agent.CutName(m.ToolCallID)}
 		}
 		if !rc.Reported {
 			out = append(out, answer{id: rc.ID, tool: rc.Tool, content: m.Content})
@@ -428,13 +428,4 @@ func list(names []string) string {
 	}
 	b, _ := json.Marshal(names)
 	return string(b)
-}
-
-// capName cuts a client-chosen name for an error message.
-func capName(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
 }
