@@ -193,19 +193,12 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 		Principal: p, Model: req.Model, Messages: req.Messages, Tools: offered, Options: req.Options,
 		RequestID: info.requestID, RunID: runID, Before: info.take(),
 	}
-	chunk := func(delta wireMessage, finish *string) completion {
-		return completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
-			Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
-	}
+	var cs *chunkStream
 	if req.Stream {
 		stream = newSSE(w)
-		first := true
+		cs = &chunkStream{sse: stream, id: id, created: created, model: req.Model}
 		preq.OnContent = func(text string) error {
-			d := wireMessage{Content: &text}
-			if first {
-				d.Role, first = "assistant", false
-			}
-			if err := stream.data(chunk(d, nil)); err != nil {
+			if err := cs.content(text); err != nil {
 				cancel() // the client is gone: the run stops, and its end is recorded
 				return err
 			}
@@ -245,19 +238,14 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	// decision is durable. A refusal is sent as the assistant's text.
 	if res.Refused {
 		text := res.Message.Content
-		_ = stream.data(chunk(wireMessage{Role: "assistant", Content: &text}, nil))
+		_ = stream.data(cs.chunk(wireMessage{Role: "assistant", Content: &text}, nil))
 	}
 	if len(res.Message.ToolCalls) > 0 {
-		_ = stream.data(chunk(wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, true)}, nil))
+		_ = stream.data(cs.chunk(wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, true)}, nil))
 	}
-	last := chunk(wireMessage{}, &finish)
+	last := cs.chunk(wireMessage{}, &finish)
 	last.Gatehouse = gi
-	_ = stream.data(last)
-	if req.IncludeUsage {
-		_ = stream.data(completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
-			Choices: []completionChoice{}, Usage: toWireUsage(res.Usage)})
-	}
-	_ = stream.done()
+	cs.end(last, req.IncludeUsage, res.Usage)
 }
 
 // agentCompletion runs an agent for a chat completion request, exactly
@@ -332,24 +320,13 @@ func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, r
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	st := newSSE(w)
-	model := creq.Agent
-	var id string
-	first := true
-	chunk := func(delta wireMessage, finish *string) completion {
-		return completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
-			Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
-	}
+	cs := &chunkStream{sse: st, created: created, model: creq.Agent}
 	creq.OnRunEvent = func(ev agent.Event) {
-		id = "chatcmpl-" + ev.RunID
+		cs.id = "chatcmpl-" + ev.RunID
 		if ev.Type != agent.EventMessageDelta || ev.Content == "" {
 			return
 		}
-		text := ev.Content
-		d := wireMessage{Content: &text}
-		if first {
-			d.Role, first = "assistant", false
-		}
-		if st.data(chunk(d, nil)) != nil {
+		if cs.content(ev.Content) != nil {
 			cancel() // the client is gone: the run stops and its end is recorded
 		}
 	}
@@ -362,25 +339,55 @@ func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, r
 		writeError(w, r, err)
 		return
 	}
-	id = "chatcmpl-" + res.RunID
+	cs.id = "chatcmpl-" + res.RunID
 	finish := "stop"
-	last := chunk(wireMessage{}, &finish)
+	last := cs.chunk(wireMessage{}, &finish)
 	switch {
 	case res.Status == approval.RunAwaiting:
 		text := awaitingText(res)
 		d := wireMessage{Content: &text}
-		if first {
+		if !cs.sent {
 			d.Role = "assistant"
 		}
-		last = chunk(d, &finish)
-	case first:
-		last = chunk(wireMessage{Role: "assistant", Content: &res.Response}, &finish)
+		last = cs.chunk(d, &finish)
+	case !cs.sent:
+		last = cs.chunk(wireMessage{Role: "assistant", Content: &res.Response}, &finish)
 	}
 	last.Gatehouse = agentInfo(res)
-	_ = st.data(last)
-	if req.IncludeUsage {
-		_ = st.data(completion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
-			Choices: []completionChoice{}, Usage: toWireUsage(res.Usage)})
+	cs.end(last, req.IncludeUsage, res.Usage)
+}
+
+// chunkStream writes one completion as chat.completion.chunk events.
+type chunkStream struct {
+	sse     *sse
+	id      string
+	created int64
+	model   string
+	// sent is set once content went out (the first chunk carries the role).
+	sent bool
+}
+
+func (c *chunkStream) chunk(delta wireMessage, finish *string) completion {
+	return completion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
+}
+
+// content sends a piece of the answer's text as it arrives.
+func (c *chunkStream) content(text string) error {
+	d := wireMessage{Content: &text}
+	if !c.sent {
+		d.Role, c.sent = "assistant", true
 	}
-	_ = st.done()
+	return c.sse.data(c.chunk(d, nil))
+}
+
+// end sends the last chunk, the usage chunk when the client asked for it
+// (stream_options.include_usage), and [DONE].
+func (c *chunkStream) end(last completion, includeUsage bool, u llm.Usage) {
+	_ = c.sse.data(last)
+	if includeUsage {
+		_ = c.sse.data(completion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []completionChoice{}, Usage: toWireUsage(u)})
+	}
+	_ = c.sse.done()
 }
