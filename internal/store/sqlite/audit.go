@@ -19,13 +19,18 @@ type AuditStore struct {
 
 var _ audit.Store = (*AuditStore)(nil)
 
+// auditCheckpointEvery is how many commits go between the audit log's
+// background checkpoints: a run commits three times, with four B-tree
+// pages each, so about 1000 WAL pages (SQLite's own default mark).
+const auditCheckpointEvery = 64
+
 // OpenAudit opens (creating and migrating) the audit log at path.
 func OpenAudit(ctx context.Context, path string) (*AuditStore, error) {
 	db, err := openDB(ctx, path, "audit")
 	if err != nil {
 		return nil, err
 	}
-	return &AuditStore{db: db, w: newWriter(db)}, nil
+	return &AuditStore{db: db, w: newWriter(db, auditCheckpointEvery)}, nil
 }
 
 // OpenAuditExisting opens the audit log at path to read it (the audit
@@ -35,7 +40,7 @@ func OpenAuditExisting(ctx context.Context, path string) (*AuditStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AuditStore{db: db, w: newWriter(db)}, nil
+	return &AuditStore{db: db, w: newWriter(db, auditCheckpointEvery)}, nil
 }
 
 // Close closes the database.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,13 +27,18 @@ type SessionStore struct {
 
 var _ session.Store = (*SessionStore)(nil)
 
+// sessionCheckpointEvery is how many commits go between the session
+// store's background checkpoints: a few pages each, so a small WAL that
+// is cheap to copy.
+const sessionCheckpointEvery = 16
+
 // OpenSessions opens (creating and migrating) the session store at path.
 func OpenSessions(ctx context.Context, path string) (*SessionStore, error) {
 	db, err := openDB(ctx, path, "sessions")
 	if err != nil {
 		return nil, err
 	}
-	return &SessionStore{db: db, w: newWriter(db), now: time.Now}, nil
+	return &SessionStore{db: db, w: newWriter(db, sessionCheckpointEvery), now: time.Now}, nil
 }
 
 // Close closes the database.
@@ -67,20 +73,39 @@ func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
 	})
 }
 
+// messageRows is how many messages one INSERT statement stores: a run's
+// messages go in one or a few statements, not one each, and the prepared
+// statements stay few (one per row count up to this).
+const messageRows = 8
+
 func insertMessages(tx txn, id string, first int, msgs []session.Message) error {
-	for i, m := range msgs {
-		m.Time = m.Time.UTC()
-		body, err := json.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("encode session message: %w", err)
+	for len(msgs) > 0 {
+		n := min(len(msgs), messageRows)
+		args := make([]any, 0, 3*n)
+		for i, m := range msgs[:n] {
+			m.Time = m.Time.UTC()
+			body, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("encode session message: %w", err)
+			}
+			args = append(args, id, first+i, string(body))
 		}
-		if _, err := tx.exec(`INSERT INTO session_messages (session_id, idx, body) VALUES (?, ?, ?)`,
-			id, first+i, string(body)); err != nil {
-			return fmt.Errorf("store session message: %w", err)
+		if _, err := tx.exec(insertMessagesSQL[n], args...); err != nil {
+			return fmt.Errorf("store session messages: %w", err)
 		}
+		msgs, first = msgs[n:], first+n
 	}
 	return nil
 }
+
+// insertMessagesSQL[n] inserts n messages.
+var insertMessagesSQL = func() (q [messageRows + 1]string) {
+	for n := 1; n <= messageRows; n++ {
+		q[n] = `INSERT INTO session_messages (session_id, idx, body) VALUES (?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?)`, n-1)
+	}
+	return q
+}()
 
 // Get returns the session id if subject owns it, else session.ErrNotFound.
 func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Session, error) {

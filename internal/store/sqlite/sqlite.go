@@ -36,12 +36,8 @@ const BusyTimeout = time.Second
 // sessions use synchronous=NORMAL, which in WAL mode survives a process
 // crash but may lose the last commits on power loss — conversation history
 // is not the compliance record, and its fsync was a sixth of a run's cost.
-// Sessions also checkpoint every 100 WAL pages instead of SQLite's 1000:
-// a checkpoint runs inside the commit that crosses the mark, and copying
-// 1000 pages held that run (and every session write queued behind it) for
-// milliseconds — the slowest 1% of runs at 300/s. Measured in the load
-// harness: G-noaudit's open-loop p99 5.6–6.2 → 3.8–4.6 ms, for a few more
-// fsyncs (~0.03 ms CPU per run).
+// Neither checkpoints inside a commit: the writer checkpoints beside
+// them (see writer).
 func openDB(ctx context.Context, path, set string) (*sql.DB, error) {
 	return openDBWith(ctx, path, set, nil)
 }
@@ -81,10 +77,11 @@ func dsnFor(path, set string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	if set == "sessions" {
 		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", "wal_autocheckpoint(100)")
 	} else {
 		q.Add("_pragma", "synchronous(FULL)")
 	}
+	// Checkpoints run beside the commits, not in them (see writer).
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()

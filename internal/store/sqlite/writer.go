@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // writer runs a store's write transactions. They queue in Go, one at a
@@ -13,17 +14,72 @@ import (
 // timeout only covers other processes; and they run on one connection whose
 // statements — BEGIN IMMEDIATE and COMMIT included — are prepared once
 // rather than parsed again for every transaction.
+//
+// SQLite's own checkpoints (wal_autocheckpoint) are off: one runs inside
+// the commit that crosses the mark, copying the WAL into the database and
+// syncing it, and held that commit's caller for milliseconds. The writer
+// instead has a goroutine of its own checkpoint every checkpointEvery
+// commits, after the commit that crossed the mark was answered: it holds
+// the write lock meanwhile (so the checkpoint reaches the WAL's end and
+// the next commit starts the WAL over; a commit arriving then waits, as
+// it did before), mostly in the idle time between commits.
 type writer struct {
 	db   *sql.DB
 	lock chan struct{}
 
 	// Guarded by lock.
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt
+	conn    *sql.Conn
+	stmts   map[string]*sql.Stmt
+	commits int64
+
+	checkpointEvery int64
+	kick            chan struct{}
+	stop            chan struct{}
+	stopOnce        sync.Once
+	stopped         chan struct{}
 }
 
-func newWriter(db *sql.DB) *writer {
-	return &writer{db: db, lock: make(chan struct{}, 1)}
+func newWriter(db *sql.DB, checkpointEvery int64) *writer {
+	w := &writer{db: db, lock: make(chan struct{}, 1), checkpointEvery: checkpointEvery,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go w.checkpoints()
+	return w
+}
+
+// checkpoints runs a checkpoint each time the writer asks, until close.
+// One that fails is tried again at the next mark.
+func (w *writer) checkpoints() {
+	defer close(w.stopped)
+	for {
+		select {
+		case <-w.kick:
+		case <-w.stop:
+			return
+		}
+		select {
+		case w.lock <- struct{}{}:
+		case <-w.stop:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*BusyTimeout)
+		if st, err := w.stmt(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			_, _ = st.ExecContext(context.WithoutCancel(ctx))
+		}
+		cancel()
+		<-w.lock
+	}
+}
+
+// committed counts a commit and asks for a checkpoint when one is due.
+// Called with the lock held.
+func (w *writer) committed() {
+	w.commits++
+	if w.commits%w.checkpointEvery == 0 {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // txn is the handle a transaction's function writes through.
@@ -32,13 +88,20 @@ type txn struct {
 	w   *writer
 }
 
-// exec runs a statement of the transaction.
+// exec runs a statement of the transaction. The transaction's context is
+// checked before each statement, not watched during it: the driver
+// watches a cancellable context with a goroutine per statement, which
+// made a commit a third slower (the busy timeout bounds a statement's
+// wait for a lock, and an fsync cannot be interrupted anyway).
 func (t txn) exec(query string, args ...any) (sql.Result, error) {
 	st, err := t.w.stmt(t.ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(t.ctx, args...)
+	if err := t.ctx.Err(); err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.WithoutCancel(t.ctx), args...)
 }
 
 // scan runs a one-row query of the transaction into dest.
@@ -47,7 +110,10 @@ func (t txn) scan(query string, args []any, dest ...any) error {
 	if err != nil {
 		return err
 	}
-	return st.QueryRowContext(t.ctx, args...).Scan(dest...)
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	return st.QueryRowContext(context.WithoutCancel(t.ctx), args...).Scan(dest...)
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it;
@@ -77,6 +143,7 @@ func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	w.committed()
 	return nil
 }
 
@@ -139,6 +206,8 @@ func (w *writer) closeConn() {
 
 // close releases the write connection; call it before closing the database.
 func (w *writer) close() {
+	w.stopOnce.Do(func() { close(w.stop) })
+	<-w.stopped
 	w.lock <- struct{}{}
 	defer func() { <-w.lock }()
 	w.closeConn()

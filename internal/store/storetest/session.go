@@ -45,6 +45,27 @@ func TestSessionStore(t *testing.T, open func(t *testing.T) session.Store) {
 		}
 	})
 
+	// More messages than one insert statement of a store may hold, in
+	// one Create and in one Append.
+	t.Run("ManyMessagesRoundTrip", func(t *testing.T) {
+		s := open(t)
+		var many []session.Message
+		for i := range 21 {
+			many = append(many, session.Message{Role: "user", Content: fmt.Sprintf("message %d", i), Time: t0.Add(time.Duration(i) * time.Second)})
+		}
+		want := newSession(t, s, "s-many", "alice", many[:19]...)
+		if err := s.Append(ctx, "s-many", "alice", session.Limits{}, many[19:]...); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "s-many", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(many, got.Messages); diff != "" || got.ID != want.ID {
+			t.Errorf("messages (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("CreateFillsIDAndTimes", func(t *testing.T) {
 		s := open(t)
 		ss := &session.Session{Subject: "alice", Agent: "a"}
