@@ -511,6 +511,9 @@ func buildMTLS(cfg *config.Config) (*mtls.Authenticator, error) {
 type upstream struct{ model llm.Model }
 
 func (u upstream) Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error) {
+	if onContent == nil {
+		return u.model.Complete(ctx, req)
+	}
 	return llm.Stream(ctx, u.model, req, func(d llm.Delta) error {
 		if d.Content == "" {
 			return nil

@@ -56,6 +56,7 @@ type CallStore interface {
 // Upstream is the model a pass-through request goes to. onContent receives
 // the answer's text as it arrives (tool-call fragments are not passed: they
 // are held until the whole turn is decided); the assembled turn is returned.
+// With onContent nil the turn is asked for whole, not streamed.
 type Upstream interface {
 	Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error)
 }
@@ -239,12 +240,9 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 	msgs := append([]llm.Message(nil), req.Messages...)
 	var lastRefusal string
 	for attempt := 0; ; attempt++ {
-		resp, err := s.Upstream.Stream(ctx, llm.Request{Model: m.upstream(), Messages: msgs, Tools: defs, Options: req.Options}, func(text string) error {
-			if req.OnContent == nil {
-				return nil
-			}
-			return req.OnContent(text)
-		})
+		// A client that did not ask for a stream gets the turn whole, so
+		// the upstream is not asked for one either (OnContent nil).
+		resp, err := s.Upstream.Stream(ctx, llm.Request{Model: m.upstream(), Messages: msgs, Tools: defs, Options: req.Options}, req.OnContent)
 		if err != nil {
 			return err
 		}

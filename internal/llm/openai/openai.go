@@ -41,7 +41,6 @@ type Client struct {
 	name       string
 	maxRetries int
 	retryDelay time.Duration // before a stream that broke is tried again
-	schemas    schemaCache
 }
 
 var _ llm.Model = (*Client)(nil)
@@ -100,16 +99,19 @@ func (o *Client) Name() string { return o.name }
 
 // Complete implements llm.Model.
 func (o *Client) Complete(ctx context.Context, req llm.Request) (*llm.Response, error) {
-	params, err := o.params(req)
+	body, err := o.encodeRequest(req, false)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := o.client.Chat.Completions.New(ctx, params)
-	if err != nil {
+	var raw []byte
+	if err := o.client.Post(ctx, completionsPath, body, &raw); err != nil {
 		return nil, providerError(ctx, err)
 	}
-	return toResponse(resp)
+	return decodeCompletion(raw)
 }
+
+// completionsPath is the chat completions endpoint under the base URL.
+const completionsPath = "chat/completions"
 
 // providerError is err as the caller hears it: the caller's own deadline or
 // cancellation as such, anything else as llm.ErrProvider.

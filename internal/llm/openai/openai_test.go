@@ -248,8 +248,7 @@ func TestClient_OversizedResponseIsAProviderError(t *testing.T) {
 	}
 }
 
-// Tool schemas are decoded once and shared between calls: every call,
-// concurrent ones too, still sends each tool's own schema as given.
+// Every call, concurrent ones too, sends each tool's own schema as given.
 func TestClient_SendsEachToolsSchemaOnEveryCall(t *testing.T) {
 	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "done"} })
 	tools := []llm.ToolDef{

@@ -1,5 +1,8 @@
 package openai
 
+// The request in the SDK's own param types, as Complete built it before
+// it sent encodeRequest's body: kept for BenchmarkComplete's comparison.
+
 import (
 	"encoding/json"
 	"fmt"
@@ -13,7 +16,7 @@ import (
 
 // params is req in the SDK's terms: the model (the request's, else the
 // configured one), the messages, the tools and the options that are set.
-func (o *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
+func (o *Client) sdkParams(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 	model := req.Model
 	if model == "" {
 		model = o.model
@@ -23,7 +26,7 @@ func (o *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 		Messages: toParams(req.Messages),
 	}
 	for _, t := range req.Tools {
-		ps, err := o.schemas.get(t.Parameters)
+		ps, err := benchSchemas.get(t.Parameters)
 		if err != nil {
 			return params, fmt.Errorf("encode tool %s: %w", t.Name, err)
 		}
@@ -46,6 +49,8 @@ const maxSchemas = 1024
 // model call, and decoding each into a map[string]any was ~6% of a run's
 // allocations. The maps are shared by concurrent calls and only read (the
 // SDK marshals them), never modified.
+var benchSchemas schemaCache
+
 type schemaCache struct {
 	mu sync.RWMutex
 	m  map[string]shared.FunctionParameters

@@ -9,6 +9,7 @@ import (
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
 )
@@ -26,11 +27,10 @@ const defaultStreamRetryDelay = 500 * time.Millisecond
 // delivered nothing is retried. Config.Timeout bounds each attempt, the
 // whole stream included, and MaxResponseBytes the bytes of each attempt.
 func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Delta) error) (*llm.Response, error) {
-	params, err := o.params(req)
+	body, err := o.encodeRequest(req, true)
 	if err != nil {
 		return nil, err
 	}
-	params.StreamOptions = sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)}
 	budget := o.maxRetries
 	for {
 		attempts := 0
@@ -39,7 +39,7 @@ func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.D
 			return next(r)
 		})
 		delivered := false
-		resp, err := o.streamOnce(ctx, params, func(d llm.Delta) error {
+		resp, err := o.streamOnce(ctx, body, func(d llm.Delta) error {
 			delivered = true
 			return onDelta(d)
 		}, option.WithMaxRetries(budget), count)
@@ -70,8 +70,11 @@ func (e *brokenStream) Unwrap() error { return e.err }
 
 // streamOnce makes one streaming request (with the SDK's own retries of
 // error statuses) and reads it to its end.
-func (o *Client) streamOnce(ctx context.Context, params sdk.ChatCompletionNewParams, onDelta func(llm.Delta) error, opts ...option.RequestOption) (*llm.Response, error) {
-	stream := o.client.Chat.Completions.NewStreaming(ctx, params, opts...)
+func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (*llm.Response, error) {
+	// As the SDK's Chat.Completions.NewStreaming, from the encoded body.
+	var raw *http.Response
+	err := o.client.Post(ctx, completionsPath, body, &raw, opts...)
+	stream := ssestream.NewStream[sdk.ChatCompletionChunk](ssestream.NewDecoder(raw), err)
 	defer stream.Close()
 	var acc sdk.ChatCompletionAccumulator
 	for stream.Next() {

@@ -323,8 +323,14 @@ func TestClient_SendsPassThroughToolsAndOptions(t *testing.T) {
 			t.Errorf("request %d tool = %+v", i, got.Tools)
 		}
 	}
-	if got := string(reqs[0].ToolChoice); got != `{"function":{"name":"send_email"},"type":"function"}` {
-		t.Errorf("tool_choice for a function = %s", got)
+	var choice struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(reqs[0].ToolChoice, &choice); err != nil || choice.Type != "function" || choice.Function.Name != "send_email" {
+		t.Errorf("tool_choice for a function = %s", reqs[0].ToolChoice)
 	}
 	if got := string(reqs[1].ToolChoice); got != `"required"` {
 		t.Errorf("tool_choice for a mode = %s", got)
