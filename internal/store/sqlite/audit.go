@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -49,20 +50,38 @@ func (s *AuditStore) Close() error {
 	return s.db.Close()
 }
 
-// Append stores events in one fsync'd transaction.
+// Append stores events in one fsync'd transaction, up to eventRows of
+// them per INSERT statement.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	return s.w.inTx(ctx, func(tx txn) error {
-		for _, e := range events {
-			if _, err := tx.exec(`INSERT INTO audit_events
-				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID)); err != nil {
-				return fmt.Errorf("append audit event %s/%d: %w", e.ChainID, e.Seq, err)
+		for len(events) > 0 {
+			n := min(len(events), eventRows)
+			args := make([]any, 0, 10*n)
+			for _, e := range events[:n] {
+				args = append(args, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+					e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID))
 			}
+			if _, err := tx.exec(insertEventsSQL[n], args...); err != nil {
+				return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[n-1].Seq, err)
+			}
+			events = events[n:]
 		}
 		return nil
 	})
 }
+
+// eventRows is how many events one INSERT statement appends: a group
+// commit of many events makes a few statements, not one each.
+const eventRows = 8
+
+// insertEventsSQL[n] appends n events.
+var insertEventsSQL = func() (q [eventRows + 1]string) {
+	for n := 1; n <= eventRows; n++ {
+		q[n] = `INSERT INTO audit_events (chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n-1)
+	}
+	return q
+}()
 
 // Head returns the last event of a chain.
 func (s *AuditStore) Head(ctx context.Context, chainID string) (audit.Event, bool, error) {
