@@ -8,7 +8,7 @@
 //
 //	go run ./bench                     # full run, ~5 minutes on 2 cores
 //	go run ./bench -quick              # ~40 s smoke run
-//	go run ./bench -profile /tmp/prof  # also pprof profiles of G at 300 runs/s
+//	go run ./bench -profile /tmp/prof  # also pprof profiles of G and GP at 300 runs/s
 package main
 
 import (
@@ -35,7 +35,7 @@ type options struct {
 	delay       time.Duration // upstream's fixed delay per call
 	scenarios   []string
 	pgDSN       string
-	profileDir  string // pprof CPU and allocation profiles of G at the open-loop rate
+	profileDir  string // pprof CPU and allocation profiles of G and GP at the open-loop rate
 	portkeyDir  string // bench/portkey, found from the working directory when empty
 	maxInflight int
 }
@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.delay, "delay", o.delay, "fixed upstream delay per model call")
 	list := fs.String("scenarios", strings.Join(o.scenarios, ","), "scenarios to run (all: "+strings.Join(allScenarios, ",")+")")
 	fs.StringVar(&o.pgDSN, "pg", o.pgDSN, "PostgreSQL for G-pg (a scratch database is created and dropped); empty skips it")
-	fs.StringVar(&o.profileDir, "profile", "", "after the rounds, profile the G gateway in open loop and write cpu-G.pprof and allocs-G(-before).pprof to this directory")
+	fs.StringVar(&o.profileDir, "profile", "", "after the rounds, profile the G and GP gateways in open loop and write cpu-NAME.pprof and allocs-NAME(-before).pprof to this directory")
 	fs.StringVar(&o.portkeyDir, "portkey-dir", "", "the directory holding serve.mjs and the pinned package-lock.json (default bench/portkey)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -111,8 +111,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
-	if o.profileDir != "" && !slices.Contains(o.scenarios, scG) {
-		return o, fmt.Errorf("-profile needs scenario G")
+	if o.profileDir != "" && !slices.ContainsFunc(profiled, func(s string) bool { return slices.Contains(o.scenarios, s) }) {
+		return o, fmt.Errorf("-profile needs scenario G or GP")
 	}
 	if o.rounds < 1 || o.segment <= 0 || o.rate <= 0 || o.conns < 1 {
 		return o, fmt.Errorf("rounds, duration, rate and conns must be positive")

@@ -78,9 +78,11 @@ func measure(ctx context.Context, o options, e *env, progress io.Writer) *result
 		fmt.Fprintf(progress, "soak %s %s at saturation\n", scG, o.soak)
 		res.soak = soak(ctx, o, t)
 	}
-	if t := e.target(scG); o.profileDir != "" && t != nil && ctx.Err() == nil {
-		if err := profileG(ctx, o, t, o.profileDir, progress); err != nil {
-			res.profileErr = err.Error()
+	for _, name := range profiled {
+		if t := e.target(name); o.profileDir != "" && t != nil && ctx.Err() == nil && res.profileErr == "" {
+			if err := profile(ctx, o, name, t, o.profileDir, progress); err != nil {
+				res.profileErr = err.Error()
+			}
 		}
 	}
 	for _, t := range live {

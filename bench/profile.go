@@ -28,37 +28,41 @@ func serveDebug() (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// profileG drives G in open loop at the harness's rate for secs seconds
-// while the gateway records a CPU profile, and saves it to dir with the
-// allocation profile before and after (compare with pprof -base).
-func profileG(ctx context.Context, o options, t *target, dir string, progress io.Writer) error {
+// profile drives scenario name's gateway in open loop at the harness's
+// rate for secs seconds while the gateway records a CPU profile, and saves
+// it to dir with the allocation profile before and after (compare with
+// pprof -base): cpu-NAME.pprof, allocs-NAME-before.pprof, allocs-NAME.pprof.
+func profile(ctx context.Context, o options, name string, t *target, dir string, progress io.Writer) error {
 	if t.gw == nil || t.gw.debug == "" {
-		return fmt.Errorf("the G gateway has no debug listener")
+		return fmt.Errorf("the %s gateway has no debug listener", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	secs := max(5, int(o.segment.Seconds()+0.5))
-	fmt.Fprintf(progress, "profile G open loop %.0f runs/s, %d s\n", o.rate, secs)
-	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-G-before.pprof")); err != nil {
+	fmt.Fprintf(progress, "profile %s open loop %.0f runs/s, %d s\n", name, o.rate, secs)
+	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-"+name+"-before.pprof")); err != nil {
 		return err
 	}
 	cpu := make(chan error, 1)
 	go func() {
-		cpu <- fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", t.gw.debug, secs), filepath.Join(dir, "cpu-G.pprof"))
+		cpu <- fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", t.gw.debug, secs), filepath.Join(dir, "cpu-"+name+".pprof"))
 	}()
 	s := openLoop(ctx, o.rate, time.Duration(secs)*time.Second, o.maxInflight, t.run)
 	if err := <-cpu; err != nil {
 		return err
 	}
-	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-G.pprof")); err != nil {
+	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-"+name+".pprof")); err != nil {
 		return err
 	}
 	if s.errs > 0 { // the profiles are written, but not of what was asked
-		return fmt.Errorf("%d errors while profiling (the profiles are of an overloaded G), first: %s", s.errs, s.firstErr)
+		return fmt.Errorf("%d errors while profiling (the profiles are of an overloaded %s), first: %s", s.errs, name, s.firstErr)
 	}
 	return nil
 }
+
+// profiled are the scenarios -profile profiles, those of them measured.
+var profiled = []string{scG, scGP}
 
 // fetch saves url's body to path.
 func fetch(ctx context.Context, url, path string) error {

@@ -75,8 +75,8 @@ func report(w io.Writer, o options, e *env, res *results) {
 	if res.profileErr != "" {
 		fmt.Fprintf(w, "profile: %s\n", res.profileErr)
 	} else if o.profileDir != "" {
-		fmt.Fprintf(w, "\nprofiles of G at %.0f runs/s in %s: go tool pprof -top %s/cpu-G.pprof; go tool pprof -sample_index=alloc_space -base %s/allocs-G-before.pprof -top %s/allocs-G.pprof\n",
-			o.rate, o.profileDir, o.profileDir, o.profileDir, o.profileDir)
+		fmt.Fprintf(w, "\nprofiles of %s at %.0f runs/s in %s: go tool pprof -top %s/cpu-G.pprof; go tool pprof -sample_index=alloc_space -base %s/allocs-G-before.pprof -top %s/allocs-G.pprof (GP likewise)\n",
+			strings.Join(profiled, " and "), o.rate, o.profileDir, o.profileDir, o.profileDir, o.profileDir)
 	}
 	fmt.Fprintln(w, "\ntargets:")
 	for _, c := range checks(res) {

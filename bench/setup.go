@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,9 +151,8 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		}
 		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name]}
 		tokens := []string{key}
+		spec.pprof = o.profileDir != "" && slices.Contains(profiled, name)
 		switch name {
-		case scG:
-			spec.pprof = o.profileDir != ""
 		case scJWT, scJWTNoCache:
 			jwks, toks, err := rsaIssuer(16)
 			if err != nil {
