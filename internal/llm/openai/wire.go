@@ -149,22 +149,13 @@ func decodeCompletion(body []byte) (*llm.Response, error) {
 		return nil, fmt.Errorf("%w: the response is not a chat completion: %v", llm.ErrProvider, err)
 	}
 	if len(c.Choices) == 0 {
-		return nil, fmt.Errorf("%w: response has no choices", llm.ErrProvider)
+		return nil, errNoChoices
 	}
 	ch := c.Choices[0]
-	out := &llm.Response{
-		Model:        c.Model,
-		Message:      llm.Message{Role: "assistant", Content: ch.Message.Content},
-		FinishReason: ch.FinishReason,
-		Usage:        llm.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens},
-	}
+	out := newResponse(c.Model, ch.Message.Content, ch.FinishReason,
+		llm.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens})
 	for _, tc := range ch.Message.ToolCalls {
-		if tc.Type != "function" {
-			continue
-		}
-		out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{
-			ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments,
-		})
+		addCall(out, tc.Type, tc.ID, tc.Function.Name, tc.Function.Arguments)
 	}
 	return out, nil
 }
