@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 // tool behind its CEL condition), the audit log and the session write.
 // allocs/op and B/op count the client and the fake upstream too; direct
 // (D's two upstream calls alone) is their share, so G's allocations in
-// the gateway are G minus direct.
+// the gateway are G minus direct. G-stream is the harness's G-stream (the
+// agent model streamed on /v1/chat/completions) next to direct-stream;
+// both also report first-byte-µs, the mean time to the first content.
 //
 //	go test -run '^$' -bench WholeRun -benchmem ./bench/
 func BenchmarkWholeRun(b *testing.B) {
@@ -35,6 +38,9 @@ func BenchmarkWholeRun(b *testing.B) {
 	}
 	client := newClient(4)
 	b.Run("direct", func(b *testing.B) { loop(b, direct(client, up)) })
+	b.Run("direct-stream", func(b *testing.B) {
+		loopFirstByte(b, streamRun(client, up+"/chat/completions", streamBody("bench-model"), "sk-bench"))
+	})
 	for _, sc := range []struct {
 		name string
 		sink audit.Sink
@@ -43,12 +49,41 @@ func BenchmarkWholeRun(b *testing.B) {
 		{"G/audit=sqlite", nil, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
 		{"G/audit=noop", noopSink{}, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
 		{"GP/audit=sqlite", nil, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+		{"G-stream/audit=sqlite", nil, func(base string) runFunc {
+			return streamRun(client, base+"/v1/chat/completions", streamBody("support_agent"), key)
+		}},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
 			base := startInProcess(b, gatewaySpec{dir: b.TempDir(), upstream: up, apiKeyHex: keyHex}, sc.sink)
+			if strings.HasSuffix(strings.Split(sc.name, "/")[0], "-stream") {
+				loopFirstByte(b, sc.run(base))
+				return
+			}
 			loop(b, sc.run(base))
 		})
 	}
+}
+
+// loopFirstByte is loop for a streamed run, also reporting the mean time
+// from sending the request to its first content byte (first-byte-µs).
+func loopFirstByte(b *testing.B, run runFunc) {
+	ctx := context.Background()
+	if _, err := run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var first time.Duration
+	n := 0
+	for b.Loop() {
+		start := time.Now()
+		mark, err := run(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		first += mark.Sub(start)
+		n++
+	}
+	b.ReportMetric(float64(first.Microseconds())/float64(n), "first-byte-µs")
 }
 
 func loop(b *testing.B, run runFunc) {
