@@ -27,8 +27,11 @@ const (
 	scD1         = "D1"
 	scPortkey    = "Portkey"
 	scGP         = "GP"
+	scGPNoAudit  = "GP-noaudit"
+	scGPFileLog  = "GP-filelog"
 	scDStream    = "D-stream"
 	scGStream    = "G-stream"
+	scGStreamFL  = "G-stream-filelog"
 	scG          = "G"
 	scJWT        = "G-jwt"
 	scJWTNoCache = "G-jwt-nocache"
@@ -42,21 +45,24 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
 	defaultScenarios = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
 // openOnly are the scenarios measured in open loop only: their latency is
 // time to first content byte, which saturation does not tell about.
-var openOnly = map[string]bool{scDStream: true, scGStream: true}
+var openOnly = map[string]bool{scDStream: true, scGStream: true, scGStreamFL: true}
 
 var descriptions = map[string]string{
 	scD1:         "floor for one request: the generator sends GP's request to the upstream itself",
 	scPortkey:    "the peer: GP's request through the Portkey gateway (npm @portkey-ai/gateway, no auth, no audit), x-portkey-provider openai + custom host",
 	scGP:         "/v1/chat/completions governed pass-through: API key, the client tool send_email checked and offered, SQLite audit (run.started + run.finished durable)",
+	scGPNoAudit:  "GP with a no-op audit sink wired by the harness (no config reaches it)",
+	scGPFileLog:  "GP's audit log over the bare preallocated file of G-filelog (harness only)",
 	scD:          "floor for a run: the generator makes the two upstream calls itself",
 	scDStream:    "floor for streaming: time to the upstream's first content byte, asked directly (stream: true)",
 	scGStream:    "time to first content byte through the agent model on /v1/chat/completions (stream: true), SQLite audit",
+	scGStreamFL:  "G-stream's audit log over the bare preallocated file of G-filelog (harness only)",
 	scG:          "/v1/chat: API key, CEL-gated payments_lookup, builtin tool, SQLite audit (fsync, content: hmac)",
 	scJWT:        "G with an RS256 JWT instead of the API key, verified-token cache on",
 	scJWTNoCache: "G with an RS256 JWT, cache off (auth.jwt.cache_size: -1): a signature check per run",
@@ -66,7 +72,7 @@ var descriptions = map[string]string{
 }
 
 // sinks are the scenarios whose audit sink the harness replaces.
-var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog}
+var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog}
 
 func known(s string) bool {
 	_, ok := descriptions[s]
@@ -185,9 +191,9 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		e.closers = append(e.closers, gw.stop)
 		t.gw = gw
 		switch name {
-		case scGP:
+		case scGP, scGPNoAudit, scGPFileLog:
 			t.run = viaPassthrough(client, gw.base, key)
-		case scGStream:
+		case scGStream, scGStreamFL:
 			t.run = streamRun(client, gw.base+"/v1/chat/completions", streamBody("support_agent"), key)
 		default:
 			t.run = viaGateway(client, gw.base, tokens)
