@@ -21,8 +21,9 @@ type AuditStore struct {
 var _ audit.Store = (*AuditStore)(nil)
 
 // auditCheckpointEvery is how many commits go between the audit log's
-// background checkpoints: a run commits three times, with four B-tree
-// pages each, so about 1000 WAL pages (SQLite's own default mark).
+// background checkpoints: a commit writes about four B-tree pages, so some
+// 256 WAL frames, a quarter of SQLite's own default mark (each checkpoint
+// holds the write lock, and a short one holds it briefly).
 const auditCheckpointEvery = 64
 
 // OpenAudit opens (creating and migrating) the audit log at path.
