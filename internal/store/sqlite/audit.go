@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
@@ -51,38 +50,23 @@ func (s *AuditStore) Close() error {
 	return s.db.Close()
 }
 
-// Append stores events in one fsync'd transaction, up to eventRows of
-// them per INSERT statement.
+// Append stores events in one fsync'd transaction.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	return s.w.inTx(ctx, func(tx txn) error {
-		for len(events) > 0 {
-			n := min(len(events), eventRows)
-			args := make([]any, 0, 10*n)
-			for _, e := range events[:n] {
-				args = append(args, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-					e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID))
-			}
-			if _, err := tx.exec(insertEventsSQL[n], args...); err != nil {
-				return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[n-1].Seq, err)
-			}
-			events = events[n:]
+		err := insertEvents.exec(tx, len(events), func(i int, args []any) ([]any, error) {
+			e := events[i]
+			return append(args, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+				e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID)), nil
+		})
+		if err != nil {
+			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
 		}
 		return nil
 	})
 }
 
-// eventRows is how many events one INSERT statement appends: a group
-// commit of many events makes a few statements, not one each.
-const eventRows = 8
-
-// insertEventsSQL[n] appends n events.
-var insertEventsSQL = func() (q [eventRows + 1]string) {
-	for n := 1; n <= eventRows; n++ {
-		q[n] = `INSERT INTO audit_events (chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n-1)
-	}
-	return q
-}()
+var insertEvents = newRowInsert("audit_events",
+	"chain_id", "seq", "time_ns", "type", "subject", "decision", "prev_hash", "hash", "body", "trace_id")
 
 // Head returns the last event of a chain.
 func (s *AuditStore) Head(ctx context.Context, chainID string) (audit.Event, bool, error) {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,39 +72,23 @@ func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
 	})
 }
 
-// messageRows is how many messages one INSERT statement stores: a run's
-// messages go in one or a few statements, not one each, and the prepared
-// statements stay few (one per row count up to this).
-const messageRows = 8
-
 func insertMessages(tx txn, id string, first int, msgs []session.Message) error {
-	for len(msgs) > 0 {
-		n := min(len(msgs), messageRows)
-		args := make([]any, 0, 3*n)
-		for i, m := range msgs[:n] {
-			m.Time = m.Time.UTC()
-			body, err := json.Marshal(m)
-			if err != nil {
-				return fmt.Errorf("encode session message: %w", err)
-			}
-			args = append(args, id, first+i, string(body))
+	err := insertMessageRows.exec(tx, len(msgs), func(i int, args []any) ([]any, error) {
+		m := msgs[i]
+		m.Time = m.Time.UTC()
+		body, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("encode session message: %w", err)
 		}
-		if _, err := tx.exec(insertMessagesSQL[n], args...); err != nil {
-			return fmt.Errorf("store session messages: %w", err)
-		}
-		msgs, first = msgs[n:], first+n
+		return append(args, id, first+i, string(body)), nil
+	})
+	if err != nil {
+		return fmt.Errorf("store session messages: %w", err)
 	}
 	return nil
 }
 
-// insertMessagesSQL[n] inserts n messages.
-var insertMessagesSQL = func() (q [messageRows + 1]string) {
-	for n := 1; n <= messageRows; n++ {
-		q[n] = `INSERT INTO session_messages (session_id, idx, body) VALUES (?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?)`, n-1)
-	}
-	return q
-}()
+var insertMessageRows = newRowInsert("session_messages", "session_id", "idx", "body")
 
 // Get returns the session id if subject owns it, else session.ErrNotFound.
 func (s *SessionStore) Get(ctx context.Context, id, subject string) (*session.Session, error) {

@@ -62,9 +62,7 @@ func (w *writer) checkpoints() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*BusyTimeout)
-		if st, err := w.stmt(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
-			_, _ = st.ExecContext(context.WithoutCancel(ctx))
-		}
+		_, _ = txn{ctx: ctx, w: w}.exec("PRAGMA wal_checkpoint(PASSIVE)")
 		cancel()
 		<-w.lock
 	}
@@ -80,6 +78,45 @@ func (w *writer) committed() {
 		default:
 		}
 	}
+}
+
+// rowInsert inserts rows into one table, up to maxRowsPerInsert of them
+// per INSERT statement: a run's messages or a group commit's events go in
+// one or a few statements rather than one each, and the prepared
+// statements stay few (one per row count).
+type rowInsert struct {
+	columns int
+	stmts   [maxRowsPerInsert + 1]string // stmts[n] inserts n rows
+}
+
+const maxRowsPerInsert = 8
+
+func newRowInsert(table string, columns ...string) *rowInsert {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+	r := &rowInsert{columns: len(columns)}
+	for n := 1; n <= maxRowsPerInsert; n++ {
+		r.stmts[n] = "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES " +
+			strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	}
+	return r
+}
+
+// exec inserts n rows in tx; row appends the values of row i to args.
+func (r *rowInsert) exec(tx txn, n int, row func(i int, args []any) ([]any, error)) error {
+	for start := 0; start < n; start += maxRowsPerInsert {
+		k := min(n-start, maxRowsPerInsert)
+		args := make([]any, 0, k*r.columns)
+		for i := start; i < start+k; i++ {
+			var err error
+			if args, err = row(i, args); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.exec(r.stmts[k], args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // txn is the handle a transaction's function writes through.
