@@ -277,3 +277,18 @@ func TestClient_SendsEachToolsSchemaOnEveryCall(t *testing.T) {
 		}
 	}
 }
+
+// A tool schema that is not JSON is refused before anything is sent.
+func TestClient_RefusesAToolSchemaThatIsNotJSON(t *testing.T) {
+	srv, url := llmtest.Start(t, func(int, *llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: "done"} })
+	tools := []llm.ToolDef{{Name: "a", Parameters: json.RawMessage(`{"type":`)}}
+	if _, err := newClient(t, url, 0).Complete(context.Background(), userTurn("hi", tools)); err == nil {
+		t.Error("a schema that is not JSON was accepted")
+	}
+	if _, err := newClient(t, url, 0).Stream(context.Background(), userTurn("hi", tools), func(llm.Delta) error { return nil }); err == nil {
+		t.Error("a schema that is not JSON was accepted when streaming")
+	}
+	if n := srv.Count(); n != 0 {
+		t.Errorf("the upstream got %d requests", n)
+	}
+}

@@ -12,8 +12,9 @@ import (
 // error type and options), but these plain structs are what it is given
 // and what the answer is decoded into: the SDK's own param types marshal
 // through a reflection-heavy encoder and its response types decode twice
-// (JSON, then metadata per field), which measured at a third of a
-// gateway's CPU for a model call (BenchmarkComplete).
+// (JSON, then metadata per field). BenchmarkComplete: 508 allocations a
+// call with the SDK's types, 293 with these; in G's CPU profile the model
+// client went from 17% to 9% of the gateway.
 
 type wireRequest struct {
 	Model               string             `json:"model"`
@@ -120,9 +121,7 @@ func (o *Client) encodeRequest(req llm.Request, stream bool) ([]byte, error) {
 		w.Messages = append(w.Messages, wm)
 	}
 	for _, t := range req.Tools {
-		if len(t.Parameters) > 0 && !json.Valid(t.Parameters) {
-			return nil, fmt.Errorf("encode tool %s: parameters are not JSON", t.Name)
-		}
+		// Marshal checks each schema (a json.RawMessage) is JSON.
 		w.Tools = append(w.Tools, wireTool{Type: "function",
 			Function: wireFunctionDef{Name: t.Name, Description: t.Description, Parameters: t.Parameters}})
 	}
@@ -139,7 +138,11 @@ func (o *Client) encodeRequest(req llm.Request, stream bool) ([]byte, error) {
 			w.ToolChoice = tc.Mode
 		}
 	}
-	return json.Marshal(w)
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return b, nil
 }
 
 // decodeCompletion is the first choice of a completion.
