@@ -42,26 +42,25 @@ func helpers() []cel.EnvOption {
 					}
 					return types.Bool(PathWithin(string(ps), string(ds)))
 				}))),
-		cel.Function("url_host",
-			cel.Overload("url_host_string", []*cel.Type{cel.StringType}, cel.StringType,
-				cel.UnaryBinding(func(u ref.Val) ref.Val {
-					s, ok := u.(types.String)
-					if !ok {
-						return types.NewErr("url_host: argument must be a string")
-					}
-					return types.String(URLHost(string(s)))
-				}))),
-		cel.Function("sha256",
-			cel.Overload("sha256_string", []*cel.Type{cel.StringType}, cel.StringType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val {
-					s, ok := v.(types.String)
-					if !ok {
-						return types.NewErr("sha256: argument must be a string")
-					}
-					sum := sha256.Sum256([]byte(s))
-					return types.String(hex.EncodeToString(sum[:]))
-				}))),
+		stringFunction("url_host", URLHost),
+		stringFunction("sha256", func(s string) string {
+			sum := sha256.Sum256([]byte(s))
+			return hex.EncodeToString(sum[:])
+		}),
 	}
+}
+
+// stringFunction is the CEL function name of one string, returning f of it.
+func stringFunction(name string, f func(string) string) cel.EnvOption {
+	return cel.Function(name,
+		cel.Overload(name+"_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.UnaryBinding(func(v ref.Val) ref.Val {
+				s, ok := v.(types.String)
+				if !ok {
+					return types.NewErr("%s: argument must be a string", name)
+				}
+				return types.String(f(string(s)))
+			})))
 }
 
 // PathWithin reports whether p, cleaned, is dir or below it. Both must be
