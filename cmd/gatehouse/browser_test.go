@@ -22,7 +22,7 @@ import (
 // fail: the console is only tested in a real browser.
 
 // screenshotDir is where the tests leave a picture of each console page at
-// 1280×800 and 390×844 (the README names it).
+// 1280×800 and 390×844 (docs/console.md names it).
 const screenshotDir = "../../test/screenshots"
 
 func chromiumPath(t *testing.T) string {
