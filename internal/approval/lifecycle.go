@@ -137,7 +137,7 @@ type Status struct {
 	Run       Run
 	Status    string
 	Error     string
-	Approvals []Approval // while it waits or runs
+	Approvals []Approval      // while it waits or runs
 	Result    json.RawMessage // when completed
 }
 
