@@ -8,20 +8,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
-	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
-// Tool is a tool as one agent offers it: the implementation, its policy and
-// the strict decoder of its arguments.
-type Tool struct {
-	Impl   tools.Tool
-	Policy authz.ToolPolicy
-	// Decode validates raw arguments against the tool's schema: exactly one
-	// JSON object, no duplicate, case-variant or unknown keys, right types.
-	Decode func(raw []byte) (tools.Args, error)
-}
+// Tool is a tool as one agent offers it (the gate's Tool).
+type Tool = gate.Tool
 
 // Limits bound a run.
 type Limits struct {
@@ -75,6 +67,15 @@ type ToolCallRecord struct {
 	Rule      string `json:"rule,omitempty"`
 	Reason    string `json:"reason"` // always present (SPEC); empty for most allowed calls
 	Status    string `json:"status"` // ok | error | denied | invalid_arguments | not_run | awaiting_approval
+}
+
+// RunResult is a finished run's answer as GET /v1/runs/{id} shows it, the
+// same for every kind of run that was paused for approval.
+type RunResult struct {
+	Response  string           `json:"response"`
+	Model     string           `json:"model"`
+	ToolCalls []ToolCallRecord `json:"tool_calls"`
+	Usage     llm.Usage        `json:"usage"`
 }
 
 // Result is a finished run.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
@@ -29,6 +30,8 @@ type Runner struct {
 	Now          func() time.Time
 	// Tracer makes the run's spans; nil: none.
 	Tracer trace.Tracer
+	// Gate decides each tool call (nil: a gate over Perms and Now).
+	Gate *gate.Gate
 }
 
 // RunRequest is one run's input.
@@ -48,6 +51,9 @@ type RunRequest struct {
 	// its content arrives as message.delta events. It should return
 	// quickly: the run waits for it. nil runs exactly as without it.
 	Events func(Event)
+	// Door is the way the run's tool calls came in, for the gate
+	// (gate.DoorAgent when zero).
+	Door gate.Door
 }
 
 // runLog records a run's events. tool.finished events wait and join the

@@ -124,9 +124,8 @@ func Run(ctx context.Context, o Options) error {
 	if modelNote == "" {
 		modelNote = rt.Runner.Model.Name()
 	}
-	approvals := newApprovals(st, w)
-	srv := newServer(cfg, loaded, src, o, w, st, rt, approvals)
-	approvals.Resume = srv.ResumeRun
+	srv := newServer(cfg, loaded, src, o, w, st, rt)
+	approvals := srv.Approvals()
 	w.metrics.RunsInFlight(srv.RunsInFlight)
 	hs, ln, base, err := newHTTPServer(cfg, srv.Handler(), ln, log)
 	if err != nil {
@@ -316,7 +315,7 @@ func listen(cfg *config.Config) (net.Listener, error) {
 }
 
 // newServer is the API over rt, reloading from the same config source.
-func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime, approvals *approval.Service) *httpapi.Server {
+func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
 		Log: w.log, Audit: w.audit, Sessions: st.sessions, Tracer: w.tracer,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
@@ -336,7 +335,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			return rt, c.Redact(err)
 		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
-		DevJWKS: src.jwks, Approvals: approvals,
+		DevJWKS: src.jwks, ApprovalStore: st.approvals,
 		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
 	}, rt)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
-	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -38,17 +37,12 @@ func buildApproval(env *condition.Env, name string, tc config.Tool) (*authz.Appr
 // just before a restart).
 const approvalSweepInterval = time.Second
 
-// newApprovals is the approval service over the session store.
-func newApprovals(st *stores, w wiring) *approval.Service {
-	return &approval.Service{Store: st.approvals, Audit: w.audit, Log: w.log, Now: time.Now}
-}
-
 // sweepApprovals keeps paused runs moving until ctx ends.
 func sweepApprovals(ctx context.Context, svc *approval.Service, log *slog.Logger) {
 	t := time.NewTicker(approvalSweepInterval)
 	defer t.Stop()
 	for {
-		if err := svc.Sweep(ctx, chat.ErrResumeLost); err != nil && ctx.Err() == nil {
+		if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
 			log.Error("approval sweep", "err", err)
 		}
 		select {

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/console"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -202,8 +203,10 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		model = w.metrics.Model(model, modelID, configuredModels(cfg))
 		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
 	}
-	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer}
-	rt.Passthrough = buildPassthrough(cfg, w, rt.Perms, model, gated)
+	rt.Gate = &gate.Gate{Perms: rt.Perms, Now: time.Now}
+	rt.Exec = &gate.Executor{Log: w.log, Now: time.Now}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer, Gate: rt.Gate}
+	rt.Passthrough = buildPassthrough(cfg, w, rt.Gate, model, gated)
 	rt.ServedTools = map[string]*agent.Tool{}
 	for name, t := range gated {
 		if cfg.Tools[name].Type != "client" {
@@ -218,13 +221,13 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 
 // buildPassthrough makes the pass-through service, nil without
 // passthrough.models.
-func buildPassthrough(cfg *config.Config, w wiring, perms *authz.Permissions, model llm.Model, gated map[string]*agent.Tool) *passthrough.Service {
+func buildPassthrough(cfg *config.Config, w wiring, g *gate.Gate, model llm.Model, gated map[string]*agent.Tool) *passthrough.Service {
 	pc := cfg.Passthrough
 	if len(pc.Models) == 0 {
 		return nil
 	}
 	svc := &passthrough.Service{
-		Perms: perms, Tools: map[string]*agent.Tool{}, Models: map[string]passthrough.Model{},
+		Perms: g.Perms, Gate: g, Tools: map[string]*agent.Tool{}, Models: map[string]passthrough.Model{},
 		DropUndeclared: pc.UndeclaredTools == "drop", MaxRetries: *pc.MaxRetries,
 		Upstream: upstream{model}, Calls: w.calls, Audit: w.audit, Now: time.Now,
 		NewCallID: func() string { return ids.New("call_") }, Approvals: w.approvals,

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
 // Approval states. Pending is the only state that can change, once.
@@ -81,8 +83,12 @@ type Approval struct {
 
 // Run is a paused or resumed run.
 type Run struct {
-	ID        string
-	Owner     string // the requester's principal key
+	ID    string
+	Owner string // the requester's principal key
+	// Kind says which door paused the run, and so who continues it.
+	Kind RunKind
+	// Agent names what ran: the agent, the pass-through model, or the
+	// MCP tool.
 	Agent     string
 	SessionID string
 	Status    string
@@ -145,4 +151,21 @@ type Store interface {
 func ArgsHash(canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
 	return hex.EncodeToString(sum[:])
+}
+
+// RequesterOf is p as approvals name a requester or a decider.
+func RequesterOf(p *principal.Principal) Requester {
+	return Requester{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer}
+}
+
+// String names r for rules and the record: method:subject (issuer).
+func (r Requester) String() string {
+	if r.Subject == "" {
+		return "nobody"
+	}
+	s := r.Method + ":" + r.Subject
+	if r.Issuer != "" {
+		s += " (" + r.Issuer + ")"
+	}
+	return s
 }

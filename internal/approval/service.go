@@ -28,9 +28,11 @@ type Service struct {
 	Audit audit.Sink
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Resume continues a run if it is ready and this caller wins its
-	// claim (chat.Service.Resume of the live config).
-	Resume func(ctx context.Context, runID string) error
+	// Continuers continue each kind of run with the live config.
+	Continuers Continuers
+	// ResumeLease is the margin a resumption gets beyond its continuer's
+	// own lease before it is reported lost.
+	ResumeLease time.Duration
 
 	// wg tracks resumptions started here, for Wait.
 	wg sync.WaitGroup
@@ -52,7 +54,7 @@ func MayDecide(p *principal.Principal, a Approval) error {
 
 // List returns the pending approvals p may decide.
 func (s *Service) List(ctx context.Context, p *principal.Principal) ([]Approval, error) {
-	all, err := s.Store.ListPending(ctx, s.Now())
+	all, err := s.Store.ListPending(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (Approval, erro
 	if err != nil {
 		return Approval{}, err
 	}
-	now := s.Now()
+	now := s.now()
 	ev := audit.Event{Type: audit.TypeApprovalDecided, RequestID: req.RequestID, RunID: a.RunID,
 		Resource: "approval:" + a.ID, Rule: "approval of " + a.Tool}.By(req.Principal)
 	ev.Content = map[string]string{"args_sha256": req.ArgsSHA256}
@@ -109,7 +111,7 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (Approval, erro
 		if req.Decision == DecisionDeny {
 			status = StatusDenied
 		}
-		by := Requester{Subject: req.Principal.Subject, Method: string(req.Principal.Method), Issuer: req.Principal.Issuer}
+		by := RequesterOf(req.Principal)
 		err = s.Store.Decide(ctx, a.ID, status, by, req.Comment, now)
 		if err == nil {
 			a.Status, a.DecidedBy, a.Comment, a.DecidedAt = status, by, req.Comment, now
@@ -136,8 +138,8 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (Approval, erro
 // Sweep expires approvals whose time is up (recording each), fails
 // resumptions that outlived their lease, and resumes every run that has
 // nothing pending. Call it periodically on every replica.
-func (s *Service) Sweep(ctx context.Context, lostReason string) error {
-	now := s.Now()
+func (s *Service) Sweep(ctx context.Context) error {
+	now := s.now()
 	expired, err := s.Store.Expire(ctx, now)
 	if err != nil {
 		return err
@@ -149,7 +151,7 @@ func (s *Service) Sweep(ctx context.Context, lostReason string) error {
 			return fmt.Errorf("record approval expiry: %w", err)
 		}
 	}
-	if _, err := s.Store.FailStale(ctx, now, lostReason); err != nil {
+	if _, err := s.Store.FailStale(ctx, now, ErrResumeLost); err != nil {
 		return err
 	}
 	ready, err := s.Store.ReadyRuns(ctx)
@@ -165,7 +167,7 @@ func (s *Service) Sweep(ctx context.Context, lostReason string) error {
 // resume continues a run in the background, detached from the request
 // that decided it.
 func (s *Service) resume(runID string) {
-	if s.Resume == nil {
+	if s.Continuers == nil {
 		return
 	}
 	s.wg.Add(1)

@@ -17,9 +17,9 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
-	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -101,12 +101,8 @@ type Config struct {
 	// Approvals keeps paused runs and their approvals; nil: a run that
 	// reaches a call needing approval fails with ErrApprovalUnavailable.
 	Approvals approval.Store
-	// ResumeLease is added to the agent's run timeout to bound a
-	// resumption: a run still running after it is reported failed.
-	ResumeLease time.Duration
-	// Passthrough releases held pass-through turns once decided (nil
-	// without passthrough.models).
-	Passthrough *passthrough.Service
+	// Now is the clock paused runs are stamped with (time.Now when nil).
+	Now func() time.Time
 }
 
 // Service runs chat turns. It is safe for concurrent use.
@@ -148,6 +144,9 @@ type Request struct {
 	// OnRunEvent, when set, hears the run's own steps as they happen
 	// (agent.RunRequest.Events): content deltas, tool decisions and results.
 	OnRunEvent func(agent.Event)
+	// Door is the way the run's tool calls came in (gate.DoorAgent when
+	// zero; gate.DoorMCPAsk for /mcp ask_<agent>).
+	Door gate.Door
 }
 
 // Event is one step of a turn, for Request.OnEvent.
@@ -250,7 +249,7 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 	out, err := s.cfg.Runner.Run(ctx, agent.RunRequest{
 		Agent: ag, Principal: req.Principal, Message: req.Message, History: history,
 		RequestID: req.RequestID, RunID: runID, SessionID: sessionID, Before: before,
-		Events: req.OnRunEvent,
+		Events: req.OnRunEvent, Door: req.Door,
 	})
 	if err != nil {
 		return nil, &RunError{RunID: runID, Err: err}

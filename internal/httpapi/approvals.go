@@ -75,16 +75,29 @@ type runResponse struct {
 	Error     string                 `json:"error,omitempty"`
 }
 
-func toRunResponse(rs *chat.RunStatus) runResponse {
-	out := runResponse{RunID: rs.RunID, Status: rs.Status, SessionID: rs.SessionID, Agent: rs.Agent, Error: rs.Error}
+func toRunResponse(rs *approval.Status) (runResponse, error) {
+	out := runResponse{RunID: rs.Run.ID, Status: rs.Status, SessionID: rs.Run.SessionID, Agent: rs.Run.Agent, Error: rs.Error}
 	if len(rs.Approvals) > 0 {
 		out.Approvals = approvalsJSON(rs.Approvals)
 	}
 	if rs.Status == approval.RunCompleted {
-		out.Response, out.Model, out.ToolCalls = rs.Response, rs.Model, rs.ToolCalls
-		out.Usage = &usage{rs.Usage.PromptTokens, rs.Usage.CompletionTokens, rs.Usage.TotalTokens}
+		var res agent.RunResult
+		if err := json.Unmarshal(rs.Result, &res); err != nil {
+			return out, fmt.Errorf("run %s: unreadable result", rs.Run.ID)
+		}
+		out.Response, out.Model, out.ToolCalls = res.Response, res.Model, res.ToolCalls
+		out.Usage = &usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens}
 	}
-	return out
+	return out, nil
+}
+
+// runStatus is the caller's own run as GET /v1/runs/{id} shows it.
+func (s *Server) runStatus(r *http.Request) (runResponse, error) {
+	rs, err := s.approvals.RunStatus(r.Context(), principal.From(r.Context()).Key(), r.PathValue("id"))
+	if err != nil {
+		return runResponse{}, err
+	}
+	return toRunResponse(rs)
 }
 
 // handleGetRun serves GET /v1/runs/{id}: the caller's own run (anyone
@@ -92,15 +105,13 @@ func toRunResponse(rs *chat.RunStatus) runResponse {
 // status as run.status events until it is completed or failed.
 func (s *Server) handleGetRun() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := principal.From(r.Context())
-		svc := s.chat(r)
-		rs, err := svc.RunStatus(r.Context(), p, r.PathValue("id"))
+		rs, err := s.runStatus(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		if !wantsStream(r, false) {
-			respond(w, r, http.StatusOK, toRunResponse(rs))
+			respond(w, r, http.StatusOK, rs)
 			return
 		}
 		st := newSSE(w)
@@ -109,7 +120,7 @@ func (s *Server) handleGetRun() http.Handler {
 		defer tick.Stop()
 		for {
 			if rs.Status != last {
-				if st.named("run.status", toRunResponse(rs)) != nil {
+				if st.named("run.status", rs) != nil {
 					return
 				}
 				last = rs.Status
@@ -122,7 +133,7 @@ func (s *Server) handleGetRun() http.Handler {
 				return
 			case <-tick.C:
 			}
-			if rs, err = svc.RunStatus(r.Context(), p, r.PathValue("id")); err != nil {
+			if rs, err = s.runStatus(r); err != nil {
 				return
 			}
 		}
@@ -137,11 +148,11 @@ const runPollInterval = 250 * time.Millisecond
 // caller may decide.
 func (s *Server) handleListApprovals() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Approvals == nil {
+		if s.approvals == nil {
 			writeError(w, r, errNotFound)
 			return
 		}
-		as, err := s.Approvals.List(r.Context(), principal.From(r.Context()))
+		as, err := s.approvals.List(r.Context(), principal.From(r.Context()))
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -159,7 +170,7 @@ type decideRequest struct {
 // handleDecide serves POST /v1/approvals/{id}.
 func (s *Server) handleDecide() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Approvals == nil {
+		if s.approvals == nil {
 			writeError(w, r, errNotFound)
 			return
 		}
@@ -186,7 +197,7 @@ func (s *Server) handleDecide() http.Handler {
 			writeError(w, r, errBadRequest(`field "args_sha256" is required: the SHA-256 of the arguments you were shown`))
 			return
 		}
-		a, err := s.Approvals.Decide(r.Context(), approval.DecideRequest{Principal: principal.From(r.Context()),
+		a, err := s.approvals.Decide(r.Context(), approval.DecideRequest{Principal: principal.From(r.Context()),
 			RequestID: infoFrom(r.Context()).requestID, ID: r.PathValue("id"), Decision: req.Decision,
 			ArgsSHA256: req.ArgsSHA256, Comment: req.Comment})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	mcpserver "github.com/gatehousehq/gatehouse/internal/mcp/server"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -34,12 +35,14 @@ func (s *Server) mcpCaller(r *http.Request) *mcpserver.Caller {
 	return &mcpserver.Caller{
 		Principal: p, RequestID: info.requestID, Perms: rt.Perms, Tools: rt.ServedTools, Order: rt.ToolOrder,
 		Agents: agents, AskPermission: mcpPermission,
-		Ask: func(ctx context.Context, agent, message string) (string, error) {
-			res, err := svc.Run(ctx, chat.Request{Principal: p, Agent: agent, Message: message, Stateless: true, RequestID: info.requestID})
+		Ask: func(ctx context.Context, agent, message string) (mcpserver.Answer, error) {
+			res, err := svc.Run(ctx, chat.Request{Principal: p, Agent: agent, Message: message, Stateless: true,
+				RequestID: info.requestID, Door: gate.DoorMCPAsk})
 			if err != nil {
-				return "", err
+				return mcpserver.Answer{}, err
 			}
-			return res.Response, nil
+			return mcpserver.Answer{Response: res.Response, RunID: res.RunID, Approvals: res.Approvals}, nil
 		},
+		Gate: rt.Gate, Exec: rt.Exec, Approvals: s.ApprovalStore,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -107,9 +108,11 @@ func (s *Server) handleExplain() http.Handler {
 		if json.Unmarshal(req.Arguments, &s2) == nil {
 			args = s2
 		}
-		g := agent.Gate(r.Context(), rt.Perms, p, audit.Event{RequestID: infoFrom(r.Context()).requestID}.By(p), rt.Tools, rt.Tools, llm.ToolCall{ID: "explain", Name: req.Tool, Arguments: args})
-		rec := g.Record()
-		res := explainResponse{Tool: req.Tool, Decision: rec.Decision, Status: g.Status, Rule: rec.Rule, Reason: rec.Reason}
+		d := rt.Gate.Decide(r.Context(), gate.Input{Door: gate.DoorExplain, Principal: p, Base: audit.Event{RequestID: infoFrom(r.Context()).requestID}.By(p),
+			Declared: rt.Tools, Offered: rt.Tools, Call: llm.ToolCall{ID: "explain", Name: req.Tool, Arguments: args}})
+		rec := agent.RecordOf(d)
+		// A held call's rule names the approval it would wait for.
+		res := explainResponse{Tool: req.Tool, Decision: d.Verdict.String(), Status: d.Status, Rule: d.Event.Rule, Reason: rec.Reason}
 		if res.Status == "" {
 			res.Status = "allowed"
 		}

@@ -23,7 +23,9 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/console"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/logbound"
+	mcpserver "github.com/gatehousehq/gatehouse/internal/mcp/server"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -34,6 +36,9 @@ type Runtime struct {
 	Authn  *authn.Chain
 	Perms  *authz.Permissions
 	Runner *agent.Runner
+	// Gate decides every tool call of every door; Exec runs allowed ones.
+	Gate   *gate.Gate
+	Exec   *gate.Executor
 	Agents map[string]*agent.Agent
 	// Tools are every configured tool, for the policy view (the role ×
 	// tool matrix and explain).
@@ -137,9 +142,10 @@ type Deps struct {
 	// DevJWKS, when set (dev mode), is the dev issuer's key set, served at
 	// /.well-known/jwks.json.
 	DevJWKS []byte
-	// Approvals decides approvals and resumes paused runs; nil: no tool
-	// may need approval (routes answer 404).
-	Approvals *approval.Service
+	// ApprovalStore keeps paused runs and their approvals; nil: no tool
+	// may need approval (routes answer 404). The server's approval
+	// service (Approvals) decides them and moves paused runs along.
+	ApprovalStore approval.Store
 	// Tracer makes each request's span; nil: none.
 	Tracer trace.Tracer
 	// Metrics observes requests and authentication failures; nil: none.
@@ -163,10 +169,12 @@ type Server struct {
 	// runs counts runs in flight across reloads.
 	runs chat.InFlight
 	Deps
-	log     *slog.Logger
-	cur     atomic.Pointer[live]
-	version atomic.Int64
-	mu      sync.Mutex // serializes reloads
+	// approvals is nil without an ApprovalStore.
+	approvals *approval.Service
+	log       *slog.Logger
+	cur       atomic.Pointer[live]
+	version   atomic.Int64
+	mu        sync.Mutex // serializes reloads
 }
 
 // New returns a server serving rt.
@@ -177,9 +185,35 @@ func New(d Deps, rt *Runtime) *Server {
 		// each line is bounded whatever the caller sent.
 		s.log = slog.New(logbound.New(d.Log.Handler()))
 	}
+	if d.ApprovalStore != nil {
+		s.approvals = &approval.Service{Store: d.ApprovalStore, Audit: d.Audit, Log: s.log, Now: time.Now,
+			Continuers: s, ResumeLease: time.Minute}
+	}
 	s.cur.Store(s.newLive(rt))
 	s.version.Store(1)
 	return s
+}
+
+// Approvals is the server's approval service (nil without an approval
+// store): sweep it periodically, and Wait for it on shutdown.
+func (s *Server) Approvals() *approval.Service { return s.approvals }
+
+// Continuer is the live config's continuation of a kind of paused run
+// (approval.Continuers); done releases the config it belongs to.
+func (s *Server) Continuer(kind approval.RunKind) (approval.Continuer, func()) {
+	l := s.acquire()
+	var c approval.Continuer
+	switch kind {
+	case approval.KindAgent:
+		c = l.chat
+	case approval.KindPassthrough:
+		if l.rt.Passthrough != nil {
+			c = l.rt.Passthrough
+		}
+	case approval.KindMCP:
+		c = &mcpserver.Continuer{Tools: l.rt.ServedTools, Gate: l.rt.Gate, Exec: l.rt.Exec, Audit: s.Audit}
+	}
+	return c, l.release
 }
 
 // newLive puts rt in service, with the chat service its config makes.
@@ -188,24 +222,8 @@ func (s *Server) newLive(rt *Runtime) *live {
 		Sessions: s.Sessions, Runner: rt.Runner, Agents: rt.Agents, DefaultAgent: rt.DefaultAgent,
 		Limits:            session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
 		MaxConcurrentRuns: rt.MaxConcurrentRuns, InFlight: &s.runs,
-		Audit: s.Audit, Log: s.log, Approvals: s.approvalStore(), ResumeLease: time.Minute,
-		Passthrough: rt.Passthrough,
+		Audit: s.Audit, Log: s.log, Approvals: s.ApprovalStore,
 	})}
-}
-
-func (s *Server) approvalStore() approval.Store {
-	if s.Approvals == nil {
-		return nil
-	}
-	return s.Approvals.Store
-}
-
-// ResumeRun continues a paused run with the live config, if it is ready
-// and this server wins its claim (approval.Service.Resume).
-func (s *Server) ResumeRun(ctx context.Context, runID string) error {
-	l := s.acquire()
-	defer l.release()
-	return l.chat.Resume(ctx, runID)
 }
 
 // RunsInFlight is the number of runs in flight, whichever config they

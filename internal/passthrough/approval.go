@@ -11,94 +11,41 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
-	"github.com/gatehousehq/gatehouse/internal/ids"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
-// RunPrefix marks a paused pass-through turn in approval.Run.Agent.
-const RunPrefix = "model:"
-
 // PausedTurn is a pass-through turn held for approval: the model's calls,
-// none released yet. When every approval is decided, the allowed calls
-// (approved ones with exactly their approved arguments) are released to
-// the caller, who reads them from GET /v1/runs/{id}.
+// none released yet. When every approval is decided, the calls the gate
+// still allows (approved ones with exactly their approved arguments) are
+// released to the caller, who reads them from GET /v1/runs/{id}.
 type PausedTurn struct {
-	Calls []llm.ToolCall `json:"calls"`
+	// Principal is the caller the turn was held for: the calls are decided
+	// again as that caller, under the live policy, before any is released.
+	Principal *principal.Principal `json:"principal"`
+	RequestID string               `json:"request_id,omitempty"`
+	Calls     []llm.ToolCall       `json:"calls"`
 	// Held maps a held call's id to its approval id.
 	Held map[string]string `json:"held"`
 }
 
-// hold checks the allowed calls of a turn for approval. It returns the
-// approvals of those that need one (their events turned into
-// approval.requested); when a call's when cannot be evaluated, that call is
-// denied (the turn is then refused) and nothing is sent for approval.
-func (s *Service) hold(ctx context.Context, req Request, gated []agent.Gated) []approval.Approval {
-	p := req.Principal
-	need := make([]bool, len(gated))
-	canon := make([]string, len(gated))
-	failed := false
-	for i := range gated {
-		g := &gated[i]
-		if !g.Decision.Allow || g.Tool.Policy.Approval == nil {
-			continue
-		}
-		rule := g.Tool.Policy.Approval
-		n, err := rule.Needed(ctx, p, g.Args)
-		if err == nil && n {
-			canon[i], err = agent.CanonicalArgs(g.Args)
-		}
-		if err != nil {
-			// Denied: the turn is refused, and nothing is sent for approval.
-			g.Decision = authz.Decision{Rule: "approval of " + g.Call.Name + ": " + rule.WhenSource,
-				Reason: "the tool's approval condition could not be evaluated for this call", Detail: err.Error()}
-			g.Status = "denied"
-			g.Event.Decision, g.Event.Rule, g.Event.Reason = audit.Deny, g.Decision.Rule, g.Decision.Reason
-			g.Event.Content["error"] = err.Error()
-			failed = true
-		}
-		need[i] = n
-	}
-	if failed {
-		return nil
-	}
-	var as []approval.Approval
-	now := s.Now().UTC()
-	for i := range gated {
-		g := &gated[i]
-		if !need[i] {
-			continue
-		}
-		rule := g.Tool.Policy.Approval
-		a := approval.Approval{ID: ids.New("apr_"), RunID: req.RunID, CallID: g.Call.ID, Tool: g.Tool.Policy.Tool,
-			Arguments: canon[i], ArgsSHA256: approval.ArgsHash(canon[i]), Owner: p.Key(),
-			RequestedBy: approval.Requester{Subject: p.Subject, Method: string(p.Method), Issuer: p.Issuer},
-			Approvers:   rule.Approvers, CreatedAt: now, ExpiresAt: now.Add(rule.TTL), Status: approval.StatusPending}
-		as = append(as, a)
-		ev := &g.Event
-		ev.Type, ev.Decision, ev.Outcome = audit.TypeApprovalRequested, "", "pending"
-		ev.Rule = g.Decision.Rule + "; approval of " + a.Tool
-		ev.Reason = "approval " + a.ID + " requested"
-		ev.Content = map[string]string{"arguments": canon[i], "args_sha256": a.ArgsSHA256}
-	}
-	return as
-}
-
 // pause stores a held turn; the client is told it awaits approval.
-func (s *Service) pause(ctx context.Context, req Request, m Model, calls []llm.ToolCall, as []approval.Approval, res *Result) error {
-	if s.Approvals == nil {
-		return fmt.Errorf("a client tool call needs approval but no approval store is configured")
-	}
-	turn := PausedTurn{Calls: calls, Held: map[string]string{}}
-	for _, a := range as {
-		turn.Held[a.CallID] = a.ID
+func (s *Service) pause(ctx context.Context, req Request, m Model, calls []llm.ToolCall, decided []gate.Decision, res *Result) error {
+	turn := PausedTurn{Principal: req.Principal, RequestID: req.RequestID, Calls: calls, Held: map[string]string{}}
+	var as []approval.Approval
+	for _, d := range decided {
+		if d.Held != nil {
+			turn.Held[d.Call.ID] = d.Held.ApprovalID
+			as = append(as, d.Held.Approval(req.RunID, req.Principal))
+		}
 	}
 	state, err := json.Marshal(turn)
 	if err != nil {
 		return err
 	}
-	run := approval.Run{ID: req.RunID, Owner: req.Principal.Key(), Agent: RunPrefix + m.Name, Status: approval.RunAwaiting,
-		State: state, UpdatedAt: s.Now().UTC()}
-	if err := s.Approvals.CreateRun(ctx, run, as); err != nil {
+	run := approval.Run{ID: req.RunID, Owner: req.Principal.Key(), Kind: approval.KindPassthrough, Agent: m.Name, State: state}
+	if err := approval.Pause(ctx, s.Approvals, s.Now(), run, as); err != nil {
 		return fmt.Errorf("store held tool calls: %w", err)
 	}
 	var b strings.Builder
@@ -110,75 +57,112 @@ func (s *Service) pause(ctx context.Context, req Request, m Model, calls []llm.T
 	res.Message = llm.Message{Role: "assistant", Content: b.String()}
 	res.FinishReason = "stop"
 	res.Approvals = as
-	for i := range res.Decisions {
-		for _, a := range as {
-			if res.Decisions[i].ID == a.CallID {
-				res.Decisions[i].Decision, res.Decisions[i].Status = "pending", agent.StatusAwaitingApproval
-				res.Decisions[i].Reason = "awaiting approval " + a.ID
-			}
-		}
-	}
 	return nil
 }
 
-// ReleaseDecided releases a decided held turn's calls to its owner: the
-// calls that needed no approval and the approved ones, with exactly the
-// approved arguments (their hash checked again); denied and expired ones
-// are not released. claim marks an approved call as released, once.
-func (s *Service) ReleaseDecided(ctx context.Context, run approval.Run, as []approval.Approval, claim func(context.Context, string) (bool, error)) ([]agent.ToolCallRecord, error) {
+// Lease: releasing a decided turn needs no more than the service's margin.
+func (s *Service) Lease(approval.Run) time.Duration { return 0 }
+
+// Continue releases a decided held turn's calls to its owner. Every call
+// is decided again by the gate as the requester under the live policy: a
+// held call must have been approved, still hash to what was approved, and
+// still be allowed (a role revoked while it waited is not overridden by
+// the approval); the others must still be allowed. Calls that are not are
+// withheld. claim marks an approved call as released, once.
+func (s *Service) Continue(ctx context.Context, run approval.Run, as []approval.Approval, claim func(context.Context, string) (bool, error)) (approval.Continued, error) {
 	var turn PausedTurn
-	if err := json.Unmarshal(run.State, &turn); err != nil {
-		return nil, fmt.Errorf("paused turn %s: unreadable state", run.ID)
+	if err := json.Unmarshal(run.State, &turn); err != nil || turn.Principal == nil {
+		return approval.Continued{}, fmt.Errorf("paused turn %s: unreadable state", run.ID)
 	}
 	byID := map[string]approval.Approval{}
 	for _, a := range as {
 		byID[a.ID] = a
 	}
+	p := turn.Principal
+	base := audit.Event{RequestID: turn.RequestID, RunID: run.ID}.By(p)
+	in := gate.Input{Door: gate.DoorPassthrough, Principal: p, Base: base, Declared: s.Tools, Offered: s.visible(p)}
 	var recs []agent.ToolCallRecord
-	var rel []Released
-	base := audit.Event{RunID: run.ID}
 	var evs []audit.Event
+	var rel []Released
 	for _, c := range turn.Calls {
-		rec := agent.ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Decision: audit.Allow, Status: "released"}
-		if aid, ok := turn.Held[c.ID]; ok {
-			a := byID[aid]
-			ev := base
-			ev.Type, ev.Resource, ev.Decision = audit.TypeToolDecided, "tool:"+a.Tool, audit.Deny
-			ev.Content = map[string]string{"arguments": a.Arguments}
-			rec.Arguments = a.Arguments
-			switch {
-			case a.Status != approval.StatusApproved:
-				rec.Decision, rec.Status, rec.Rule = audit.Deny, "denied", "approval "+a.ID+" "+a.Status
-			case approval.ArgsHash(a.Arguments) != a.ArgsSHA256:
-				rec.Decision, rec.Status, rec.Rule = audit.Deny, "denied", "approval "+a.ID+": stored arguments do not match the approved hash"
-			default:
-				won, err := claim(ctx, a.ID)
-				if err != nil {
-					return nil, err
-				}
-				if !won {
-					rec.Decision, rec.Status, rec.Rule = audit.Deny, "not_run", "approval "+a.ID+": already released"
-					break
-				}
-				rec.Rule = "approval " + a.ID + " approved by " + a.DecidedBy.Method + ":" + a.DecidedBy.Subject
-				ev.Decision = audit.Allow
-			}
-			ev.Rule, ev.Reason = rec.Rule, "held call "+c.ID+" decided"
-			evs = append(evs, ev)
+		in.Call = c
+		d, err := s.redecide(ctx, in, turn.Held[c.ID], byID, claim)
+		if err != nil {
+			return approval.Continued{}, err
 		}
-		if rec.Status == "released" {
+		evs = append(evs, d.Event)
+		rec := agent.RecordOf(d)
+		if d.Allowed() {
+			rec.Status = "released"
 			rel = append(rel, Released{ID: c.ID, Owner: run.Owner, Tool: c.Name, RunID: run.ID, Time: s.Now().UTC()})
+		} else {
+			rec.Status = "not_released"
 		}
 		recs = append(recs, rec)
 	}
 	// Durable before any call is released.
 	if err := s.Audit.Record(ctx, evs...); err != nil {
-		return nil, err
+		return approval.Continued{}, err
 	}
 	if len(rel) > 0 {
 		if err := s.Calls.Release(ctx, rel); err != nil {
-			return nil, fmt.Errorf("release approved tool calls: %w", err)
+			return approval.Continued{}, fmt.Errorf("release approved tool calls: %w", err)
 		}
 	}
-	return recs, nil
+	b, err := json.Marshal(agent.RunResult{Model: run.Agent, ToolCalls: recs})
+	return approval.Continued{Result: b}, err
+}
+
+// redecide is one call of a held turn decided again: a held call by its
+// approval (and claimed once), another by the gate as it stands now.
+func (s *Service) redecide(ctx context.Context, in gate.Input, approvalID string, byID map[string]approval.Approval, claim func(context.Context, string) (bool, error)) (gate.Decision, error) {
+	if approvalID == "" {
+		d := s.gate().Decide(ctx, in)
+		if d.Verdict == gate.Hold {
+			d = d.Refused(errNeedsApprovalNow)
+		}
+		return d, nil
+	}
+	a, ok := byID[approvalID]
+	if !ok {
+		a = approval.Approval{ID: approvalID, Tool: in.Call.Name}
+	}
+	d := s.gate().Recheck(ctx, in, a)
+	if !d.Allowed() {
+		return d, nil
+	}
+	won, err := claim(ctx, a.ID)
+	if err != nil {
+		return d, err
+	}
+	if !won {
+		return d.Refused(errAlreadyReleased(a.ID)), nil
+	}
+	return d, nil
+}
+
+// errNeedsApprovalNow refuses a call that needed no approval when it was
+// held beside one that did, but needs one under the live policy.
+var errNeedsApprovalNow = authz.Decision{Rule: "approval", Reason: "the call needs approval under the policy now in force; it was not released"}
+
+func errAlreadyReleased(id string) authz.Decision {
+	return authz.Decision{Rule: "approval " + id, Reason: "the approved call was already released"}
+}
+
+// visible are the client tools p may use now.
+func (s *Service) visible(p *principal.Principal) map[string]*agent.Tool {
+	out := make(map[string]*agent.Tool, len(s.Tools))
+	for name, t := range s.Tools {
+		if s.Perms.Visible(p, t.Policy) {
+			out[name] = t
+		}
+	}
+	return out
+}
+
+func (s *Service) gate() *gate.Gate {
+	if s.Gate != nil {
+		return s.Gate
+	}
+	return &gate.Gate{Perms: s.Perms, Now: s.Now}
 }

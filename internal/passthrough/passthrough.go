@@ -16,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -107,6 +108,8 @@ type Service struct {
 	// Approvals keeps turns held for approval (client tools with
 	// approval:); nil: such a turn fails.
 	Approvals approval.Store
+	// Gate decides each proposed call (nil: a gate over Perms and Now).
+	Gate *gate.Gate
 }
 
 // OfferedTool is a tool as the client's request offers it.
@@ -256,54 +259,46 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			res.FinishReason = "stop"
 			return nil
 		}
-		gated := make([]agent.Gated, len(calls))
+		decided := make([]gate.Decision, len(calls))
 		evs := make([]audit.Event, len(calls))
-		refused := false
+		refused, held := false, false
 		for i, c := range calls {
 			// Released ids are Gatehouse's own: unique across callers and
 			// replicas whatever ids the upstream chose.
 			c.ID = s.NewCallID()
 			calls[i].ID = c.ID
-			gated[i] = agent.Gate(ctx, s.Perms, req.Principal, base, s.Tools, offered, c)
-			evs[i] = gated[i].Event
-			rec := gated[i].Record()
-			if gated[i].Decision.Allow {
+			decided[i] = s.gate().Decide(ctx, gate.Input{Door: gate.DoorPassthrough, Principal: req.Principal, Base: base,
+				Declared: s.Tools, Offered: offered, Call: c})
+			refused = refused || decided[i].Verdict == gate.Deny
+			held = held || decided[i].Verdict == gate.Hold
+		}
+		for i := range decided {
+			if refused && decided[i].Verdict == gate.Hold {
+				// A refused turn is asked again: nothing of it waits for a person.
+				decided[i] = decided[i].WithoutHold()
+			}
+			evs[i] = decided[i].Event
+			rec := agent.RecordOf(decided[i])
+			switch {
+			case decided[i].Verdict == gate.Allow:
 				rec.Status = "released"
-			} else {
-				refused = true
-				if lastRefusal == "" {
-					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].Reason)
-				}
+			case decided[i].Verdict == gate.Deny && lastRefusal == "":
+				lastRefusal = fmt.Sprintf("%s (%s)", decided[i].Call.Name, decided[i].Reason)
 			}
 			res.Decisions = append(res.Decisions, rec)
-		}
-		var held []approval.Approval
-		if !refused {
-			// Only allowed calls are sent for approval.
-			held = s.hold(ctx, req, gated)
-			for i, g := range gated {
-				evs[i] = g.Event
-				if !g.Decision.Allow {
-					refused = true
-					res.Decisions[len(res.Decisions)-len(gated)+i] = g.Record()
-					if lastRefusal == "" {
-						lastRefusal = fmt.Sprintf("%s (%s)", g.Call.Name, g.Reason)
-					}
-				}
-			}
 		}
 		// Durable before the client can receive any call, or the model is
 		// asked again.
 		if err := s.Audit.Record(ctx, evs...); err != nil {
 			return err
 		}
-		if !refused && len(held) > 0 {
-			return s.pause(ctx, req, m, calls, held, res)
+		if !refused && held {
+			return s.pause(ctx, req, m, calls, decided, res)
 		}
 		if !refused {
 			rel := make([]Released, len(calls))
 			for i, c := range calls {
-				rel[i] = Released{ID: c.ID, Owner: req.Principal.Key(), Tool: gated[i].Tool.Policy.Tool, RunID: req.RunID, Time: s.Now().UTC()}
+				rel[i] = Released{ID: c.ID, Owner: req.Principal.Key(), Tool: decided[i].Tool.Policy.Tool, RunID: req.RunID, Time: s.Now().UTC()}
 			}
 			if err := s.Calls.Release(ctx, rel); err != nil {
 				return fmt.Errorf("store released tool calls: %w", err)
@@ -321,12 +316,12 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 		// Tell the model which calls were refused and why; the allowed
 		// calls of a refused turn are not released either.
 		msgs = append(msgs, llm.Message{Role: "assistant", Content: resp.Message.Content, ToolCalls: calls})
-		for _, g := range gated {
-			content := g.RefusalContent()
-			if g.Decision.Allow {
+		for _, d := range decided {
+			content := d.RefusalContent()
+			if d.Allowed() {
 				content = `{"error":"not_run","reason":"another call of the same turn was refused; propose only permitted calls"}`
 			}
-			msgs = append(msgs, llm.Message{Role: "tool", ToolCallID: g.Call.ID, Content: content})
+			msgs = append(msgs, llm.Message{Role: "tool", ToolCallID: d.Call.ID, Content: content})
 		}
 	}
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -40,9 +42,22 @@ type Caller struct {
 	// AskPermission; Ask runs one turn of one.
 	Agents        []string
 	AskPermission string
-	Ask           func(ctx context.Context, agent, message string) (string, error)
+	Ask           func(ctx context.Context, agent, message string) (Answer, error)
 	// ToolTimeout bounds one tool call (0: none beyond the request's).
 	ToolTimeout time.Duration
+	// Gate decides each call; Exec runs the allowed ones.
+	Gate *gate.Gate
+	Exec *gate.Executor
+	// Approvals keeps calls held for approval; nil: such a call fails.
+	Approvals approval.Store
+}
+
+// Answer is an agent's answer to ask_<agent>: its response, or the
+// approvals its run waits for.
+type Answer struct {
+	Response  string
+	RunID     string
+	Approvals []approval.Approval
 }
 
 // Config is what the handler needs.
@@ -150,8 +165,10 @@ func errorResult(msg string) *mcp.CallToolResult {
 	return r
 }
 
-// callTool gates one call and runs it, recorded as tool.decided (durable
-// before the tool runs) and tool.finished — the events of an agent's call.
+// callTool gates one call and acts on the verdict: the verdict's event is
+// durable first (tool.decided, or approval.requested), then an allowed
+// call runs through the executor and its tool.finished is recorded; a
+// held call is stored for a person and nothing runs until then.
 func (s *service) callTool(name string) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := callerOf(req.Extra)
@@ -164,51 +181,27 @@ func (s *service) callTool(name string) mcp.ToolHandler {
 				offered[n] = t
 			}
 		}
-		raw := string(req.Params.Arguments)
 		base := audit.Event{RequestID: c.RequestID, RunID: ids.New("run_")}.By(c.Principal)
-		g := agent.Gate(ctx, c.Perms, c.Principal, base, c.Tools, offered, llm.ToolCall{ID: ids.New("call_"), Name: name, Arguments: raw})
-		if err := s.cfg.Audit.Record(ctx, g.Event); err != nil {
-			// Fail closed: nothing runs that was not recorded.
+		d := c.Gate.Decide(ctx, gate.Input{Door: gate.DoorMCPCall, Principal: c.Principal, Base: base,
+			Declared: c.Tools, Offered: offered, Call: llm.ToolCall{ID: ids.New("call_"), Name: name, Arguments: string(req.Params.Arguments)}})
+		if err := s.cfg.Audit.Record(ctx, d.Event); err != nil {
+			// Fail closed: nothing runs, or waits, that was not recorded.
 			return nil, fmt.Errorf("the audit log cannot record: %w", err)
 		}
-		if !g.Decision.Allow {
-			return errorResult(g.Call.Name + ": " + g.Reason), nil
+		switch d.Verdict {
+		case gate.Deny:
+			return errorResult(d.Call.Name + ": " + d.Reason), nil
+		case gate.Hold:
+			return s.hold(ctx, c, base, d)
 		}
-		tctx := principal.With(ctx, c.Principal)
-		if c.ToolTimeout > 0 {
-			var cancel context.CancelFunc
-			tctx, cancel = context.WithTimeout(tctx, c.ToolTimeout)
-			defer cancel()
-		}
-		start := s.cfg.Now()
-		out, err := safeCall(tctx, g.Tool.Impl, g.Args)
-		var text string
-		if err == nil {
-			b, merr := json.Marshal(out)
-			if merr != nil {
-				err = fmt.Errorf("encode result: %w", merr)
-			}
-			text = string(b)
-		}
-		fin := base
-		fin.Type, fin.Resource = audit.TypeToolFinished, "tool:"+name
-		fin.LatencyMS = s.cfg.Now().Sub(start).Milliseconds()
-		fin.Outcome = "ok"
-		if err != nil {
-			fin.Outcome, fin.Reason = "error", "the tool returned an error"
-			fin.Content = map[string]string{"error": err.Error()}
-		}
-		if src, ok := g.Tool.Impl.(interface{ Server() (string, string) }); ok {
-			server, remote := src.Server()
-			fin.Reason = joinReason(fin.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
-		}
-		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), fin); rerr != nil {
+		out := c.Exec.Execute(ctx, gate.Run{Decision: d, Principal: c.Principal, Base: base, Timeout: c.ToolTimeout})
+		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), out.Finished); rerr != nil {
 			s.cfg.Log.Error("record tool.finished", "tool", name, "error", rerr.Error())
 		}
-		if err != nil {
-			return errorResult(name + ": " + err.Error()), nil
+		if out.Err != nil {
+			return errorResult(name + ": " + out.Finished.Content["error"]), nil
 		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: out.Content}}}, nil
 	}
 }
 
@@ -228,27 +221,13 @@ func (s *service) ask(a string) mcp.ToolHandler {
 		if err := json.Unmarshal(req.Params.Arguments, &args); err != nil || args.Message == "" {
 			return errorResult(AskPrefix + a + ": invalid arguments: message is required"), nil
 		}
-		resp, err := c.Ask(ctx, a, args.Message)
+		ans, err := c.Ask(ctx, a, args.Message)
 		if err != nil {
 			return errorResult(AskPrefix + a + ": " + err.Error()), nil
 		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: resp}}}, nil
-	}
-}
-
-// safeCall runs a tool, turning a panic into an error.
-func safeCall(ctx context.Context, t tools.Tool, args tools.Args) (out any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = nil, errors.New("the tool failed unexpectedly")
+		if len(ans.Approvals) > 0 {
+			return awaiting(ans.RunID, ans.Approvals), nil
 		}
-	}()
-	return t.Call(ctx, args)
-}
-
-func joinReason(a, b string) string {
-	if a == "" {
-		return b
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: ans.Response}}}, nil
 	}
-	return a + "; " + b
 }

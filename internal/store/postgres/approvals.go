@@ -20,8 +20,8 @@ const approvalCols = `id, run_id, call_id, tool, arguments, args_sha256, owner, 
 // CreateRun stores a paused run and its pending approvals together.
 func (s *SessionStore) CreateRun(ctx context.Context, run approval.Run, approvals []approval.Approval) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO paused_runs (id, owner, agent, session_id, status, state, updated_ns)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, run.ID, run.Owner, run.Agent, run.SessionID, run.Status, run.State, run.UpdatedAt.UnixNano()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO paused_runs (id, owner, kind, agent, session_id, status, state, updated_ns)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, run.ID, run.Owner, string(run.Kind), run.Agent, run.SessionID, run.Status, run.State, run.UpdatedAt.UnixNano()); err != nil {
 			return fmt.Errorf("store paused run: %w", err)
 		}
 		return insertApprovals(ctx, tx, run.ID, 0, approvals)
@@ -166,8 +166,8 @@ func (s *SessionStore) ids(ctx context.Context, q string, args ...any) ([]string
 func (s *SessionStore) GetRun(ctx context.Context, id string) (approval.Run, error) {
 	var r approval.Run
 	var lease, updated int64
-	err := s.pool.QueryRow(ctx, `SELECT id, owner, agent, session_id, status, state, result, error, lease_until_ns, updated_ns
-		FROM paused_runs WHERE id = $1`, id).Scan(&r.ID, &r.Owner, &r.Agent, &r.SessionID, &r.Status, &r.State, &r.Result, &r.Error, &lease, &updated)
+	err := s.pool.QueryRow(ctx, `SELECT id, owner, kind, agent, session_id, status, state, result, error, lease_until_ns, updated_ns
+		FROM paused_runs WHERE id = $1`, id).Scan(&r.ID, &r.Owner, &r.Kind, &r.Agent, &r.SessionID, &r.Status, &r.State, &r.Result, &r.Error, &lease, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, approval.ErrNotFound
 	}

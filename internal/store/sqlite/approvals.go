@@ -19,8 +19,8 @@ const approvalCols = `id, run_id, call_id, tool, arguments, args_sha256, owner, 
 // CreateRun stores a paused run and its pending approvals together.
 func (s *SessionStore) CreateRun(ctx context.Context, run approval.Run, approvals []approval.Approval) error {
 	return s.w.inTx(ctx, func(tx txn) error {
-		if _, err := tx.exec(`INSERT INTO paused_runs (id, owner, agent, session_id, status, state, updated_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, run.ID, run.Owner, run.Agent, run.SessionID, run.Status, run.State, run.UpdatedAt.UnixNano()); err != nil {
+		if _, err := tx.exec(`INSERT INTO paused_runs (id, owner, kind, agent, session_id, status, state, updated_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, run.ID, run.Owner, string(run.Kind), run.Agent, run.SessionID, run.Status, run.State, run.UpdatedAt.UnixNano()); err != nil {
 			return fmt.Errorf("store paused run: %w", err)
 		}
 		return insertApprovals(tx, run.ID, 0, approvals)
@@ -180,8 +180,8 @@ func (s *SessionStore) Expire(ctx context.Context, now time.Time) ([]approval.Ap
 func (s *SessionStore) GetRun(ctx context.Context, id string) (approval.Run, error) {
 	var r approval.Run
 	var lease, updated int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, owner, agent, session_id, status, state, result, error, lease_until_ns, updated_ns
-		FROM paused_runs WHERE id = ?`, id).Scan(&r.ID, &r.Owner, &r.Agent, &r.SessionID, &r.Status, &r.State, &r.Result, &r.Error, &lease, &updated)
+	err := s.db.QueryRowContext(ctx, `SELECT id, owner, kind, agent, session_id, status, state, result, error, lease_until_ns, updated_ns
+		FROM paused_runs WHERE id = ?`, id).Scan(&r.ID, &r.Owner, &r.Kind, &r.Agent, &r.SessionID, &r.Status, &r.State, &r.Result, &r.Error, &lease, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, approval.ErrNotFound
 	}

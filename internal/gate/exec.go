@@ -1,0 +1,161 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/principal"
+)
+
+// Executor runs allowed calls: the one place a tool is called. Its zero
+// value runs without a log and with time.Now.
+type Executor struct {
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// Run is one allowed call to execute.
+type Run struct {
+	// Decision must be an Allow verdict whose event is durable.
+	Decision  Decision
+	Principal *principal.Principal
+	// Base is the event tool.finished is made from.
+	Base audit.Event
+	// Timeout bounds the call (0: only ctx).
+	Timeout time.Duration
+}
+
+// Outcome is what a call did.
+type Outcome struct {
+	// Content is the result as JSON, or the tool error the model is told.
+	Content string
+	Status  string // ok | error
+	// Err is the tool's error (nil when ok); TimedOut says it ran past
+	// Timeout while ctx was still live.
+	Err      error
+	TimedOut bool
+	// Finished is the call's tool.finished event, for the door to record.
+	Finished audit.Event
+}
+
+// ErrNotAllowed: Execute was handed a decision that is not Allow.
+var ErrNotAllowed = errors.New("the gate did not allow this call")
+
+// Execute runs r's tool with the decided arguments and the caller's
+// identity in its context, bounded by r.Timeout, turning a panic into an
+// error, and returns its tool.finished event unrecorded.
+func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
+	d := r.Decision
+	if d.Verdict != Allow || d.Tool == nil {
+		return Outcome{Status: "error", Err: ErrNotAllowed, Content: toolErrorContent(d.Call.Name, ErrNotAllowed.Error())}
+	}
+	start := x.now()
+	tctx := principal.With(ctx, r.Principal)
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(tctx, r.Timeout)
+		defer cancel()
+	}
+	out, err := x.call(tctx, d)
+	var content string
+	if err == nil {
+		b, merr := json.Marshal(out)
+		if merr != nil {
+			err = fmt.Errorf("encode result: %w", merr)
+		}
+		content = string(b)
+	}
+	o := Outcome{Content: content, Status: "ok", Err: err}
+	fin := r.Base
+	fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+d.Call.Name, "ok"
+	fin.LatencyMS = x.now().Sub(start).Milliseconds()
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && r.Timeout > 0 {
+			msg, o.TimedOut = "the tool timed out", true
+		}
+		o.Status, o.Content = "error", toolErrorContent(d.Call.Name, msg)
+		// A tool's error text may quote its arguments (claim X: not found),
+		// so it is content, stored as audit.content says; Reason is not.
+		fin.Outcome, fin.Reason = "error", "the tool returned an error"
+		fin.Content = map[string]string{"error": msg}
+		if o.TimedOut {
+			fin.Reason = msg
+		}
+	}
+	if src, ok := d.Tool.Impl.(interface{ Server() (string, string) }); ok {
+		// An MCP tool: which server and which of its tools ran.
+		server, remote := src.Server()
+		fin.Reason = joinReason(fin.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
+	}
+	o.Finished = fin
+	return o
+}
+
+// errToolPanicked is what the model and the caller see of a tool that
+// panicked; the panic itself goes to the server log.
+var errToolPanicked = errors.New("the tool failed unexpectedly")
+
+// call runs a tool, turning a panic into an error: a tool — builtin, HTTP,
+// MCP or registered by an embedding Go program — may run on its own
+// goroutine, where a panic would otherwise end the whole process.
+func (x *Executor) call(ctx context.Context, d Decision) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if x.Log != nil {
+				// The panic value may hold anything the tool had; its type and the
+				// stack locate the fault without repeating it.
+				x.Log.Error("tool panicked", "tool", d.Call.Name, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			}
+			out, err = nil, errToolPanicked
+		}
+	}()
+	return d.Tool.Impl.Call(ctx, d.Args)
+}
+
+func (x *Executor) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
+}
+
+// ToolError is what a model receives instead of a result.
+type ToolError struct {
+	Error   string `json:"error"` // not_authorized | invalid_arguments | not_approved | tool_error | not_run
+	Tool    string `json:"tool"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Encode is e as the JSON a model reads.
+func (e ToolError) Encode() string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func toolErrorContent(tool, msg string) string {
+	return ToolError{Error: "tool_error", Tool: tool, Message: msg}.Encode()
+}
+
+// RefusalContent is the tool message a model receives for a refused call.
+func (d Decision) RefusalContent() string {
+	kind := "not_authorized"
+	if d.Status == "invalid_arguments" {
+		kind = "invalid_arguments"
+	}
+	return ToolError{Error: kind, Tool: d.Call.Name, Reason: d.Reason}.Encode()
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
