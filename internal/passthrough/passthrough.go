@@ -267,9 +267,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			gated[i] = agent.Gate(ctx, s.Perms, req.Principal, base, s.Tools, offered, c)
 			evs[i] = gated[i].Event
 			rec := gated[i].Record()
-			if gated[i].Decision.Allow {
-				rec.Status = "released"
-			} else {
+			if !gated[i].Decision.Allow {
 				refused = true
 				if lastRefusal == "" {
 					lastRefusal = fmt.Sprintf("%s (%s)", c.Name, gated[i].Reason)
@@ -292,6 +290,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 				}
 			}
 		}
+		settle(gated, evs, res.Decisions[len(res.Decisions)-len(gated):], refused, len(held) > 0)
 		// Durable before the client can receive any call, or the model is
 		// asked again.
 		if err := s.Audit.Record(ctx, evs...); err != nil {
