@@ -167,7 +167,8 @@ func (s *Service) ReleaseDecided(ctx context.Context, run approval.Run, as []app
 			evs = append(evs, ev)
 		}
 		if rec.Status == "released" {
-			rel = append(rel, Released{ID: c.ID, Owner: run.Owner, Tool: c.Name, RunID: run.ID, Time: s.Now().UTC()})
+			h, _ := ArgumentsHash(rec.Arguments) // as the client reads them in the run
+			rel = append(rel, Released{ID: c.ID, Owner: run.Owner, Tool: c.Name, RunID: run.ID, ArgsSHA256: h, Time: s.Now().UTC()})
 		}
 		recs = append(recs, rec)
 	}
