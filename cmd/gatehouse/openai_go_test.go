@@ -130,16 +130,18 @@ func TestPassthrough_RefusedCallsNeverStreamAndIDsBelongToTheirCaller(t *testing
 	}
 	_ = json.Unmarshal([]byte(r.raw), &c)
 	var msg struct {
-		ToolCalls []struct{ ID string } `json:"tool_calls"`
+		ToolCalls []ptCall `json:"tool_calls"`
 	}
 	_ = json.Unmarshal(c.Choices[0].Message, &msg)
 	if len(msg.ToolCalls) != 1 {
 		t.Fatalf("admin got no call: %s", r.raw)
 	}
+	// The history carries the call as released (its arguments echoed).
+	args, _ := json.Marshal(msg.ToolCalls[0].Function.Arguments)
 	follow := func(user string) response {
 		return g.do("POST", "/v1/chat/completions", user, `{"model":"gpt-test",`+tools+`,"messages":[`+
 			`{"role":"user","content":"PLEASE_EMAIL bob@bank.example"},{"role":"assistant","content":null,"tool_calls":[{"id":"`+msg.ToolCalls[0].ID+
-			`","type":"function","function":{"name":"send_email","arguments":"{}"}}]},{"role":"tool","tool_call_id":"`+msg.ToolCalls[0].ID+`","content":"sent"}]}`)
+			`","type":"function","function":{"name":"send_email","arguments":`+string(args)+`}}]},{"role":"tool","tool_call_id":"`+msg.ToolCalls[0].ID+`","content":"sent"}]}`)
 	}
 	if r := follow("agent"); r.status != 400 || !strings.Contains(r.raw, `"code":"unknown_tool_call"`) {
 		t.Errorf("agent answering admin's call: %d %s", r.status, r.raw)

@@ -126,11 +126,17 @@ func passthroughError(err error) *apiError {
 	var ut *passthrough.UndeclaredToolError
 	var uc *passthrough.UnknownToolCallError
 	var ir *passthrough.InvalidRequestError
+	var cm *passthrough.ToolCallMismatchError
+	var rc *passthrough.ToolResultChangedError
 	switch {
 	case errors.As(err, &ut):
 		return &apiError{Status: http.StatusBadRequest, Code: "undeclared_tool", Param: "tools", Detail: ut.Error()}
 	case errors.As(err, &uc):
 		return &apiError{Status: http.StatusBadRequest, Code: "unknown_tool_call", Param: "messages", Detail: uc.Error()}
+	case errors.As(err, &cm):
+		return &apiError{Status: http.StatusBadRequest, Code: "tool_call_mismatch", Param: "messages", Detail: cm.Error()}
+	case errors.As(err, &rc):
+		return &apiError{Status: http.StatusBadRequest, Code: "tool_result_changed", Param: "messages", Detail: rc.Error()}
 	case errors.As(err, &ir):
 		return errBadRequest(ir.Error())
 	case errors.Is(err, passthrough.ErrForbiddenModel):

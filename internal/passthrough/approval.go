@@ -94,7 +94,8 @@ func (s *Service) Continue(ctx context.Context, run approval.Run, as []approval.
 		rec := agent.RecordOf(d)
 		if d.Allowed() {
 			rec.Status = "released"
-			rel = append(rel, Released{ID: c.ID, Owner: run.Owner, Tool: c.Name, RunID: run.ID, Time: s.Now().UTC()})
+			h, _ := ArgumentsHash(rec.Arguments) // as the client reads them in the run
+			rel = append(rel, Released{ID: c.ID, Owner: run.Owner, Tool: c.Name, RunID: run.ID, ArgsSHA256: h, Time: s.Now().UTC()})
 		} else {
 			rec.Status = "not_released"
 		}

@@ -35,23 +35,35 @@ type Released struct {
 	Owner string // principal.Key of the caller it was released to
 	Tool  string
 	RunID string
-	Time  time.Time
-	// Reported is set once a tool message answering it was recorded.
-	Reported bool
+	// ArgsSHA256 is ArgumentsHash of the arguments as released: the
+	// client's history must carry the same call.
+	ArgsSHA256 string
+	Time       time.Time
+	// Reported is set once a tool message answering it was recorded, and
+	// ResultSHA256 is then ResultHash of that first result.
+	Reported     bool
+	ResultSHA256 string
 }
 
-// CallStore keeps the ids of the tool calls released to callers, so a
-// result sent back later — to any replica — is accepted only from the
-// caller the call was released to.
+// Report is a tool message's answer to a released call.
+type Report struct {
+	ID           string
+	ResultSHA256 string
+}
+
+// CallStore keeps the tool calls released to callers, so a result sent
+// back later — to any replica — is accepted only from the caller the call
+// was released to, for the call as released, and only as first recorded.
 type CallStore interface {
 	// Release stores calls (their ids are unique across callers).
 	Release(ctx context.Context, calls []Released) error
 	// Lookup returns the calls among ids released to owner; ids released to
 	// someone else, or never, are absent.
 	Lookup(ctx context.Context, owner string, ids []string) (map[string]Released, error)
-	// MarkReported marks owner's calls as answered and returns the ids it
-	// marked now (not those marked before).
-	MarkReported(ctx context.Context, owner string, ids []string) ([]string, error)
+	// MarkReported marks owner's calls as answered with their results'
+	// hashes and returns the ids it marked now. A call marked before keeps
+	// its first result: of concurrent callers, the first to commit wins.
+	MarkReported(ctx context.Context, owner string, reports []Report) ([]string, error)
 }
 
 // Upstream is the model a pass-through request goes to. onContent receives
@@ -61,35 +73,6 @@ type CallStore interface {
 type Upstream interface {
 	Stream(ctx context.Context, req llm.Request, onContent func(string) error) (*llm.Response, error)
 }
-
-// Errors a pass-through request is refused with before anything reaches
-// the model; the HTTP layer maps them.
-var (
-	ErrUnknownModel = errors.New("no pass-through model by that name")
-	// ErrForbiddenModel means the caller lacks the model's permission.
-	ErrForbiddenModel = errors.New("the caller may not use this model")
-)
-
-// UndeclaredToolError names a tool the request offered that is not
-// declared with type: client.
-type UndeclaredToolError struct{ Name string }
-
-func (e *UndeclaredToolError) Error() string {
-	return fmt.Sprintf("tool %q is not declared as a client tool (tools: with type: client)", e.Name)
-}
-
-// UnknownToolCallError names a tool message answering a call id that was
-// not released to this caller.
-type UnknownToolCallError struct{ ID string }
-
-func (e *UnknownToolCallError) Error() string {
-	return fmt.Sprintf("tool message answers call id %q, which was not released to this caller", e.ID)
-}
-
-// InvalidRequestError is a request the pass-through cannot take as sent.
-type InvalidRequestError struct{ Msg string }
-
-func (e *InvalidRequestError) Error() string { return e.Msg }
 
 // Service governs pass-through requests. It is safe for concurrent use.
 type Service struct {
@@ -156,12 +139,12 @@ type Result struct {
 // Complete runs one governed pass-through request.
 func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	start := s.Now()
-	m, ok := s.Models[req.Model]
-	if !ok {
-		return nil, ErrUnknownModel
-	}
 	p := req.Principal
 	base := audit.Event{RequestID: req.RequestID, RunID: req.RunID}.By(p)
+	m, ok := s.Models[req.Model]
+	if !ok {
+		return nil, s.refuse(ctx, req, base, m, ErrUnknownModel)
+	}
 	if d := s.Perms.Check(p, m.Permission); !d.Allow {
 		ev := base
 		ev.Type, ev.Resource, ev.Decision, ev.Rule, ev.Reason = audit.TypeAuthzDecided, "model:"+m.Name, audit.Deny, d.Rule, d.Reason
@@ -171,16 +154,9 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		return nil, ErrForbiddenModel
 	}
 	res := &Result{}
-	offered, defs, err := s.filter(p, req.Tools, res)
+	offered, defs, answered, err := s.admit(ctx, req, res)
 	if err != nil {
-		return nil, err
-	}
-	if tc := req.Options.ToolChoice; tc != nil && tc.Function != "" && offered[tc.Function] == nil {
-		return nil, &InvalidRequestError{Msg: fmt.Sprintf("tool_choice names %q, which is not a tool offered to this caller", agent.CutName(tc.Function))}
-	}
-	answered, err := s.answeredCalls(ctx, p, req.Messages)
-	if err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, req, base, m, err)
 	}
 
 	started := base
@@ -198,17 +174,10 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	if err := s.Audit.Record(ctx, evs...); err != nil {
 		return nil, err
 	}
-	if len(answered) > 0 {
-		ids := make([]string, len(answered))
-		for i, a := range answered {
-			ids[i] = a.id
-		}
-		if _, err := s.Calls.MarkReported(ctx, p.Key(), ids); err != nil {
-			return nil, fmt.Errorf("mark reported tool calls: %w", err)
-		}
+	runErr := s.report(ctx, p, answered)
+	if runErr == nil {
+		runErr = s.turns(ctx, req, m, base, offered, defs, res)
 	}
-
-	runErr := s.turns(ctx, req, m, base, offered, defs, res)
 	fin := base
 	fin.Type, fin.Resource, fin.Model = audit.TypeRunFinished, "model:"+m.Name, m.Name
 	fin.LatencyMS = s.Now().Sub(start).Milliseconds()
@@ -216,6 +185,8 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	switch {
 	case errors.Is(runErr, audit.ErrUnavailable):
 		return nil, runErr
+	case isRefusal(runErr):
+		fin.Outcome, fin.Reason = "refused", "a concurrent request recorded another result for a call this one answers"
 	case runErr != nil && ctx.Err() != nil:
 		fin.Outcome, fin.Reason = "cancelled", "the client went away or the request timed out"
 	case runErr != nil:
@@ -278,15 +249,12 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 				decided[i] = decided[i].WithoutHold()
 			}
 			evs[i] = decided[i].Event
-			rec := agent.RecordOf(decided[i])
-			switch {
-			case decided[i].Verdict == gate.Allow:
-				rec.Status = "released"
-			case decided[i].Verdict == gate.Deny && lastRefusal == "":
+			if decided[i].Verdict == gate.Deny && lastRefusal == "" {
 				lastRefusal = fmt.Sprintf("%s (%s)", decided[i].Call.Name, decided[i].Reason)
 			}
-			res.Decisions = append(res.Decisions, rec)
+			res.Decisions = append(res.Decisions, agent.RecordOf(decided[i]))
 		}
+		settle(decided, evs, res.Decisions[len(res.Decisions)-len(decided):], refused, held)
 		// Durable before the client can receive any call, or the model is
 		// asked again.
 		if err := s.Audit.Record(ctx, evs...); err != nil {
@@ -298,7 +266,9 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 		if !refused {
 			rel := make([]Released, len(calls))
 			for i, c := range calls {
-				rel[i] = Released{ID: c.ID, Owner: req.Principal.Key(), Tool: decided[i].Tool.Policy.Tool, RunID: req.RunID, Time: s.Now().UTC()}
+				h, _ := ArgumentsHash(c.Arguments) // the gate decoded them: they are JSON
+				rel[i] = Released{ID: c.ID, Owner: req.Principal.Key(), Tool: decided[i].Tool.Policy.Tool, RunID: req.RunID,
+					ArgsSHA256: h, Time: s.Now().UTC()}
 			}
 			if err := s.Calls.Release(ctx, rel); err != nil {
 				return fmt.Errorf("store released tool calls: %w", err)
@@ -341,7 +311,8 @@ func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res
 	seen := map[string]bool{}
 	for _, ot := range offeredTools {
 		if seen[ot.Name] {
-			return nil, nil, &InvalidRequestError{Msg: fmt.Sprintf("tool %q is offered twice", agent.CutName(ot.Name))}
+			return nil, nil, &InvalidRequestError{Msg: fmt.Sprintf("tool %q is offered twice", agent.CutName(ot.Name)),
+				Reason: "a tool is offered twice", Name: ot.Name}
 		}
 		seen[ot.Name] = true
 		t, ok := s.Tools[ot.Name]
@@ -350,7 +321,7 @@ func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res
 				res.Removed = append(res.Removed, "undeclared")
 				continue
 			}
-			return nil, nil, &UndeclaredToolError{Name: agent.CutName(ot.Name)}
+			return nil, nil, &UndeclaredToolError{Name: ot.Name}
 		}
 		if !s.Perms.Visible(p, t.Policy) {
 			res.Removed = append(res.Removed, ot.Name)
@@ -368,42 +339,6 @@ func (s *Service) filter(p *principal.Principal, offeredTools []OfferedTool, res
 		defs = append(defs, llm.ToolDef{Name: ot.Name, Description: desc, Parameters: spec.Parameters})
 	}
 	return kept, defs, nil
-}
-
-type answer struct{ id, tool, content string }
-
-// answeredCalls checks that every tool message answers a call released to
-// this caller, and returns those not reported before.
-func (s *Service) answeredCalls(ctx context.Context, p *principal.Principal, msgs []llm.Message) ([]answer, error) {
-	var ids []string
-	for _, m := range msgs {
-		if m.Role == "tool" {
-			ids = append(ids, m.ToolCallID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	found, err := s.Calls.Lookup(ctx, p.Key(), ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up released tool calls: %w", err)
-	}
-	var out []answer
-	for _, m := range msgs {
-		if m.Role != "tool" {
-			continue
-		}
-		rc, ok := found[m.ToolCallID]
-		if !ok {
-			return nil, &UnknownToolCallError{ID: agent.CutName(m.ToolCallID)}
-		}
-		if !rc.Reported {
-			out = append(out, answer{id: rc.ID, tool: rc.Tool, content: m.Content})
-			rc.Reported = true // a message repeated in one request counts once
-			found[m.ToolCallID] = rc
-		}
-	}
-	return out, nil
 }
 
 func lastUser(msgs []llm.Message) string {

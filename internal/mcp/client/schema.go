@@ -44,7 +44,9 @@ func strip(v any, depth int) any {
 	}
 	out := map[string]any{}
 	for k, val := range m {
-		if annotations[k] {
+		// A server may not relax gatehouse's own rules: its schema's opt-in
+		// to control characters is dropped, so they stay refused.
+		if annotations[k] || k == schema.AllowControlKeyword {
 			continue
 		}
 		switch k {

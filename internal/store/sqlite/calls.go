@@ -15,8 +15,8 @@ var _ passthrough.CallStore = (*SessionStore)(nil)
 func (s *SessionStore) Release(ctx context.Context, calls []passthrough.Released) error {
 	return s.w.inTx(ctx, func(tx txn) error {
 		for _, c := range calls {
-			if _, err := tx.exec(`INSERT INTO released_calls (id, owner, tool, run_id, released_ns, reported)
-				VALUES (?, ?, ?, ?, ?, 0)`, c.ID, c.Owner, c.Tool, c.RunID, c.Time.UnixNano()); err != nil {
+			if _, err := tx.exec(`INSERT INTO released_calls (id, owner, tool, run_id, released_ns, reported, args_sha256)
+				VALUES (?, ?, ?, ?, ?, 0, ?)`, c.ID, c.Owner, c.Tool, c.RunID, c.Time.UnixNano(), c.ArgsSHA256); err != nil {
 				return fmt.Errorf("release tool call: %w", err)
 			}
 		}
@@ -43,20 +43,22 @@ func (s *SessionStore) Lookup(ctx context.Context, owner string, ids []string) (
 	return storesql.CollectReleased(rows, owner)
 }
 
-// MarkReported marks owner's calls as answered, returning those marked now.
-func (s *SessionStore) MarkReported(ctx context.Context, owner string, ids []string) ([]string, error) {
+// MarkReported marks owner's calls as answered with their results'
+// hashes, returning those marked now; a call marked before keeps its first.
+func (s *SessionStore) MarkReported(ctx context.Context, owner string, reports []passthrough.Report) ([]string, error) {
 	var marked []string
 	err := s.w.inTx(ctx, func(tx txn) error {
 		marked = marked[:0]
-		for _, id := range ids {
-			res, err := tx.exec(`UPDATE released_calls SET reported = 1 WHERE id = ? AND owner = ? AND reported = 0`, id, owner)
+		for _, r := range reports {
+			res, err := tx.exec(`UPDATE released_calls SET reported = 1, result_sha256 = ?
+				WHERE id = ? AND owner = ? AND reported = 0`, r.ResultSHA256, r.ID, owner)
 			if err != nil {
 				return fmt.Errorf("mark tool call reported: %w", err)
 			}
 			if n, err := res.RowsAffected(); err != nil {
 				return fmt.Errorf("mark tool call reported: %w", err)
 			} else if n == 1 {
-				marked = append(marked, id)
+				marked = append(marked, r.ID)
 			}
 		}
 		return nil

@@ -221,7 +221,7 @@ func Nullable(s string) any {
 }
 
 // ReleasedColumns are the released_calls columns CollectReleased reads.
-const ReleasedColumns = `id, tool, run_id, released_ns, reported`
+const ReleasedColumns = `id, tool, run_id, released_ns, reported, args_sha256, result_sha256`
 
 // CollectReleased reads rows of ReleasedColumns as owner's released calls.
 func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, error) {
@@ -229,7 +229,7 @@ func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, 
 	for rows.Next() {
 		c := passthrough.Released{Owner: owner}
 		var ns int64
-		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported); err != nil {
+		if err := rows.Scan(&c.ID, &c.Tool, &c.RunID, &ns, &c.Reported, &c.ArgsSHA256, &c.ResultSHA256); err != nil {
 			return nil, fmt.Errorf("look up released tool calls: %w", err)
 		}
 		c.Time = time.Unix(0, ns).UTC()

@@ -52,7 +52,9 @@ func (e *ArgError) Redacted() string {
 // decode as: string → string, integer → int64 (only plain digits: 1.0 and
 // 1e2 are refused), number → float64, boolean → bool, array → []any of those,
 // object → map[string]any. null is never accepted. Lone surrogate escapes
-// are refused (CheckUnicode), and so are strings containing U+FFFD.
+// are refused (CheckUnicode), and so are strings containing U+FFFD, and
+// strings holding a C0 control character other than tab, newline and
+// carriage return, unless their property opts in (AllowControlKeyword).
 func (s *Schema) Decode(raw []byte) (tools.Args, error) {
 	if len(raw) > MaxSize {
 		return nil, &ArgError{Reason: fmt.Sprintf("larger than %d bytes", MaxSize)}
@@ -264,6 +266,9 @@ func (n *node) check(v any, path string) error {
 	}
 	switch v := v.(type) {
 	case string:
+		if !n.allowControl && hasControl(v) {
+			return &ArgError{Field: path, Reason: "contains a control character (only tab, newline and carriage return are allowed)"}
+		}
 		l := utf8.RuneCountInString(v)
 		if n.minLen >= 0 && l < n.minLen {
 			return &ArgError{Field: path, Reason: fmt.Sprintf("shorter than %d characters", n.minLen)}
@@ -284,6 +289,17 @@ func (n *node) check(v any, path string) error {
 		}
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a C0 control character other than
+// tab, newline and carriage return (see AllowControlKeyword).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 func typeError(path, want string, tok json.Token) error {

@@ -67,7 +67,19 @@ type node struct {
 	propNames  []string         // sorted, for case checks and stable messages
 	required   []string         // sorted
 	isRequired map[string]bool
+	// allowControl lets a string hold C0 control characters other than
+	// tab, newline and carriage return (AllowControlKeyword).
+	allowControl bool
 }
+
+// AllowControlKeyword, set to true on a string property, lets its values
+// hold C0 control characters (U+0000–U+001F). Without it they are refused,
+// except tab, newline and carriage return, which free text needs: a NUL
+// lets "boss@evil.example\u0000@bank.example" satisfy a condition such as
+// args.to.endsWith("@bank.example") while a mail system reads up to the
+// NUL. Only the schema's author may opt in; MCP servers' schemas have it
+// removed (internal/mcp/client).
+const AllowControlKeyword = "x-gatehouse-allow-control"
 
 // rawNode is the accepted keyword set.
 type rawNode struct {
@@ -84,11 +96,12 @@ type rawNode struct {
 	Maximum              *float64                   `json:"maximum"`
 	Items                json.RawMessage            `json:"items"`
 	AdditionalProperties *bool                      `json:"additionalProperties"`
+	AllowControl         *bool                      `json:"x-gatehouse-allow-control"`
 }
 
 var keywords = []string{
 	"type", "description", "title", "properties", "required", "enum", "minLength", "maxLength",
-	"pattern", "minimum", "maximum", "items", "additionalProperties",
+	"pattern", "minimum", "maximum", "items", "additionalProperties", AllowControlKeyword,
 }
 
 // Compile parses a tool's parameters schema. The top level must be an object
@@ -215,6 +228,10 @@ func (n *node) compileConstraints(r *rawNode, path string) error {
 	if (r.MinLength != nil || r.MaxLength != nil || r.Pattern != nil) && r.Type != TypeString {
 		return fmt.Errorf("%s: minLength, maxLength and pattern apply to strings only", where(path))
 	}
+	if r.AllowControl != nil && r.Type != TypeString {
+		return fmt.Errorf("%s: %s applies to strings only", where(path), AllowControlKeyword)
+	}
+	n.allowControl = r.AllowControl != nil && *r.AllowControl
 	if (r.Minimum != nil || r.Maximum != nil) && r.Type != TypeInteger && r.Type != TypeNumber {
 		return fmt.Errorf("%s: minimum and maximum apply to numbers only", where(path))
 	}
