@@ -121,6 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("config %s: %w", src.cfgPath, cfg.Redact(err))
 	}
+	w.mcp.awaitStart()
 	if modelNote == "" {
 		modelNote = rt.Runner.Model.Name()
 	}
@@ -321,7 +322,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},
-		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() },
+		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() }, MCPStarting: w.mcp.Starting,
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {

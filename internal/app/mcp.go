@@ -16,12 +16,21 @@ import (
 // mcpSources keeps the MCP servers' supervisors across reloads: a reload
 // that leaves a server's settings alone keeps its connection (and its
 // process), one that changes them starts a new one. All stop with Close.
+//
+// At start, /ready waits for the servers of the first config (awaitStart);
+// a server that a reload adds or restarts does not make a ready gatehouse
+// unready: every replica reloads at about the same time, and taking them
+// all out of service for a server's start would stop every run, not only
+// those that need its tools. /ready names such a server "starting" meanwhile.
 type mcpSources struct {
 	log   *slog.Logger
 	audit audit.Sink
 
 	mu      sync.Mutex
 	sources map[string]*mcpSource // by server name
+	// awaited are the servers /ready still waits for, by name: set once by
+	// awaitStart, each removed when its first connection attempt ends.
+	awaited map[string]*mcpclient.Source
 }
 
 type mcpSource struct {
@@ -59,11 +68,14 @@ func clientConfig(name string, cfg config.MCPServer, log *slog.Logger) mcpclient
 	return mcpclient.Config{
 		Name: name, URL: cfg.URL, Headers: cfg.Headers, Command: cfg.Command, Env: cfg.Env,
 		RefreshInterval: cfg.RefreshInterval, CallTimeout: cfg.CallTimeout, StderrBytes: cfg.StderrBytes,
-		RestartMin: cfg.RestartMin, RestartMax: cfg.RestartMax, Log: log,
+		RestartMin: cfg.RestartMin, RestartMax: cfg.RestartMax, StartTimeout: cfg.StartTimeout, Log: log,
 	}
 }
 
+// sameMCP says whether a and b connect alike (start_timeout matters only
+// at start: changing it keeps the connection).
 func sameMCP(a, b config.MCPServer) bool {
+	a.StartTimeout, b.StartTimeout = 0, 0
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
@@ -83,6 +95,39 @@ func (m *mcpSources) recordChange(c mcpclient.Change) {
 	if err := m.audit.Record(context.Background(), ev); err != nil {
 		m.log.Error("record mcp.tool_changed", "tool", c.Tool, "error", err.Error())
 	}
+}
+
+// awaitStart makes /ready wait for the first connection attempt of every
+// server running now (those of the config gatehouse started with).
+func (m *mcpSources) awaitStart() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.awaited = map[string]*mcpclient.Source{}
+	for name, s := range m.sources {
+		m.awaited[name] = s.src
+	}
+}
+
+// Starting names, sorted, the awaited servers whose first connection
+// attempt has not ended (nor their start_timeout passed): while any is,
+// /ready answers 503.
+func (m *mcpSources) Starting() []string {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for name, src := range m.awaited {
+		select {
+		case <-src.Started():
+			delete(m.awaited, name) // for good: readiness does not go back
+		default:
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Status reports every server, sorted by name.

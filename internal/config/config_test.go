@@ -145,6 +145,7 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
 		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
 		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
+		{base + "mcp_servers: {docs: {url: 'http://127.0.0.1:9/mcp', start_timeout: -1s}}\n", "mcp_servers.docs: refresh_interval, call_timeout, stderr_bytes, restart_min and start_timeout must be positive"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.edit), env(nil))
@@ -304,5 +305,19 @@ func TestValidate_MetricsAddr(t *testing.T) {
 		if c.Server.MetricsAddr != addr {
 			t.Errorf("metrics_addr %q read as %q", addr, c.Server.MetricsAddr)
 		}
+	}
+}
+
+func TestParse_MCPServerDefaults(t *testing.T) {
+	y := strings.Replace(minimal, "%s", hash, 1) + "mcp_servers: {docs: {url: 'http://127.0.0.1:9/mcp'}, quick: {url: 'http://127.0.0.1:9/mcp', start_timeout: 2s}}\n"
+	c, err := Parse([]byte(y), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MCPServers["docs"].StartTimeout; got != DefaultMCPStartTimeout {
+		t.Errorf("docs start_timeout = %v, want the default %v", got, DefaultMCPStartTimeout)
+	}
+	if got := c.MCPServers["quick"].StartTimeout; got != 2*time.Second {
+		t.Errorf("quick start_timeout = %v, want 2s", got)
 	}
 }

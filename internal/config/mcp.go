@@ -28,15 +28,19 @@ type MCPServer struct {
 	// reconnects; it doubles after each failure.
 	RestartMin time.Duration `yaml:"restart_min"`
 	RestartMax time.Duration `yaml:"restart_max"`
+	// StartTimeout bounds how long /ready waits, after gatehouse starts,
+	// for the server's first connection attempt to end.
+	StartTimeout time.Duration `yaml:"start_timeout"`
 }
 
 // MCP defaults.
 const (
-	DefaultMCPRefresh     = time.Minute
-	DefaultMCPCallTimeout = 60 * time.Second
-	DefaultMCPStderrBytes = 16 << 10
-	DefaultMCPRestartMin  = 500 * time.Millisecond
-	DefaultMCPRestartMax  = 30 * time.Second
+	DefaultMCPRefresh      = time.Minute
+	DefaultMCPCallTimeout  = 60 * time.Second
+	DefaultMCPStderrBytes  = 16 << 10
+	DefaultMCPRestartMin   = 500 * time.Millisecond
+	DefaultMCPRestartMax   = 30 * time.Second
+	DefaultMCPStartTimeout = 30 * time.Second
 )
 
 func (m *MCPServer) defaults() {
@@ -54,6 +58,9 @@ func (m *MCPServer) defaults() {
 	}
 	if m.RestartMax == 0 {
 		m.RestartMax = DefaultMCPRestartMax
+	}
+	if m.StartTimeout == 0 {
+		m.StartTimeout = DefaultMCPStartTimeout
 	}
 }
 
@@ -92,8 +99,8 @@ func (c *Config) checkMCP(bad func(string, string, ...any)) {
 		default:
 			bad(key, "needs url (streamable HTTP) or command (stdio)")
 		}
-		if m.RefreshInterval < 0 || m.CallTimeout < 0 || m.StderrBytes < 0 || m.RestartMin < 0 || m.RestartMax < m.RestartMin {
-			bad(key, "refresh_interval, call_timeout, stderr_bytes and restart_min must be positive, restart_max at least restart_min")
+		if m.RefreshInterval < 0 || m.CallTimeout < 0 || m.StderrBytes < 0 || m.RestartMin < 0 || m.RestartMax < m.RestartMin || m.StartTimeout < 0 {
+			bad(key, "refresh_interval, call_timeout, stderr_bytes, restart_min and start_timeout must be positive, restart_max at least restart_min")
 		}
 	}
 	for _, name := range sortedKeys(c.Tools) {

@@ -52,6 +52,17 @@ var (
 	errMissingTok = &apiError{Status: http.StatusUnauthorized, Code: "missing_token", Detail: "Missing bearer token"}
 )
 
+// errMCPStarting is /ready's answer while MCP servers make their first
+// connection attempt: reasons name each server as its config key.
+func errMCPStarting(names []string) *apiError {
+	reasons := make([]string, len(names))
+	for i, n := range names {
+		reasons[i] = "mcp_servers." + n + ": the first connection attempt has not ended"
+	}
+	return &apiError{Status: http.StatusServiceUnavailable, Code: "mcp_starting",
+		Detail: "Not ready: MCP servers are starting: " + strings.Join(names, ", "), Reasons: reasons}
+}
+
 // toAPIError maps any error to what the client sees. This is the one place
 // domain errors become HTTP statuses.
 func toAPIError(err error) *apiError {

@@ -27,6 +27,12 @@ func (s *Server) handleReady() http.Handler {
 				return
 			}
 		}
+		if s.MCPStarting != nil {
+			if names := s.MCPStarting(); len(names) > 0 {
+				writeError(w, r, errMCPStarting(names))
+				return
+			}
+		}
 		body := map[string]any{"status": "ready", "config_version": s.Version()}
 		if s.MCPStatus != nil {
 			body["mcp_servers"] = s.MCPStatus()

@@ -133,6 +133,10 @@ type Deps struct {
 	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
 	// a server that is down is named there, without making gatehouse unready.
 	MCPStatus func() any
+	// MCPStarting, when set, names the MCP servers whose first connection
+	// attempt since start has not ended: while it names any, /ready
+	// answers 503 (their tools are not offered yet).
+	MCPStarting func() []string
 	// AuditLog answers /admin/audit and /admin/audit/verify; nil: those
 	// routes are not served.
 	AuditLog audit.Store

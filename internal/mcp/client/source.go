@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -38,7 +36,11 @@ type Config struct {
 	StderrBytes     int
 	RestartMin      time.Duration
 	RestartMax      time.Duration
-	Log             *slog.Logger
+	// StartTimeout bounds how long Started waits for the first connection
+	// attempt (default 30s): a server that never answers must not keep
+	// gatehouse unready for ever.
+	StartTimeout time.Duration
+	Log          *slog.Logger
 	// HTTPClient is used for URL servers; nil: a client with CallTimeout.
 	HTTPClient *http.Client
 }
@@ -69,6 +71,10 @@ type Source struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// started is closed once the first connection attempt has ended (see
+	// Started); startOnce closes it.
+	started   chan struct{}
+	startOnce sync.Once
 }
 
 // Decl is a type: mcp tool as the config declares it.
@@ -97,6 +103,7 @@ type Change struct {
 type Status struct {
 	Name     string            `json:"name"`
 	Up       bool              `json:"up"`
+	Starting bool              `json:"starting,omitempty"` // the first connection attempt has not ended
 	Error    string            `json:"error,omitempty"`
 	Restarts int               `json:"restarts"`
 	Tools    int               `json:"tools"`
@@ -126,8 +133,11 @@ func New(cfg Config) (*Source, error) {
 	if cfg.RestartMax < cfg.RestartMin {
 		cfg.RestartMax = max(30*time.Second, cfg.RestartMin)
 	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
 	s := &Source{cfg: cfg, decls: map[string]Decl{}, baseline: map[string]string{}, states: map[string]ToolState{},
-		reported: map[string]string{}, refresh: make(chan struct{}, 1), done: make(chan struct{})}
+		reported: map[string]string{}, refresh: make(chan struct{}, 1), done: make(chan struct{}), started: make(chan struct{})}
 	if len(cfg.Command) > 0 {
 		n := cfg.StderrBytes
 		if n <= 0 {
@@ -148,7 +158,26 @@ func (s *Source) Start(onChange func(Change)) {
 	s.mu.Lock()
 	s.onChange, s.cancel = onChange, cancel
 	s.mu.Unlock()
+	timer := time.AfterFunc(s.cfg.StartTimeout, s.markStarted)
+	go func() { <-s.started; timer.Stop() }()
 	go s.supervise(ctx)
+}
+
+// Started is closed once the first connection attempt has ended: the tools
+// are listed, or connecting or listing failed. It is closed too when
+// StartTimeout has passed since Start, or the source is closed, whichever
+// comes first. /ready waits for it.
+func (s *Source) Started() <-chan struct{} { return s.started }
+
+func (s *Source) markStarted() { s.startOnce.Do(func() { close(s.started) }) }
+
+func (s *Source) starting() bool {
+	select {
+	case <-s.started:
+		return false
+	default:
+		return true
+	}
 }
 
 // Close stops the supervisor and the server process, and waits for both.
@@ -183,7 +212,7 @@ func (s *Source) Stderr() string {
 func (s *Source) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.cfg.Name, Up: s.up, Error: s.lastErr, Restarts: s.restarts, Tools: len(s.listed)}
+	st := Status{Name: s.cfg.Name, Up: s.up, Starting: s.starting(), Error: s.lastErr, Restarts: s.restarts, Tools: len(s.listed)}
 	for name, ts := range s.states {
 		if ts.Disabled != "" {
 			if st.Disabled == nil {
@@ -197,6 +226,7 @@ func (s *Source) Status() Status {
 
 func (s *Source) supervise(ctx context.Context) {
 	defer close(s.done)
+	defer s.markStarted()
 	backoff := s.cfg.RestartMin
 	for {
 		started := time.Now()
@@ -206,6 +236,7 @@ func (s *Source) supervise(ctx context.Context) {
 			return
 		}
 		s.setDown(err)
+		s.markStarted() // the first attempt failed (or, listed, has ended since): its error shows
 		s.cfg.Log.Warn("MCP server down; reconnecting", "server", s.cfg.Name, "error", err.Error(), "in", backoff.String())
 		if time.Since(started) > s.cfg.RestartMax {
 			backoff = s.cfg.RestartMin // it was up for a while: start again from the shortest wait
@@ -244,6 +275,7 @@ func (s *Source) connectAndServe(ctx context.Context) error {
 	s.mu.Lock()
 	s.session, s.up, s.lastErr = sess, true, ""
 	s.mu.Unlock()
+	s.markStarted()
 	ended := make(chan error, 1)
 	go func() { ended <- sess.Wait() }()
 	tick := time.NewTicker(s.cfg.RefreshInterval)
@@ -264,63 +296,6 @@ func (s *Source) connectAndServe(ctx context.Context) error {
 			return err
 		}
 	}
-}
-
-// transport is the connection's transport, and what to do once it is
-// closed (stop whatever the stdio server left running).
-func (s *Source) transport() (mcp.Transport, func()) {
-	if s.cfg.URL != "" {
-		hc := s.cfg.HTTPClient
-		if hc == nil {
-			hc = &http.Client{}
-		}
-		hc = &http.Client{Transport: headerTransport{base: hc.Transport, headers: s.cfg.Headers}, Timeout: hc.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		return &mcp.StreamableClientTransport{Endpoint: s.cfg.URL, HTTPClient: hc, DisableStandaloneSSE: true, MaxRetries: -1}, func() {}
-	}
-	cmd := exec.Command(s.cfg.Command[0], s.cfg.Command[1:]...)
-	cmd.Env = childEnv(s.cfg.Env)
-	cmd.Stderr = s.stderr
-	// Wait returns even when a grandchild still holds stderr open.
-	cmd.WaitDelay = time.Second
-	setProcessGroup(cmd)
-	return &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, func() { killGroup(cmd) }
-}
-
-// passedEnv are the variables of gatehouse's environment a stdio server
-// gets besides its configured env: enough to find programs and a home.
-var passedEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER", "NODE_PATH", "npm_config_cache"}
-
-func childEnv(extra map[string]string) []string {
-	var env []string
-	for _, k := range passedEnv {
-		if v, ok := os.LookupEnv(k); ok {
-			if _, set := extra[k]; !set {
-				env = append(env, k+"="+v)
-			}
-		}
-	}
-	for k, v := range extra {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-type headerTransport struct {
-	base    http.RoundTripper
-	headers map[string]string
-}
-
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range h.headers {
-		r.Header.Set(k, v)
-	}
-	base := h.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(r)
 }
 
 func (s *Source) setDown(err error) {
