@@ -63,7 +63,7 @@ func (e *UnknownToolCallError) record(ev *audit.Event) {
 	// keeps it in clear, so the replay can be traced to whose call it was.
 	ev.Rule = "tool calls released to this caller"
 	ev.Reason = "the messages name a tool call id not released to this caller" + clearID(e.ID)
-	ev.Content = map[string]string{"call_id": e.ID}
+	ev.Content = map[string]string{"call_id": agent.CutName(e.ID)}
 }
 
 // ToolCallMismatchError is an assistant tool call in the history that

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
@@ -65,21 +66,28 @@ type answer struct{ id, tool, content, hash string }
 // recorded for it if there is one. It returns the answers not reported
 // before.
 func (s *Service) checkHistory(ctx context.Context, p *principal.Principal, msgs []llm.Message) ([]answer, error) {
-	var ids []string
+	var callIDs []string
 	for _, m := range msgs {
 		switch m.Role {
 		case "tool":
-			ids = append(ids, m.ToolCallID)
+			callIDs = append(callIDs, m.ToolCallID)
 		case "assistant":
 			for _, c := range m.ToolCalls {
-				ids = append(ids, c.ID)
+				callIDs = append(callIDs, c.ID)
 			}
 		}
 	}
-	if len(ids) == 0 {
+	if len(callIDs) == 0 {
 		return nil, nil
 	}
-	found, err := s.Calls.Lookup(ctx, p.Key(), ids)
+	for _, id := range callIDs {
+		// A malformed id (of any size) reaches neither the store nor, whole,
+		// the log.
+		if !ids.Valid("call_", id) {
+			return nil, &UnknownToolCallError{ID: id}
+		}
+	}
+	found, err := s.Calls.Lookup(ctx, p.Key(), callIDs)
 	if err != nil {
 		return nil, fmt.Errorf("look up released tool calls: %w", err)
 	}

@@ -159,19 +159,7 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		return nil, s.refuse(ctx, req, base, m, err)
 	}
 
-	started := base
-	started.Type, started.Resource, started.Model = audit.TypeRunStarted, "model:"+m.Name, m.Name
-	started.Reason = fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed))
-	started.Content = map[string]string{"message": lastUser(req.Messages)}
-	evs := append(req.Before, started)
-	for _, tm := range answered {
-		fin := base
-		fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+tm.tool, "reported"
-		fin.Reason = "result reported by the client for call " + tm.id
-		fin.Content = map[string]string{"result": tm.content}
-		evs = append(evs, fin)
-	}
-	if err := s.Audit.Record(ctx, evs...); err != nil {
+	if err := s.Audit.Record(ctx, startEvents(req, base, m, res, answered)...); err != nil {
 		return nil, err
 	}
 	runErr := s.report(ctx, p, answered)
@@ -206,6 +194,24 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		return res, runErr
 	}
 	return res, nil
+}
+
+// startEvents are the request's first durable record: its own events
+// (Before), run.started, and a tool.finished for each result reported.
+func startEvents(req Request, base audit.Event, m Model, res *Result, answered []answer) []audit.Event {
+	started := base
+	started.Type, started.Resource, started.Model = audit.TypeRunStarted, "model:"+m.Name, m.Name
+	started.Reason = fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed))
+	started.Content = map[string]string{"message": lastUser(req.Messages)}
+	evs := append(req.Before, started)
+	for _, tm := range answered {
+		fin := base
+		fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+tm.tool, "reported"
+		fin.Reason = "result reported by the client for call " + tm.id
+		fin.Content = map[string]string{"result": tm.content}
+		evs = append(evs, fin)
+	}
+	return evs
 }
 
 // turns asks the model until it answers with text or with tool calls that

@@ -2,6 +2,7 @@ package passthrough_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -94,5 +95,25 @@ func TestComplete_RefusedRequestsAreRecorded(t *testing.T) {
 				t.Errorf("the replayed call id %s is not on the record: %+v", m.ID, refusal)
 			}
 		})
+	}
+}
+
+// A malformed call id, of any size, is refused before the store is asked,
+// and the log keeps only a cut of it.
+func TestComplete_MalformedCallIDIsRefusedAndCut(t *testing.T) {
+	h := newHarness(t, answers("hello"))
+	long := "call_" + strings.Repeat("A", 10000)
+	_, err := h.svc.Complete(context.Background(), request(alice, user("hi"), llm.Message{Role: "tool", ToolCallID: long, Content: "x"}))
+	var unknown *passthrough.UnknownToolCallError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("refused with %v", err)
+	}
+	for _, e := range h.audit.all() {
+		if e.Decision == audit.Deny && (len(e.Content["call_id"]) > 80 || strings.Contains(e.Reason, "AAAA")) {
+			t.Errorf("the log keeps the id whole: %q / %q", e.Reason, e.Content["call_id"])
+		}
+	}
+	if len(h.up.reqs) != 0 {
+		t.Error("the model was asked")
 	}
 }

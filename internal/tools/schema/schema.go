@@ -228,10 +228,9 @@ func (n *node) compileConstraints(r *rawNode, path string) error {
 	if (r.MinLength != nil || r.MaxLength != nil || r.Pattern != nil) && r.Type != TypeString {
 		return fmt.Errorf("%s: minLength, maxLength and pattern apply to strings only", where(path))
 	}
-	if r.AllowControl != nil && r.Type != TypeString {
-		return fmt.Errorf("%s: %s applies to strings only", where(path), AllowControlKeyword)
+	if err := n.compileAllowControl(r, path); err != nil {
+		return err
 	}
-	n.allowControl = r.AllowControl != nil && *r.AllowControl
 	if (r.Minimum != nil || r.Maximum != nil) && r.Type != TypeInteger && r.Type != TypeNumber {
 		return fmt.Errorf("%s: minimum and maximum apply to numbers only", where(path))
 	}
@@ -284,6 +283,14 @@ func (n *node) compileConstraints(r *rawNode, path string) error {
 	if r.Enum != nil && len(n.enum) == 0 {
 		return fmt.Errorf("%s: enum is empty", where(path))
 	}
+	return nil
+}
+
+func (n *node) compileAllowControl(r *rawNode, path string) error {
+	if r.AllowControl != nil && r.Type != TypeString {
+		return fmt.Errorf("%s: %s applies to strings only", where(path), AllowControlKeyword)
+	}
+	n.allowControl = r.AllowControl != nil && *r.AllowControl
 	return nil
 }
 
