@@ -30,7 +30,7 @@ func TestAuthzExplain_AnswersWithTheGatesDecision(t *testing.T) {
 		{"other customer", with(map[string]any{"customer_id": "C-200"}), "deny", "denied", "condition of payments_lookup"},
 		{"arguments as the model sends them", with(`{"customer_id":"C-100"}`), "allow", "allowed", "role:customer grants payments.read"},
 		{"unknown argument", with(map[string]any{"customer_id": "C-100", "x": 1}), "deny", "invalid_arguments", "argument schema of payments_lookup"},
-		{"no permission", map[string]any{"roles": []string{"viewer"}, "tool": "claims_status", "arguments": map[string]any{"claim_id": "CLM-1001"}}, "deny", "denied", "default deny"},
+		{"no permission", map[string]any{"roles": []string{"viewer"}, "tool": "claims_status", "arguments": map[string]any{"claim_id": "CLM-1001"}}, "deny", "denied", "tool not offered"},
 		{"unknown tool", map[string]any{"roles": []string{"admin"}, "tool": "nope"}, "deny", "denied", "tool not offered"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

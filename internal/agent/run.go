@@ -246,7 +246,7 @@ func (r *Runner) turns(ctx context.Context, req RunRequest, log *runLog, base au
 		if calls > a.Limits.MaxToolCalls {
 			return res, &LimitError{Limit: "max_tool_calls", Value: a.Limits.MaxToolCalls}
 		}
-		results, records, held, err := r.toolRound(ctx, req, base, log, offered, resp.Message.ToolCalls)
+		results, records, held, err := r.toolRound(ctx, req, base, log, resp.Message.ToolCalls)
 		res.ToolCalls = append(res.ToolCalls, records...)
 		if err != nil {
 			return res, err

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
 // toolError is what the model receives instead of a result.
@@ -24,15 +25,12 @@ type toolError = gate.ToolError
 //
 // A call whose tool needs approval is not run: it is returned in held, its
 // message left empty (Role ""), for the run to pause on.
-func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, offered []llm.ToolDef, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, []Held, error) {
+func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, []Held, error) {
 	slots := make(chan struct{}, len(calls))
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
 		slots = make(chan struct{}, n)
 	}
-	shown := make(map[string]*Tool, len(offered))
-	for _, d := range offered {
-		shown[d.Name] = req.Agent.Tools[d.Name]
-	}
+	shown := r.callable(req.Principal, req.Agent)
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
 	errs := make([]error, len(calls))
@@ -137,6 +135,21 @@ func RecordOf(d gate.Decision) ToolCallRecord {
 		rec.Decision = "pending"
 	}
 	return rec
+}
+
+// callable are the agent's tools the gate judges p's calls against: those
+// whose permission p holds, disabled ones included, so a call to a
+// disabled tool is refused as disabled, with its reason, as at every other
+// door — whether it was disabled before the model was shown the tools
+// (and so not shown) or after.
+func (r *Runner) callable(p *principal.Principal, a *Agent) map[string]*Tool {
+	out := make(map[string]*Tool, len(a.Tools))
+	for name, t := range a.Tools {
+		if r.Perms.Visible(p, t.Policy) {
+			out[name] = t
+		}
+	}
+	return out
 }
 
 func (r *Runner) gate() *gate.Gate {

@@ -82,11 +82,12 @@ type explainResponse struct {
 }
 
 // handleExplain serves POST /admin/authz/explain: the decision the policy
-// gate would make for a principal and a tool call. It calls agent.Gate —
-// the tool's strict argument decoder, then permission and condition —
-// with every configured tool offered, so a refusal names the permission
-// or condition that refused. Nothing runs and nothing is recorded but the
-// admin's access to this route.
+// gate would make for a principal and a tool call. It calls the gate with
+// the tools a door offers that principal (those whose permission it
+// holds), so the verdict and rule are the ones a door would record: a tool
+// the principal may not use is "tool not offered", and the answer's
+// permission and visible say why. Nothing runs and nothing is recorded but
+// the admin's access to this route.
 func (s *Server) handleExplain() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeExplain(r)
@@ -108,8 +109,14 @@ func (s *Server) handleExplain() http.Handler {
 		if json.Unmarshal(req.Arguments, &s2) == nil {
 			args = s2
 		}
+		offered := map[string]*agent.Tool{}
+		for n, t := range rt.Tools {
+			if rt.Perms.Visible(p, t.Policy) {
+				offered[n] = t
+			}
+		}
 		d := rt.Gate.Decide(r.Context(), gate.Input{Door: gate.DoorExplain, Principal: p, Base: audit.Event{RequestID: infoFrom(r.Context()).requestID}.By(p),
-			Declared: rt.Tools, Offered: rt.Tools, Call: llm.ToolCall{ID: "explain", Name: req.Tool, Arguments: args}})
+			Declared: rt.Tools, Offered: offered, Call: llm.ToolCall{ID: "explain", Name: req.Tool, Arguments: args}})
 		rec := agent.RecordOf(d)
 		// A held call's rule names the approval it would wait for.
 		res := explainResponse{Tool: req.Tool, Decision: d.Verdict.String(), Status: d.Status, Rule: d.Event.Rule, Reason: rec.Reason}
