@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // passBody is the one request of D1, Portkey and GP: a user message and
@@ -19,11 +20,11 @@ var passBody = []byte(`{"model":"` + passModel + `","messages":[{"role":"user","
 
 // passAnswered checks a chat completion carries passAnswer.
 func passAnswered(b []byte) error {
-	var c completion
-	if err := json.Unmarshal(b, &c); err != nil || len(c.Choices) == 0 {
+	c, err := openaiwire.DecodeChatCompletion(b)
+	if err != nil || len(c.Choices) == 0 {
 		return fmt.Errorf("answer: %v: %.200s", err, b)
 	}
-	if m := c.Choices[0].Message; m.Content == nil || *m.Content != passAnswer {
+	if c.Choices[0].Message.Text() != passAnswer {
 		return fmt.Errorf("answer lacks the model's content: %.200s", b)
 	}
 	return nil

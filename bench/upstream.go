@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 const (
@@ -80,32 +80,22 @@ func directBodies() [2][]byte {
 	return [2][]byte{[]byte(first), []byte(second)}
 }
 
-// completion is the part of a chat completion D checks.
-type completion struct {
-	Choices []struct {
-		Message struct {
-			Content   *string           `json:"content"`
-			ToolCalls []json.RawMessage `json:"tool_calls"`
-		} `json:"message"`
-	} `json:"choices"`
-}
-
 // direct returns D's run: both upstream calls, each answer decoded and
 // checked, as a client calling the model itself would.
 func direct(client *http.Client, upstream string) runFunc {
 	bodies := directBodies()
 	url := upstream + "/chat/completions"
 	auth := http.Header{"Authorization": {"Bearer sk-bench"}}
-	call := func(ctx context.Context, body []byte) (*completion, error) {
+	call := func(ctx context.Context, body []byte) (*openaiwire.ChatCompletion, error) {
 		b, err := post(ctx, client, url, body, auth)
 		if err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
-		var c completion
-		if err := json.Unmarshal(b, &c); err != nil || len(c.Choices) == 0 {
+		c, err := openaiwire.DecodeChatCompletion(b)
+		if err != nil || len(c.Choices) == 0 {
 			return nil, fmt.Errorf("upstream answer: %v", err)
 		}
-		return &c, nil
+		return c, nil
 	}
 	return func(ctx context.Context) (time.Time, error) {
 		c, err := call(ctx, bodies[0])
@@ -118,7 +108,7 @@ func direct(client *http.Client, upstream string) runFunc {
 		if c, err = call(ctx, bodies[1]); err != nil {
 			return time.Time{}, err
 		}
-		if m := c.Choices[0].Message; m.Content == nil || *m.Content != finalAnswer {
+		if c.Choices[0].Message.Text() != finalAnswer {
 			return time.Time{}, fmt.Errorf("upstream: want the final answer")
 		}
 		return time.Time{}, nil

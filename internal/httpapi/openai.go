@@ -13,21 +13,10 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
-
-type modelList struct {
-	Object string      `json:"object"`
-	Data   []modelInfo `json:"data"`
-}
-
-type modelInfo struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	OwnedBy string `json:"owned_by"`
-}
 
 // handleModels serves GET /v1/models: the agents the caller may run and the
 // pass-through models whose permission the caller holds, nothing else.
@@ -36,14 +25,14 @@ func (s *Server) handleModels() http.Handler {
 		rt := s.runtime(r)
 		p := principal.From(r.Context())
 		created := rt.Loaded.Unix()
-		list := modelList{Object: "list", Data: []modelInfo{}}
+		list := openaiwire.ModelList{Object: "list", Data: []openaiwire.Model{}}
 		for _, name := range slices.Sorted(maps.Keys(rt.Agents)) {
-			list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
+			list.Data = append(list.Data, openaiwire.Model{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
 		}
 		if pt := rt.Passthrough; pt != nil {
 			for _, name := range slices.Sorted(maps.Keys(pt.Models)) {
 				if rt.Perms.Has(p, pt.Models[name].Permission) {
-					list.Data = append(list.Data, modelInfo{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
+					list.Data = append(list.Data, openaiwire.Model{ID: name, Object: "model", Created: created, OwnedBy: "gatehouse"})
 				}
 			}
 		}
@@ -51,46 +40,16 @@ func (s *Server) handleModels() http.Handler {
 	})
 }
 
-// Chat completion response shapes.
+// completion is a whole answer, and completionChunk one event of a
+// streamed one, each with gatehouse's extra top-level object.
 type completion struct {
-	ID        string             `json:"id"`
-	Object    string             `json:"object"`
-	Created   int64              `json:"created"`
-	Model     string             `json:"model"`
-	Choices   []completionChoice `json:"choices"`
-	Usage     *wireUsage         `json:"usage,omitempty"`
-	Gatehouse *gatehouseInfo     `json:"gatehouse,omitempty"`
+	openaiwire.ChatCompletion
+	Gatehouse *gatehouseInfo `json:"gatehouse,omitempty"`
 }
 
-type completionChoice struct {
-	Index        int          `json:"index"`
-	Message      *wireMessage `json:"message,omitempty"`
-	Delta        *wireMessage `json:"delta,omitempty"`
-	FinishReason *string      `json:"finish_reason"`
-	Logprobs     *struct{}    `json:"logprobs"`
-}
-
-type wireMessage struct {
-	Role      string         `json:"role,omitempty"`
-	Content   *string        `json:"content,omitempty"`
-	Refusal   *string        `json:"refusal,omitempty"`
-	ToolCalls []wireToolCall `json:"tool_calls,omitempty"`
-}
-
-type wireToolCall struct {
-	Index    *int   `json:"index,omitempty"`
-	ID       string `json:"id,omitempty"`
-	Type     string `json:"type,omitempty"`
-	Function struct {
-		Name      string `json:"name,omitempty"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type wireUsage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-	TotalTokens      int64 `json:"total_tokens"`
+type completionChunk struct {
+	openaiwire.ChatCompletionChunk
+	Gatehouse *gatehouseInfo `json:"gatehouse,omitempty"`
 }
 
 // gatehouseInfo is the extra top-level object: what gatehouse decided.
@@ -129,23 +88,6 @@ func awaitingText(res *chat.Result) string {
 	return b.String()
 }
 
-func toWireUsage(u llm.Usage) *wireUsage {
-	return &wireUsage{u.PromptTokens, u.CompletionTokens, u.TotalTokens}
-}
-
-func wireCalls(calls []llm.ToolCall, indexed bool) []wireToolCall {
-	out := make([]wireToolCall, len(calls))
-	for i, c := range calls {
-		out[i] = wireToolCall{ID: c.ID, Type: "function"}
-		out[i].Function.Name, out[i].Function.Arguments = c.Name, c.Arguments
-		if indexed {
-			idx := i
-			out[i].Index = &idx
-		}
-	}
-	return out
-}
-
 // handleCompletions serves POST /v1/chat/completions: an agent's name runs
 // the agent here; a pass-through model goes upstream under governance.
 func (s *Server) handleCompletions() http.Handler {
@@ -176,21 +118,17 @@ func (s *Server) handleCompletions() http.Handler {
 	})
 }
 
-func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req completionRequest) {
+func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req *openaiwire.ChatRequest) {
 	info := infoFrom(r.Context())
 	p := principal.From(r.Context())
 	runID := newID("run_")
 	id := "chatcmpl-" + runID
 	created := time.Now().Unix()
-	offered := make([]passthrough.OfferedTool, len(req.Tools))
-	for i, t := range req.Tools {
-		offered[i] = passthrough.OfferedTool{Name: t.Name, Description: t.Description, Parameters: t.Parameters}
-	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	var stream *sse
 	preq := passthrough.Request{
-		Principal: p, Model: req.Model, Messages: req.Messages, Tools: offered, Options: req.Options,
+		Principal: p, Model: req.Model, Messages: llmMessages(req.Messages), Tools: offeredTools(req.Tools), Options: llmOptions(req),
 		RequestID: info.requestID, RunID: runID, Before: info.take(),
 	}
 	var cs *chunkStream
@@ -225,40 +163,38 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	}
 	finish := res.FinishReason
 	if stream == nil {
-		msg := wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, false)}
+		msg := openaiwire.Message{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, false)}
 		if res.Message.Content != "" || len(res.Message.ToolCalls) == 0 {
-			msg.Content = &res.Message.Content
+			msg.Content = (*openaiwire.Content)(&res.Message.Content)
 		}
-		respond(w, r, http.StatusOK, completion{ID: id, Object: "chat.completion", Created: created, Model: req.Model,
-			Choices: []completionChoice{{Message: &msg, FinishReason: &finish}},
-			Usage:   toWireUsage(res.Usage), Gatehouse: gi})
+		respond(w, r, http.StatusOK, completion{ChatCompletion: openaiwire.ChatCompletion{ID: id, Object: "chat.completion", Created: created,
+			Model: req.Model, Choices: []openaiwire.Choice{{Message: msg, FinishReason: finish}}, Usage: wireUsage(res.Usage)}, Gatehouse: gi})
 		return
 	}
 	// The held tool calls go out only now: every one was allowed and its
 	// decision is durable. A refusal is sent as the assistant's text.
 	if res.Refused {
-		text := res.Message.Content
-		_ = stream.data(cs.chunk(wireMessage{Role: "assistant", Content: &text}, nil))
+		_ = stream.data(cs.chunk(openaiwire.Message{Role: "assistant", Content: openaiwire.Text(res.Message.Content)}, nil))
 	}
 	if len(res.Message.ToolCalls) > 0 {
-		_ = stream.data(cs.chunk(wireMessage{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, true)}, nil))
+		_ = stream.data(cs.chunk(openaiwire.Message{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, true)}, nil))
 	}
-	last := cs.chunk(wireMessage{}, &finish)
+	last := cs.chunk(openaiwire.Message{}, &finish)
 	last.Gatehouse = gi
-	cs.end(last, req.IncludeUsage, res.Usage)
+	cs.end(last, includeUsage(req), res.Usage)
 }
 
 // agentCompletion runs an agent for a chat completion request, exactly
 // as /v1/chat runs it, without a stored session: the client holds the
 // conversation and sends it whole.
-func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, ag *agent.Agent, req completionRequest) {
+func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, ag *agent.Agent, req *openaiwire.ChatRequest) {
 	info := infoFrom(r.Context())
-	history, message, err := agentConversation(req.Messages)
+	history, message, err := agentConversation(llmMessages(req.Messages))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if len(req.Tools) > 0 || req.HasToolChoice {
+	if len(req.Tools) > 0 || req.ToolChoice != nil {
 		writeError(w, r, errParam("tools", "an agent runs its own tools; tools and tool_choice are for pass-through models"))
 		return
 	}
@@ -281,9 +217,9 @@ func (s *Server) agentCompletion(w http.ResponseWriter, r *http.Request, ag *age
 	if res.Status == approval.RunAwaiting {
 		text = awaitingText(res)
 	}
-	msg := wireMessage{Role: "assistant", Content: &text}
-	respond(w, r, http.StatusOK, completion{ID: "chatcmpl-" + res.RunID, Object: "chat.completion", Created: created, Model: ag.Name,
-		Choices: []completionChoice{{Message: &msg, FinishReason: &finish}}, Usage: toWireUsage(res.Usage),
+	msg := openaiwire.Message{Role: "assistant", Content: (*openaiwire.Content)(&text)}
+	respond(w, r, http.StatusOK, completion{ChatCompletion: openaiwire.ChatCompletion{ID: "chatcmpl-" + res.RunID, Object: "chat.completion",
+		Created: created, Model: ag.Name, Choices: []openaiwire.Choice{{Message: msg, FinishReason: finish}}, Usage: wireUsage(res.Usage)},
 		Gatehouse: agentInfo(res)})
 }
 
@@ -316,7 +252,7 @@ func agentConversation(msgs []llm.Message) ([]llm.Message, string, error) {
 // events: the model's content as it arrives (of every turn: whether a turn
 // ends in tool calls is known only at its end), [DONE] only once
 // run.finished is durable. A client that goes away cancels the run.
-func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, req completionRequest, creq chat.Request, created int64) {
+func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, req *openaiwire.ChatRequest, creq chat.Request, created int64) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	st := newSSE(w)
@@ -341,20 +277,19 @@ func (s *Server) streamAgentCompletion(w http.ResponseWriter, r *http.Request, r
 	}
 	cs.id = "chatcmpl-" + res.RunID
 	finish := "stop"
-	last := cs.chunk(wireMessage{}, &finish)
+	last := cs.chunk(openaiwire.Message{}, &finish)
 	switch {
 	case res.Status == approval.RunAwaiting:
-		text := awaitingText(res)
-		d := wireMessage{Content: &text}
+		d := openaiwire.Message{Content: openaiwire.Text(awaitingText(res))}
 		if !cs.sent {
 			d.Role = "assistant"
 		}
 		last = cs.chunk(d, &finish)
 	case !cs.sent:
-		last = cs.chunk(wireMessage{Role: "assistant", Content: &res.Response}, &finish)
+		last = cs.chunk(openaiwire.Message{Role: "assistant", Content: (*openaiwire.Content)(&res.Response)}, &finish)
 	}
 	last.Gatehouse = agentInfo(res)
-	cs.end(last, req.IncludeUsage, res.Usage)
+	cs.end(last, includeUsage(req), res.Usage)
 }
 
 // chunkStream writes one completion as chat.completion.chunk events.
@@ -367,14 +302,14 @@ type chunkStream struct {
 	sent bool
 }
 
-func (c *chunkStream) chunk(delta wireMessage, finish *string) completion {
-	return completion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
-		Choices: []completionChoice{{Delta: &delta, FinishReason: finish}}}
+func (c *chunkStream) chunk(delta openaiwire.Message, finish *string) completionChunk {
+	return completionChunk{ChatCompletionChunk: openaiwire.ChatCompletionChunk{ID: c.id, Object: "chat.completion.chunk",
+		Created: c.created, Model: c.model, Choices: []openaiwire.ChunkChoice{{Delta: delta, FinishReason: finish}}}}
 }
 
 // content sends a piece of the answer's text as it arrives.
 func (c *chunkStream) content(text string) error {
-	d := wireMessage{Content: &text}
+	d := openaiwire.Message{Content: (*openaiwire.Content)(&text)}
 	if !c.sent {
 		d.Role, c.sent = "assistant", true
 	}
@@ -383,11 +318,11 @@ func (c *chunkStream) content(text string) error {
 
 // end sends the last chunk, the usage chunk when the client asked for it
 // (stream_options.include_usage), and [DONE].
-func (c *chunkStream) end(last completion, includeUsage bool, u llm.Usage) {
+func (c *chunkStream) end(last completionChunk, includeUsage bool, u llm.Usage) {
 	_ = c.sse.data(last)
 	if includeUsage {
-		_ = c.sse.data(completion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
-			Choices: []completionChoice{}, Usage: toWireUsage(u)})
+		_ = c.sse.data(openaiwire.ChatCompletionChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []openaiwire.ChunkChoice{}, Usage: wireUsage(u)})
 	}
 	_ = c.sse.done()
 }

@@ -2,28 +2,17 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
-// openAIError is OpenAI's error object; code carries gatehouse's machine
-// code.
-type openAIError struct {
-	Message string  `json:"message"`
-	Type    string  `json:"type"`
-	Code    string  `json:"code"`
-	Param   *string `json:"param"`
-}
-
-type openAIErrorEnvelope struct {
-	Error openAIError `json:"error"`
-}
-
-func openAIErrorBody(ae *apiError) openAIErrorEnvelope {
-	e := openAIError{Message: boundDetail(ae.Detail), Type: openAIErrorType(ae.Status), Code: ae.Code}
+func openAIErrorBody(ae *apiError) openaiwire.ErrorBody {
+	e := openaiwire.ErrorObject{Message: boundDetail(ae.Detail), Type: openAIErrorType(ae.Status), Code: ae.Code}
 	if ae.Param != "" {
 		p := ae.Param
 		e.Param = &p
 	}
-	return openAIErrorEnvelope{Error: e}
+	return openaiwire.ErrorBody{Error: e}
 }
 
 // openAIErrorType is the error type OpenAI gives a status.

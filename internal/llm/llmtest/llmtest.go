@@ -11,70 +11,31 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // Message is a chat message as the client sent it.
-type Message struct {
-	Role       string     `json:"role"`
-	Content    any        `json:"content"`
-	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
-	ToolCallID string     `json:"tool_call_id,omitempty"`
-}
-
-// Text returns the message content when it is a plain string.
-func (m Message) Text() string {
-	s, _ := m.Content.(string)
-	return s
-}
+type Message = openaiwire.Message
 
 // ToolCall is the wire form of a tool call.
-type ToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
+type ToolCall = openaiwire.ToolCall
 
 // Call makes a function tool call.
-func Call(id, name, arguments string) ToolCall {
-	tc := ToolCall{ID: id, Type: "function"}
-	tc.Function.Name, tc.Function.Arguments = name, arguments
-	return tc
-}
+func Call(id, name, arguments string) ToolCall { return openaiwire.Call(id, name, arguments) }
 
-// Request is one chat completions request as received.
+// Request is one chat completions request as received, decoded as
+// gatehouse decodes its own clients' (openaiwire.DecodeChatRequest): a
+// member the protocol does not have, or one named twice, is answered 400.
 type Request struct {
-	Model    string    `json:"model"`
-	Messages []Message `json:"messages"`
-	Tools    []struct {
-		Type     string `json:"type"`
-		Function struct {
-			Name        string          `json:"name"`
-			Description string          `json:"description"`
-			Parameters  json.RawMessage `json:"parameters"`
-		} `json:"function"`
-	} `json:"tools"`
-	Stream        bool `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-	// The options a pass-through forwards, as sent (nil when absent).
-	Temperature         *float64        `json:"temperature"`
-	TopP                *float64        `json:"top_p"`
-	MaxTokens           *int64          `json:"max_tokens"`
-	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
-	Seed                *int64          `json:"seed"`
-	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
-	ToolChoice          json.RawMessage `json:"tool_choice"`
-	Stop                json.RawMessage `json:"stop"`
+	openaiwire.ChatRequest
 	// Header holds the request's HTTP headers (traceparent, ...).
-	Header http.Header `json:"-"`
+	Header http.Header
 }
 
 // ToolNames lists the tools offered in the request.
@@ -169,22 +130,20 @@ func (s *Server) Count() int { return int(s.count.Load()) }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
-		http.Error(w, `{"error":{"message":"not found","type":"invalid_request_error"}}`, http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "not found", "invalid_request_error", "")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
-		http.Error(w, "read", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "read", "invalid_request_error", "")
 		return
 	}
-	var req Request
-	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":{"message":"invalid request","type":"invalid_request_error"}}`)
+	cr, err := openaiwire.DecodeChatRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request: "+err.Error(), "invalid_request_error", "")
 		return
 	}
-	req.Header = r.Header.Clone()
+	req := Request{ChatRequest: *cr, Header: r.Header.Clone()}
 	n := int(s.count.Add(1) - 1)
 	if s.Keep {
 		s.mu.Lock()
@@ -199,10 +158,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if rep.Status != 0 && rep.Status != http.StatusOK {
-		w.WriteHeader(rep.Status)
-		fmt.Fprintf(w, `{"error":{"message":"scripted failure","type":"server_error","code":"%d"}}`, rep.Status)
+		writeError(w, rep.Status, "scripted failure", "server_error", strconv.Itoa(rep.Status))
 		return
 	}
 	if req.Stream {
@@ -210,20 +167,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	finish := "stop"
+	msg := openaiwire.Message{Role: "assistant", Content: openaiwire.Text(rep.Content), ToolCalls: rep.ToolCalls}
 	if len(rep.ToolCalls) > 0 {
 		finish = "tool_calls"
-	}
-	msg := map[string]any{"role": "assistant", "content": rep.Content}
-	if len(rep.ToolCalls) > 0 {
-		msg["tool_calls"] = rep.ToolCalls
 		if rep.Content == "" {
-			msg["content"] = nil
+			msg.Content = nil
 		}
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": time.Now().Unix(),
-		"model":   req.Model,
-		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish, "logprobs": nil}},
-		"usage":   usage,
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(openaiwire.ChatCompletion{
+		ID: fmt.Sprintf("chatcmpl-%d", n), Object: "chat.completion", Created: time.Now().Unix(), Model: req.Model,
+		Choices: []openaiwire.Choice{{Message: msg, FinishReason: finish}}, Usage: &usage,
 	})
+}
+
+// writeError answers with status and OpenAI's error body.
+func writeError(w http.ResponseWriter, status int, message, typ, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(openaiwire.ErrorBody{Error: openaiwire.ErrorObject{Message: message, Type: typ, Code: code}})
 }

@@ -5,10 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // usage is what every scripted answer reports.
-var usage = map[string]any{"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}
+var usage = openaiwire.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30}
+
+// nullUsageChunk is a chunk with "usage": null, as OpenAI sends every chunk
+// but the last when the usage is asked for.
+type nullUsageChunk struct {
+	openaiwire.ChatCompletionChunk
+	Usage *openaiwire.Usage `json:"usage"`
+}
 
 // stream answers req with server-sent chat.completion.chunk events, each
 // written and flushed as it is made, so nothing is held but the current one.
@@ -42,17 +51,15 @@ func stream(w http.ResponseWriter, r *http.Request, n int, req *Request, rep Rep
 			return false
 		}
 	}
-	chunk := func(delta map[string]any, finish any) map[string]any {
-		c := map[string]any{
-			"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": nil}},
-		}
+	chunk := func(delta openaiwire.Message, finish *string) any {
+		c := openaiwire.ChatCompletionChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
+			Choices: []openaiwire.ChunkChoice{{Delta: delta, FinishReason: finish}}}
 		if withUsage {
-			c["usage"] = nil // as OpenAI sends it on every chunk but the last
+			return nullUsageChunk{ChatCompletionChunk: c}
 		}
 		return c
 	}
-	if !send(chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
+	if !send(chunk(openaiwire.Message{Role: "assistant", Content: openaiwire.Text("")}, nil)) {
 		return
 	}
 	pieces := rep.ChunkSeq
@@ -74,24 +81,24 @@ func stream(w http.ResponseWriter, r *http.Request, n int, req *Request, rep Rep
 		if rep.BreakAfter != 0 && sent == max(rep.BreakAfter, 0) {
 			panic(http.ErrAbortHandler) // the connection is cut, quietly
 		}
-		if !wait() || !send(chunk(map[string]any{"content": piece}, nil)) {
+		if !wait() || !send(chunk(openaiwire.Message{Content: openaiwire.Text(piece)}, nil)) {
 			return
 		}
 		sent++
 	}
 	if rep.StreamError != "" {
-		send(map[string]any{"error": map[string]any{"message": rep.StreamError, "type": "server_error"}})
+		send(openaiwire.ErrorBody{Error: openaiwire.ErrorObject{Message: rep.StreamError, Type: "server_error"}})
 		return
 	}
 	for i, tc := range rep.ToolCalls {
-		first := map[string]any{"index": i, "id": tc.ID, "type": "function",
-			"function": map[string]any{"name": tc.Function.Name, "arguments": ""}}
-		if !wait() || !send(chunk(map[string]any{"tool_calls": []any{first}}, nil)) {
+		first := openaiwire.Call(tc.ID, tc.Function.Name, "")
+		first.Index = &i
+		if !wait() || !send(chunk(openaiwire.Message{ToolCalls: []openaiwire.ToolCall{first}}, nil)) {
 			return
 		}
 		for _, part := range thirds(tc.Function.Arguments) {
-			next := map[string]any{"index": i, "function": map[string]any{"arguments": part}}
-			if !wait() || !send(chunk(map[string]any{"tool_calls": []any{next}}, nil)) {
+			next := openaiwire.ToolCall{Index: &i, Function: openaiwire.FunctionCall{Arguments: part}}
+			if !wait() || !send(chunk(openaiwire.Message{ToolCalls: []openaiwire.ToolCall{next}}, nil)) {
 				return
 			}
 		}
@@ -100,12 +107,12 @@ func stream(w http.ResponseWriter, r *http.Request, n int, req *Request, rep Rep
 	if len(rep.ToolCalls) > 0 {
 		finish = "tool_calls"
 	}
-	if !send(chunk(map[string]any{}, finish)) {
+	if !send(chunk(openaiwire.Message{}, &finish)) {
 		return
 	}
 	if withUsage {
-		if !send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
-			"choices": []any{}, "usage": usage}) {
+		if !send(openaiwire.ChatCompletionChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
+			Choices: []openaiwire.ChunkChoice{}, Usage: &usage}) {
 			return
 		}
 	}

@@ -2,12 +2,12 @@ package llmtest_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // The stream is OpenAI's wire format, readable by any client: data lines of
@@ -48,28 +48,12 @@ func TestServer_StreamsChunksInTheWireFormat(t *testing.T) {
 		var content, args, finish string
 		usageChunks := 0
 		for _, e := range events[:len(events)-1] {
-			var c struct {
-				Object  string `json:"object"`
-				Choices []struct {
-					Delta struct {
-						Content   string `json:"content"`
-						ToolCalls []struct {
-							Function struct {
-								Arguments string `json:"arguments"`
-							} `json:"function"`
-						} `json:"tool_calls"`
-					} `json:"delta"`
-					FinishReason *string `json:"finish_reason"`
-				} `json:"choices"`
-				Usage *struct {
-					TotalTokens int `json:"total_tokens"`
-				} `json:"usage"`
-			}
-			if err := json.Unmarshal([]byte(e), &c); err != nil || c.Object != "chat.completion.chunk" {
+			var c openaiwire.ChatCompletionChunk
+			if err := openaiwire.DecodeChunk([]byte(e), &c); err != nil || c.Object != "chat.completion.chunk" {
 				t.Fatalf("event %s: %v", e, err)
 			}
 			for _, ch := range c.Choices {
-				content += ch.Delta.Content
+				content += ch.Delta.Text()
 				for _, tc := range ch.Delta.ToolCalls {
 					args += tc.Function.Arguments
 				}

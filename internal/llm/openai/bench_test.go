@@ -54,7 +54,7 @@ func BenchmarkComplete(b *testing.B) {
 			if err != nil {
 				return nil, err
 			}
-			return toResponse(resp)
+			return accumulated(resp)
 		}},
 		{"wire", func() (*llm.Response, error) { return c.Complete(ctx, req) }},
 	} {

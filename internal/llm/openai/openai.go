@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
 )
 
@@ -131,31 +132,23 @@ func providerError(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %v", llm.ErrProvider, err)
 }
 
-// toResponse is the first choice of a completion accumulated from a
-// stream.
-func toResponse(resp *sdk.ChatCompletion) (*llm.Response, error) {
-	if len(resp.Choices) == 0 {
+// toResponse is the first choice of a completion, whole or accumulated
+// from a stream, as a turn's response (only function calls are kept).
+func toResponse(c *openaiwire.ChatCompletion) (*llm.Response, error) {
+	if len(c.Choices) == 0 {
 		return nil, errNoChoices
 	}
-	ch := resp.Choices[0]
-	out := newResponse(resp.Model, ch.Message.Content, ch.FinishReason,
-		llm.Usage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens, TotalTokens: resp.Usage.TotalTokens})
+	ch := &c.Choices[0]
+	out := &llm.Response{Model: c.Model, Message: llm.Message{Role: "assistant", Content: ch.Message.Text()}, FinishReason: ch.FinishReason}
+	if u := c.Usage; u != nil {
+		out.Usage = llm.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	}
 	for _, tc := range ch.Message.ToolCalls {
-		addCall(out, tc.Type, tc.ID, tc.Function.Name, tc.Function.Arguments)
+		if tc.Type == "function" {
+			out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
 	}
 	return out, nil
 }
 
 var errNoChoices = fmt.Errorf("%w: response has no choices", llm.ErrProvider)
-
-// newResponse is a completion's first choice as a turn's response; addCall
-// adds each of its tool calls (only function calls are kept).
-func newResponse(model, content, finish string, u llm.Usage) *llm.Response {
-	return &llm.Response{Model: model, Message: llm.Message{Role: "assistant", Content: content}, FinishReason: finish, Usage: u}
-}
-
-func addCall(out *llm.Response, typ, id, name, arguments string) {
-	if typ == "function" {
-		out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{ID: id, Name: name, Arguments: arguments})
-	}
-}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 var demoTools = []llm.ToolDef{
@@ -118,12 +119,12 @@ func TestClient_SendsHistoryInTheWireShape(t *testing.T) {
 		}
 	}
 	wantMsgs := []llmtest.Message{
-		{Role: "system", Content: "sys"},
-		{Role: "user", Content: "CLM-1001?"},
+		{Role: "system", Content: openaiwire.Text("sys")},
+		{Role: "user", Content: openaiwire.Text("CLM-1001?")},
 		{Role: "assistant", ToolCalls: []llmtest.ToolCall{llmtest.Call("c1", "claims_status", `{"claim_id":"CLM-1001"}`)}},
-		{Role: "tool", ToolCallID: "c1", Content: `{"status":"in_review"}`},
-		{Role: "assistant", Content: "It is in review."},
-		{Role: "user", Content: "thanks"},
+		{Role: "tool", ToolCallID: "c1", Content: openaiwire.Text(`{"status":"in_review"}`)},
+		{Role: "assistant", Content: openaiwire.Text("It is in review.")},
+		{Role: "user", Content: openaiwire.Text("thanks")},
 	}
 	if diff := cmp.Diff(wantMsgs, got.Messages); diff != "" {
 		t.Errorf("wire messages (-want +got):\n%s", diff)

@@ -105,7 +105,24 @@ func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.D
 		// looks like this when the server closes cleanly.
 		return nil, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
 	}
-	return toResponse(&acc.ChatCompletion)
+	return accumulated(&acc.ChatCompletion)
+}
+
+// accumulated is the first choice of the completion the SDK's accumulator
+// assembled from a stream.
+func accumulated(c *sdk.ChatCompletion) (*llm.Response, error) {
+	if len(c.Choices) == 0 {
+		return nil, errNoChoices
+	}
+	ch := &c.Choices[0]
+	out := &llm.Response{Model: c.Model, Message: llm.Message{Role: "assistant", Content: ch.Message.Content}, FinishReason: ch.FinishReason,
+		Usage: llm.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}}
+	for _, tc := range ch.Message.ToolCalls {
+		if tc.Type == "function" {
+			out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+	}
+	return out, nil
 }
 
 // toDelta is the first choice's part of a chunk.

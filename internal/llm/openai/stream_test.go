@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // collect is an onDelta that keeps every delta and when it arrived.
@@ -315,7 +317,7 @@ func TestClient_SendsPassThroughToolsAndOptions(t *testing.T) {
 		if got.Temperature == nil || *got.Temperature != temp || got.TopP == nil || *got.TopP != topP ||
 			got.MaxTokens == nil || *got.MaxTokens != maxTok || got.MaxCompletionTokens == nil || *got.MaxCompletionTokens != maxCompl ||
 			got.Seed == nil || *got.Seed != seed || got.ParallelToolCalls == nil || *got.ParallelToolCalls != parallel ||
-			string(got.Stop) != `["END"]` {
+			!slices.Equal(got.Stop, []string{"END"}) {
 			t.Errorf("request %d options not as set: %+v", i, got)
 		}
 		if len(got.Tools) != 1 || got.Tools[0].Function.Description != "Send an e-mail" ||
@@ -323,17 +325,13 @@ func TestClient_SendsPassThroughToolsAndOptions(t *testing.T) {
 			t.Errorf("request %d tool = %+v", i, got.Tools)
 		}
 	}
-	var choice struct {
-		Type     string `json:"type"`
-		Function struct {
-			Name string `json:"name"`
-		} `json:"function"`
+	// The upstream reads a function only from {"type":"function",...} and
+	// a mode only from a string.
+	if got := reqs[0].ToolChoice; got == nil || *got != (openaiwire.ToolChoice{Function: "send_email"}) {
+		t.Errorf("tool_choice for a function = %+v", got)
 	}
-	if err := json.Unmarshal(reqs[0].ToolChoice, &choice); err != nil || choice.Type != "function" || choice.Function.Name != "send_email" {
-		t.Errorf("tool_choice for a function = %s", reqs[0].ToolChoice)
-	}
-	if got := string(reqs[1].ToolChoice); got != `"required"` {
-		t.Errorf("tool_choice for a mode = %s", got)
+	if got := reqs[1].ToolChoice; got == nil || *got != (openaiwire.ToolChoice{Mode: "required"}) {
+		t.Errorf("tool_choice for a mode = %+v", got)
 	}
 	// Nothing set, nothing sent: the provider's defaults hold.
 	if _, err := c.Complete(context.Background(), userTurn("hi", nil)); err != nil {

@@ -1,0 +1,20 @@
+// Package openaiwire owns the JSON of the OpenAI Chat Completions protocol,
+// in both directions: the request a client sends and a model server
+// receives, the whole completion and the streamed chunks it answers with,
+// the error object, and the model list. The API (internal/httpapi), the
+// model client (internal/llm/openai), the scripted upstream of the tests
+// (internal/llm/llmtest) and the load harness (bench) all speak it through
+// these types, so the copies cannot drift apart.
+//
+// Incoming requests are decoded by DecodeChatRequest, strictly: a member
+// named twice, a member not of the protocol (a case variant such as
+// "Model" included), invalid UTF-8 or a value of the wrong type is refused
+// with an *Error naming the member. A model server's answers are decoded by
+// DecodeChatCompletion and DecodeChunk, which ignore members they do not
+// read (servers add their own) but still refuse a member named twice.
+//
+// The types are plain structs encoded by either encoding/json or
+// github.com/go-json-experiment/json: their tags mean the same to both.
+// The Responses API is to join this package, one file per part (chat.go,
+// chunk.go, errors.go, models.go, decode.go).
+package openaiwire
