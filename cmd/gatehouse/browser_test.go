@@ -62,9 +62,11 @@ type tab struct {
 	ctx context.Context
 	mu  sync.Mutex
 	// requests are the URLs the page asked for; problems are console
-	// errors and warnings, uncaught exceptions and browser log errors.
+	// errors and warnings, uncaught exceptions, browser log errors and
+	// requests answered 4xx/5xx or failed (a cancelled one is not).
 	requests []string
 	problems []string
+	urls     map[network.RequestID]string // by request id, for a failed load
 	// allowed is one problem checkClean expects (a route this build
 	// does not serve yet), "" for none.
 	allowed string
@@ -74,7 +76,7 @@ func openTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	b := &tab{t: t, ctx: ctx}
+	b := &tab{t: t, ctx: ctx, urls: map[network.RequestID]string{}}
 	if err := chromedp.Listen(ctx, b.observe); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +90,15 @@ func (b *tab) observe(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests = append(b.requests, ev.Request.URL)
+		b.urls[ev.RequestID] = ev.Request.URL
+	case *network.EventResponseReceived:
+		if r := ev.Response; r.Status >= 400 {
+			b.problems = append(b.problems, fmt.Sprintf("request failed: %d (%s) %s", r.Status, r.StatusText, r.URL))
+		}
+	case *network.EventLoadingFailed:
+		if !ev.Canceled {
+			b.problems = append(b.problems, fmt.Sprintf("request failed: %s %s", ev.ErrorText, b.urls[ev.RequestID]))
+		}
 	case *runtime.EventConsoleAPICalled:
 		if ev.Type == "error" || ev.Type == "warning" || ev.Type == "assert" {
 			var args []string
@@ -167,11 +178,20 @@ func (b *tab) waitFor(what, js string) {
 // signIn pastes key into the sign-in form and waits for the chat.
 func (b *tab) signIn(base, key string) {
 	b.t.Helper()
+	b.signInTo(base, key)
+	b.do(chromedp.WaitVisible(chromedp.CSS(`textarea[name="message"]`)))
+}
+
+// signInTo pastes key into the sign-in form and waits for the menu and
+// the first page the caller may use.
+func (b *tab) signInTo(base, key string) {
+	b.t.Helper()
 	b.do(chromedp.Navigate(base+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="credential"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="credential"]`), key),
 		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`textarea[name="message"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#signout`)),
+		chromedp.WaitVisible(chromedp.CSS(`main h1`)),
 	)
 }
 

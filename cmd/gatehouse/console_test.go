@@ -57,9 +57,10 @@ func TestConsole_ChatShowsEachToolDecisionAndModelMarkupAsText(t *testing.T) {
 	if who := b.text("#who"); !strings.Contains(who, "customer") {
 		t.Errorf("header shows %q; want the customer", who)
 	}
-	// The customer has no audit.read and no admin: those pages are hidden.
-	if n := evalIn[int](b, `[...document.querySelectorAll('#nav a')].filter(a => !a.hidden).length`); n != 2 {
-		t.Errorf("%d pages in the menu; want 2 (chat, approvals)", n)
+	// The customer has no read, no audit.read and no admin: only the chat
+	// is in the menu.
+	if n := evalIn[int](b, `[...document.querySelectorAll('#nav a')].filter(a => !a.hidden).length`); n != 1 {
+		t.Errorf("%d pages in the menu; want 1 (chat)", n)
 	}
 	b.waitFor("the agents", `!!document.querySelector('#agent option[value="support_agent"]')`)
 
