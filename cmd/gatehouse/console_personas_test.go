@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -83,18 +86,49 @@ func (b *tab) visitPage(page, persona string) {
 }
 
 // visitHidden asks for each page not in shown by its address: the console
-// shows the first page the caller may use instead, without calling the
-// hidden page's API.
+// shows the first page the caller may use instead (or the note that there
+// is none), without calling the hidden page's API.
 func (b *tab) visitHidden(shown []string) {
 	b.t.Helper()
 	for _, p := range consolePages {
 		if slices.Contains(shown, p.name) {
 			continue
 		}
+		first := "none" // the note that no page is allowed
+		if len(shown) > 0 {
+			first = shown[0]
+		}
 		evalIn[string](b, `location.hash = '#/`+p.name+`'`)
-		b.waitFor("the first page instead of "+p.name, `location.hash === '#/`+shown[0]+`' && document.querySelector('#nav a[aria-current="page"]').dataset.page === '`+shown[0]+`'`)
-		if got := evalIn[string](b, `document.querySelector('main h1').id`); got != shown[0]+"-title" {
-			b.t.Errorf("#/%s shows the page %q; want %s", p.name, got, shown[0])
+		b.waitFor("the first page instead of "+p.name, `location.hash === '#/`+strings.TrimPrefix(first, "none")+`'`)
+		if got := evalIn[string](b, `document.querySelector('main h1').id`); got != first+"-title" {
+			b.t.Errorf("#/%s shows the page %q; want %s", p.name, got, first)
+		}
+		if cur := evalIn[string](b, `[...document.querySelectorAll('#nav a[aria-current]')].map(a => a.dataset.page).join()`); cur != strings.TrimPrefix(first, "none") {
+			b.t.Errorf("#/%s marks %q as the current page; want %s", p.name, cur, first)
 		}
 	}
+}
+
+// A signed-in caller whose roles grant none of the pages' permissions (a
+// dev token for a role the config does not know) sees no page and a note
+// saying why, and the console asks the API nothing it would refuse.
+func TestConsole_CallerWithoutPermissionsSeesNoPage(t *testing.T) {
+	g := startDev(t)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"token", "--data-dir", g.dir, "--subject", "stranger", "--roles", "stranger"},
+		func(string) string { return "" }, nil, &out, &errOut); err != nil {
+		t.Fatalf("token: %v\n%s", err, errOut.String())
+	}
+	tok := strings.TrimSpace(out.String())
+	b := openTab(t, newBrowser(t))
+	b.signInTo(g.base, tok)
+	if n := evalIn[int](b, `[...document.querySelectorAll('#nav a')].filter(a => !a.hidden).length`); n != 0 {
+		t.Errorf("%d pages in the menu; want none", n)
+	}
+	if h := b.text("main h1"); h != "Nothing to show" {
+		t.Errorf("the page says %q", h)
+	}
+	b.visitHidden(nil)
+	b.screenshots("persona-none")
+	b.checkClean(tok, g.base)
 }

@@ -179,11 +179,6 @@ func TestConsole_AdminAuditsAndExplainsPolicy(t *testing.T) {
 	b.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.msg-user`)))
 	b.waitFor("history", `document.querySelectorAll('.msg-user').length === 1 && document.querySelectorAll('.toolcall[data-decision="allow"]').length === 1 && [...document.querySelectorAll('.msg-assistant .text')].some(e => e.textContent.includes('being processed'))`)
 
-	// Until the approval API is served, the inbox's list is a 404 the
-	// browser logs, and the page says approvals are not offered.
-	if r := g.do("GET", "/v1/approvals", "admin", nil); r.status == 404 {
-		b.allowed = "404 (Not Found) " + g.base + "/v1/approvals"
-	}
 	b.do(chromedp.Click(chromedp.CSS(`#nav a[data-page="approvals"]`)))
 	b.text("#approvals-title")
 	b.waitFor("the inbox", `document.querySelector('section [role=status]').textContent !== ''`)
