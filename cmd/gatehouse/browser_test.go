@@ -62,19 +62,18 @@ type tab struct {
 	ctx context.Context
 	mu  sync.Mutex
 	// requests are the URLs the page asked for; problems are console
-	// errors and warnings, uncaught exceptions and browser log errors.
+	// errors and warnings, uncaught exceptions, browser log errors and
+	// requests answered 4xx/5xx or failed (a cancelled one is not).
 	requests []string
 	problems []string
-	// allowed is one problem checkClean expects (a route this build
-	// does not serve yet), "" for none.
-	allowed string
+	urls     map[network.RequestID]string // by request id, for a failed load
 }
 
 func openTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	b := &tab{t: t, ctx: ctx}
+	b := &tab{t: t, ctx: ctx, urls: map[network.RequestID]string{}}
 	if err := chromedp.Listen(ctx, b.observe); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +87,15 @@ func (b *tab) observe(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests = append(b.requests, ev.Request.URL)
+		b.urls[ev.RequestID] = ev.Request.URL
+	case *network.EventResponseReceived:
+		if r := ev.Response; r.Status >= 400 {
+			b.problems = append(b.problems, fmt.Sprintf("request failed: %d (%s) %s", r.Status, r.StatusText, r.URL))
+		}
+	case *network.EventLoadingFailed:
+		if !ev.Canceled {
+			b.problems = append(b.problems, fmt.Sprintf("request failed: %s %s", ev.ErrorText, b.urls[ev.RequestID]))
+		}
 	case *runtime.EventConsoleAPICalled:
 		if ev.Type == "error" || ev.Type == "warning" || ev.Type == "assert" {
 			var args []string
@@ -167,11 +175,20 @@ func (b *tab) waitFor(what, js string) {
 // signIn pastes key into the sign-in form and waits for the chat.
 func (b *tab) signIn(base, key string) {
 	b.t.Helper()
+	b.signInTo(base, key)
+	b.do(chromedp.WaitVisible(chromedp.CSS(`textarea[name="message"]`)))
+}
+
+// signInTo pastes key into the sign-in form and waits for the menu and
+// the first page the caller may use.
+func (b *tab) signInTo(base, key string) {
+	b.t.Helper()
 	b.do(chromedp.Navigate(base+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="credential"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="credential"]`), key),
 		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`textarea[name="message"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#signout`)),
+		chromedp.WaitVisible(chromedp.CSS(`main h1`)),
 	)
 }
 
@@ -218,15 +235,13 @@ func (b *tab) screenshots(name string) {
 	b.do(chromedp.EmulateViewport(1280, 800))
 }
 
-// checkClean fails the test if the page logged an error, asked another
-// origin than allowed for anything, or put secret in a URL, a cookie or
-// localStorage (sessionStorage is where it belongs).
+// checkClean fails the test if the page logged an error, had a request
+// refused or failed, asked another origin than allowed for anything, or put
+// secret in a URL, a cookie or localStorage (sessionStorage is where it
+// belongs).
 func (b *tab) checkClean(secret string, origins ...string) {
 	b.t.Helper()
 	for _, p := range b.Problems() {
-		if b.allowed != "" && strings.Contains(p, b.allowed) {
-			continue
-		}
 		b.t.Errorf("browser problem: %s", p)
 	}
 	b.mu.Lock()

@@ -57,9 +57,10 @@ func TestConsole_ChatShowsEachToolDecisionAndModelMarkupAsText(t *testing.T) {
 	if who := b.text("#who"); !strings.Contains(who, "customer") {
 		t.Errorf("header shows %q; want the customer", who)
 	}
-	// The customer has no audit.read and no admin: those pages are hidden.
-	if n := evalIn[int](b, `[...document.querySelectorAll('#nav a')].filter(a => !a.hidden).length`); n != 2 {
-		t.Errorf("%d pages in the menu; want 2 (chat, approvals)", n)
+	// The customer has no read, no audit.read and no admin: only the chat
+	// is in the menu.
+	if n := evalIn[int](b, `[...document.querySelectorAll('#nav a')].filter(a => !a.hidden).length`); n != 1 {
+		t.Errorf("%d pages in the menu; want 1 (chat)", n)
 	}
 	b.waitFor("the agents", `!!document.querySelector('#agent option[value="support_agent"]')`)
 
@@ -178,11 +179,6 @@ func TestConsole_AdminAuditsAndExplainsPolicy(t *testing.T) {
 	b.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.msg-user`)))
 	b.waitFor("history", `document.querySelectorAll('.msg-user').length === 1 && document.querySelectorAll('.toolcall[data-decision="allow"]').length === 1 && [...document.querySelectorAll('.msg-assistant .text')].some(e => e.textContent.includes('being processed'))`)
 
-	// Until the approval API is served, the inbox's list is a 404 the
-	// browser logs, and the page says approvals are not offered.
-	if r := g.do("GET", "/v1/approvals", "admin", nil); r.status == 404 {
-		b.allowed = "404 (Not Found) " + g.base + "/v1/approvals"
-	}
 	b.do(chromedp.Click(chromedp.CSS(`#nav a[data-page="approvals"]`)))
 	b.text("#approvals-title")
 	b.waitFor("the inbox", `document.querySelector('section [role=status]').textContent !== ''`)

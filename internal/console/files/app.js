@@ -8,8 +8,16 @@ import { approvalsPage } from './approvals.js';
 import { auditPage } from './audit.js';
 import { policyPage } from './policy.js';
 
-const pages = { chat: chatPage, approvals: approvalsPage, audit: auditPage, policy: policyPage };
-const needs = { audit: 'audit.read', policy: 'admin' };
+// pages, in menu order, each with the permission its API calls need
+// (internal/httpapi/routes.go). A page is shown, and its API called, only
+// when the caller's roles grant that permission: the console never makes a
+// request it knows the server refuses.
+const pages = {
+  chat: { render: chatPage, needs: 'respond' },
+  approvals: { render: approvalsPage, needs: 'read' },
+  audit: { render: auditPage, needs: 'audit.read' },
+  policy: { render: policyPage, needs: 'admin' },
+};
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -20,15 +28,17 @@ let me = null; // the signed-in caller: /console/api/me
 let config = { oidc: null };
 let leave = null; // the current page's cleanup
 
+// mayUse says whether the signed-in caller may use the page name.
+function mayUse(name) {
+  return !!me && Object.hasOwn(pages, name) && me.permissions.includes(pages[name].needs);
+}
+
 function setMe(m) {
   me = m;
   nav.hidden = !m;
   signoutBtn.hidden = !m;
   who.textContent = m ? `${m.subject} (${m.roles.join(', ') || 'no roles'})` : '';
-  for (const a of nav.querySelectorAll('a')) {
-    const need = a.dataset.needs;
-    a.hidden = !m || (need && !m.permissions.includes(need));
-  }
+  for (const a of nav.querySelectorAll('a')) a.hidden = !mayUse(a.dataset.page);
 }
 
 function showSignIn(message) {
@@ -74,20 +84,29 @@ async function start(refusedMessage) {
     return;
   }
   auth.watchExpiry(auth.token());
-  if (!location.hash || location.hash === '#/signin') history.replaceState(null, '', '#/chat');
+  if (location.hash === '#/signin') history.replaceState(null, '', '#/');
   route();
 }
 
 function route() {
   if (!me) { showSignIn(); return; }
   const [name, ...rest] = location.hash.replace(/^#\//, '').split('/');
-  const page = pages[name] && (!needs[name] || me.permissions.includes(needs[name])) ? name : 'chat';
+  // A page the caller may not use (or none named): the first one they may.
+  const page = mayUse(name) ? name : Object.keys(pages).find(mayUse);
+  if (page !== name) history.replaceState(null, '', `#/${page || ''}`);
   for (const a of nav.querySelectorAll('a')) {
     if (a.dataset.page === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   if (leave) { leave(); leave = null; }
+  if (!page) {
+    clear(main, h('section', { class: 'card', 'aria-labelledby': 'none-title' },
+      h('h1', { id: 'none-title' }, 'Nothing to show'),
+      h('p', {}, 'Your roles grant none of the permissions the console\'s pages need (respond, read, audit.read or admin). Ask an administrator if you need one.')));
+    document.title = 'Gatehouse console';
+    return;
+  }
   clear(main);
-  leave = pages[page](main, { me, args: rest.map(decodeURIComponent) }) || null;
+  leave = pages[page].render(main, { me, args: rest.map(decodeURIComponent) }) || null;
   document.title = `${page[0].toUpperCase()}${page.slice(1)} · Gatehouse console`;
 }
 

@@ -32,10 +32,11 @@ export function chatPage(root, { me }) {
   const sessionLabel = h('span', { class: 'mono', id: 'session-id' });
   const newBtn = h('button', { type: 'button', id: 'new-session' }, 'New session');
   const log = h('ol', { class: 'chatlog', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
-  const input = h('textarea', { name: 'message', rows: '3', required: true, placeholder: 'Ask the agent… (Ctrl+Enter sends)' });
+  const input = h('textarea', { name: 'message', rows: '3', required: true, placeholder: 'Ask the agent…' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
   const status = h('p', { class: 'status-line', role: 'status' });
-  const form = h('form', { class: 'composer' }, field('Message', input), h('div', { class: 'actions' }, send));
+  const form = h('form', { class: 'composer' }, field('Message', input, 'Enter sends; Shift+Enter starts a new line.'),
+    h('div', { class: 'actions' }, send));
   const ctl = new AbortController();
   let polling = 0;
 
@@ -97,14 +98,20 @@ export function chatPage(root, { me }) {
     input.focus();
   });
 
+  // Enter sends and Shift+Enter makes a new line, as in chat apps. An Enter
+  // that confirms an IME composition (isComposing; keyCode 229 where the
+  // browser does not set it) belongs to the composition and sends nothing.
+  // In an empty box Enter does nothing (no "fill out this field" bubble).
   input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+    if (e.key !== 'Enter' || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+    e.preventDefault();
+    if (input.value.trim()) form.requestSubmit();
   });
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const message = input.value.trim();
-    if (!message) return;
+    if (!message || send.disabled) return; // one run at a time
     input.value = '';
     send.disabled = true;
     log.append(bubble('user', message));
