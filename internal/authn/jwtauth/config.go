@@ -93,8 +93,14 @@ type Config struct {
 	HTTPClient *http.Client
 	// FetchTimeout bounds each discovery or JWKS fetch. Default 10s.
 	FetchTimeout time.Duration
-	// Now is the clock for token time claims. Default time.Now.
+	// Now is the clock: for token time claims ("exp", "nbf", "iat"), the
+	// verified-token cache, the keys' age and the refetch rate limit.
+	// Default time.Now.
 	Now func() time.Time
+	// After waits on Now's clock for the background key refresh: its
+	// channel receives once d has passed. Default time.After; a test that
+	// sets Now to a fake clock sets After to the same clock's.
+	After func(d time.Duration) <-chan time.Time
 	// CacheSize bounds the verified-token cache (entries). Default 10000;
 	// negative disables the cache.
 	CacheSize int
@@ -126,6 +132,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize

@@ -23,8 +23,9 @@ type remoteKeySet struct {
 	timeout    time.Duration
 	minRefresh time.Duration
 	maxAge     time.Duration
-	clock      func() time.Time // monotonic wall clock for rate limiting; not the token clock
-	base       context.Context  // cancelled by Close; parent of every fetch
+	clock      func() time.Time                     // for the keys' age and the refetch rate limit
+	after      func(time.Duration) <-chan time.Time // waits on clock's time (background refresh)
+	base       context.Context                      // cancelled by Close; parent of every fetch
 	wg         *sync.WaitGroup
 
 	snap atomic.Pointer[keySnapshot]
@@ -127,13 +128,12 @@ func (ks *remoteKeySet) nextRefresh() time.Duration {
 // has added it to wg.
 func (ks *remoteKeySet) run(report func(error)) {
 	defer ks.wg.Done()
-	timer := time.NewTimer(ks.nextRefresh())
-	defer timer.Stop()
+	wait := ks.nextRefresh()
 	for {
 		select {
 		case <-ks.base.Done():
 			return
-		case <-timer.C:
+		case <-ks.after(wait):
 		}
 		if call, err := ks.refresh(false); err == nil {
 			select {
@@ -146,7 +146,7 @@ func (ks *remoteKeySet) run(report func(error)) {
 			}
 		}
 		// A failure retries after minRefresh, never in a tight loop.
-		timer.Reset(max(ks.nextRefresh(), ks.minRefresh/10, time.Millisecond))
+		wait = max(ks.nextRefresh(), ks.minRefresh/10, time.Millisecond)
 	}
 }
 

@@ -21,13 +21,14 @@ import (
 func TestKeySet_RotationAcceptsNewKeyAfterOneRefetchAndRefusesDroppedKey(t *testing.T) {
 	old, next := newTestKey(t, "RS256", "old"), newTestKey(t, "RS256", "new")
 	srv := newKeyServer(t, old)
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}})
-	claims := claimsFor(srv.URL, time.Now())
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}}))
+	claims := claimsFor(srv.URL, clock.Now())
 	oldTok := old.sign(t, claims, nil)
 	if err := verify(t, v, oldTok); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond) // let MinRefreshInterval pass since the start fetch
+	clock.advance(200 * time.Millisecond) // MinRefreshInterval since the start fetch
 
 	srv.setKeys(t, next, old)
 	before := srv.fetches.Load()
@@ -42,11 +43,11 @@ func TestKeySet_RotationAcceptsNewKeyAfterOneRefetchAndRefusesDroppedKey(t *test
 	}
 
 	srv.setKeys(t, next)
-	time.Sleep(250 * time.Millisecond)
+	clock.advance(200 * time.Millisecond)
 	// An unknown kid makes the verifier see the old key gone.
 	mustBeInvalid(t, verify(t, v, newTestKey(t, "RS256", "other").sign(t, claims, nil)))
 	mustBeInvalid(t, verify(t, v, oldTok)) // cached, but its key is no longer published
-	mustBeInvalid(t, verify(t, v, old.sign(t, claimsFor(srv.URL, time.Now()), nil)))
+	mustBeInvalid(t, verify(t, v, old.sign(t, claimsFor(srv.URL, clock.Now()), nil)))
 }
 
 func TestKeySet_KeepsLastGoodKeysWhenIssuerIsDown(t *testing.T) {
@@ -54,17 +55,24 @@ func TestKeySet_KeepsLastGoodKeysWhenIssuerIsDown(t *testing.T) {
 	srv := newKeyServer(t, key)
 	cfg := issuerConfig(srv.URL)
 	cfg.MaxKeyAge = 300 * time.Millisecond
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1})
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1}))
 	srv.setDown(true)
-	time.Sleep(700 * time.Millisecond) // background refreshes fail
-	if srv.fetches.Load() < 2 {
-		t.Errorf("fetches = %d, want background refresh attempts", srv.fetches.Load())
+	// The keys reach MaxKeyAge: the background refresh fails, and retries
+	// MinRefreshInterval later, and fails again.
+	for _, d := range []time.Duration{cfg.MaxKeyAge, cfg.MinRefreshInterval} {
+		clock.waitForSleepers(t, 1)
+		clock.advance(d)
 	}
-	if err := verify(t, v, key.sign(t, claimsFor(srv.URL, time.Now()), nil)); err != nil {
+	clock.waitForSleepers(t, 1)
+	if got := srv.fetches.Load(); got != 3 {
+		t.Errorf("fetches = %d, want the start fetch and two background refresh attempts", got)
+	}
+	if err := verify(t, v, key.sign(t, claimsFor(srv.URL, clock.Now()), nil)); err != nil {
 		t.Fatalf("with issuer down: %v", err)
 	}
 	// An unknown kid while down is refused as invalid, not a technical fault.
-	mustBeInvalid(t, verify(t, v, newTestKey(t, "ES256", "k2").sign(t, claimsFor(srv.URL, time.Now()), nil)))
+	mustBeInvalid(t, verify(t, v, newTestKey(t, "ES256", "k2").sign(t, claimsFor(srv.URL, clock.Now()), nil)))
 	if st := v.Status(); st[0].Keys != 1 || st[0].LastError == nil {
 		t.Errorf("status = %+v", st)
 	}
@@ -75,20 +83,26 @@ func TestKeySet_BackgroundRefreshPicksUpNewKeys(t *testing.T) {
 	srv := newKeyServer(t, a)
 	cfg := issuerConfig(srv.URL)
 	cfg.MaxKeyAge = 200 * time.Millisecond
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}})
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{cfg}}))
 	srv.setKeys(t, b)
-	deadline := time.Now().Add(3 * time.Second)
-	for v.issuers[srv.URL].keys.current().byKid["b"] == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("background refresh never fetched the new key")
-		}
-		time.Sleep(20 * time.Millisecond)
+	clock.waitForSleepers(t, 1)
+	clock.advance(cfg.MaxKeyAge - time.Millisecond)
+	if n := srv.fetches.Load(); n != 1 {
+		t.Errorf("fetches before MaxKeyAge = %d, want only the start fetch", n)
+	}
+	clock.advance(time.Millisecond)
+	clock.waitForSleepers(t, 1) // the refresh round is over
+	if v.issuers[srv.URL].keys.current().byKid["b"] == nil {
+		t.Fatal("background refresh at MaxKeyAge did not fetch the new key")
 	}
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Closed: neither age nor an unknown kid fetches any more.
 	n := srv.fetches.Load()
-	time.Sleep(450 * time.Millisecond)
+	clock.advance(10 * cfg.MaxKeyAge)
+	_ = verify(t, v, newTestKey(t, "ES256", "c").sign(t, claimsFor(srv.URL, clock.Now()), nil))
 	if got := srv.fetches.Load(); got != n {
 		t.Errorf("fetches after Close went from %d to %d", n, got)
 	}
@@ -97,9 +111,10 @@ func TestKeySet_BackgroundRefreshPicksUpNewKeys(t *testing.T) {
 func TestKeySet_UnknownKidStormFetchesAtMostOncePerInterval(t *testing.T) {
 	key := newTestKey(t, "ES256", "good")
 	srv := newKeyServer(t, key)
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}, CacheSize: -1})
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}, CacheSize: -1}))
 	attacker := newTestKey(t, "ES256", "")
-	claims := claimsFor(srv.URL, time.Now())
+	claims := claimsFor(srv.URL, clock.Now())
 	good := key.sign(t, claims, nil)
 	storm := make([]string, 1000)
 	for i := range storm {
@@ -108,7 +123,8 @@ func TestKeySet_UnknownKidStormFetchesAtMostOncePerInterval(t *testing.T) {
 		storm[i] = attacker.sign(t, claims, map[string]any{"kid": hex.EncodeToString(kid)})
 	}
 
-	start := time.Now()
+	// One interval after the start fetch, the whole storm falls in the next.
+	clock.advance(200 * time.Millisecond)
 	before := srv.fetches.Load()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(storm)+100)
@@ -131,13 +147,9 @@ func TestKeySet_UnknownKidStormFetchesAtMostOncePerInterval(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	elapsed := time.Since(start)
-	// The start fetch counts against the first interval.
-	allowed := int64(elapsed/(200*time.Millisecond)) + 1
-	if got := srv.fetches.Load() - before; got > allowed {
-		t.Errorf("JWKS fetches during %v storm = %d, want <= %d", elapsed, got, allowed)
+	if got := srv.fetches.Load() - before; got != 1 {
+		t.Errorf("JWKS fetches during a storm of %d unknown kids within one interval = %d, want 1", len(storm), got)
 	}
-	t.Logf("storm of %d tokens over %v: %d JWKS fetches", len(storm), elapsed, srv.fetches.Load()-before)
 }
 
 func errString(err error) string {
@@ -150,6 +162,7 @@ func errString(err error) string {
 func TestKeySet_OneFetchInFlight(t *testing.T) {
 	key := newTestKey(t, "ES256", "k1")
 	release := make(chan struct{})
+	releaseAll := sync.OnceFunc(func() { close(release) })
 	var mu sync.Mutex
 	fetches := 0
 	var srv *httptest.Server
@@ -164,20 +177,46 @@ func TestKeySet_OneFetchInFlight(t *testing.T) {
 		_, _ = w.Write(jwksOf(t, key))
 	}))
 	defer srv.Close()
+	defer releaseAll() // before srv.Close, which waits for the handlers
 	cfg := IssuerConfig{Issuer: "https://idp.test", Audiences: []string{testAudience}, JWKSURL: srv.URL, MinRefreshInterval: time.Millisecond}
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1})
-	time.Sleep(5 * time.Millisecond)
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{cfg}, CacheSize: -1}))
+	unknown := newTestKey(t, "ES256", "")
 	var wg sync.WaitGroup
-	for i := range 50 {
+	ask := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok := key.sign(t, claimsFor(cfg.Issuer, time.Now()), map[string]any{"kid": "unknown" + string(rune('a'+i%26))})
-			_ = verify(t, v, tok)
+			// A key of its own sets the header's kid: only a key without one carries ours.
+			tok := unknown.sign(t, claimsFor(cfg.Issuer, clock.Now()), map[string]any{"kid": "unknown" + string(rune('a'+i%26))})
+			if err := verify(t, v, tok); !errors.Is(err, authn.ErrInvalidCredentials) {
+				t.Errorf("token of an unknown kid: %v, want ErrInvalidCredentials", err)
+			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
-	close(release)
+	clock.advance(time.Millisecond)
+	ask(0)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := fetches
+		mu.Unlock()
+		if n == 2 {
+			break // the refetch hangs
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no refetch for an unknown kid")
+		}
+	}
+	// Each request now comes a second after the one before, past the rate
+	// limit: only joining the fetch in flight keeps them from starting
+	// fetches of their own.
+	clock.setStep(time.Second)
+	for i := 1; i < 50; i++ {
+		ask(i)
+	}
+	time.Sleep(100 * time.Millisecond) // scheduling, not the clock: let them reach the fetch in flight
+	clock.setStep(0)                   // a late request may start one more fetch, not one each
+	releaseAll()
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()

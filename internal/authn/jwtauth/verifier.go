@@ -97,7 +97,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 				timeout:    cfg.FetchTimeout,
 				minRefresh: ic.MinRefreshInterval,
 				maxAge:     ic.MaxKeyAge,
-				clock:      time.Now,
+				clock:      cfg.Now,
+				after:      cfg.After,
 				base:       base,
 				wg:         &v.wg,
 			}

@@ -156,8 +156,9 @@ func TestVerifyToken_IssuerWithoutKeysIsTechnicalFailure(t *testing.T) {
 	key := newTestKey(t, "ES256", "k1")
 	srv := newKeyServer(t, key)
 	srv.setDown(true)
-	v := newVerifier(t, Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}})
-	err := verify(t, v, key.sign(t, claimsFor(srv.URL, time.Now()), nil))
+	clock := newFakeClock()
+	v := newVerifier(t, clock.use(Config{Issuers: []IssuerConfig{issuerConfig(srv.URL)}}))
+	err := verify(t, v, key.sign(t, claimsFor(srv.URL, clock.Now()), nil))
 	if !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, authn.ErrInvalidCredentials) {
 		t.Fatalf("err = %v, want ErrKeysUnavailable", err)
 	}
@@ -165,8 +166,8 @@ func TestVerifyToken_IssuerWithoutKeysIsTechnicalFailure(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 	srv.setDown(false)
-	time.Sleep(250 * time.Millisecond) // past MinRefreshInterval
-	if err := verify(t, v, key.sign(t, claimsFor(srv.URL, time.Now()), nil)); err != nil {
+	clock.advance(200 * time.Millisecond) // MinRefreshInterval
+	if err := verify(t, v, key.sign(t, claimsFor(srv.URL, clock.Now()), nil)); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
 }
