@@ -37,6 +37,9 @@ type Config struct {
 	// CheckpointInterval writes a checkpoint of a non-empty chain at least
 	// this often, also when idle. Default 1 minute.
 	CheckpointInterval time.Duration
+	// CheckpointTicks, when set, replaces the CheckpointInterval ticker:
+	// each value received is one interval passing (tests drive it).
+	CheckpointTicks <-chan time.Time
 	// AuthFailureRate and AuthFailureBurst bound RecordAuthFailure (a token
 	// bucket, events per second). Defaults 50/s and 100.
 	AuthFailureRate  float64

@@ -279,11 +279,16 @@ func TestAuthFailuresAreBoundedAndCounted(t *testing.T) {
 func TestCheckpointsEveryNEventsAndWhenIdle(t *testing.T) {
 	s := openStore(t)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	l := newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointEvery: 3,
-		CheckpointInterval: 50 * time.Millisecond})
+	ticks := make(chan time.Time)
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1", CheckpointKey: key, CheckpointEvery: 3, CheckpointTicks: ticks})
 	ctx := context.Background()
 	recordRuns(t, l, 7)
-	time.Sleep(200 * time.Millisecond) // idle: one interval checkpoint of seq 7, not one per interval
+	// Idle intervals pass: one checkpoint of seq 7, not one per interval.
+	// The writer takes one tick at a time, so the last send returns only
+	// once the ticks before it were handled.
+	for range 3 {
+		ticks <- time.Now()
+	}
 	cps, err := s.Checkpoints(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,11 @@ import (
 func (l *Log) run() {
 	defer close(l.done)
 	var checkC <-chan time.Time
-	if l.cfg.CheckpointKey != nil {
+	switch {
+	case l.cfg.CheckpointKey == nil:
+	case l.cfg.CheckpointTicks != nil:
+		checkC = l.cfg.CheckpointTicks
+	default:
 		t := time.NewTicker(l.cfg.CheckpointInterval)
 		defer t.Stop()
 		checkC = t.C
