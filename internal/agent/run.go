@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
@@ -114,13 +115,12 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	base := r.baseEvent(req)
 	log := &runLog{sink: r.Audit, pending: req.Before, events: &emitter{sink: req.Events, run: req.RunID}}
 
-	started := base
-	started.Type = first
-	started.Model = r.modelName(a)
-	started.Resource = "agent:" + a.Name
+	frame := runs.Frame{Resource: "agent:" + a.Name, Model: r.modelName(a)}
+	var content map[string]string
 	if first == audit.TypeRunStarted {
-		started.Content = map[string]string{"message": req.Message}
+		content = map[string]string{"message": req.Message}
 	}
+	started := runs.Started(base, frame, first, "", content)
 	if err := log.record(ctx, started); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
@@ -147,28 +147,19 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	if errors.Is(runErr, audit.ErrUnavailable) {
 		return nil, runErr
 	}
-	finished := base
-	finished.Type = audit.TypeRunFinished
-	finished.LatencyMS = r.Now().Sub(start).Milliseconds()
-	finished.Resource = "agent:" + a.Name
-	finished.Model = r.modelName(a)
-	finished.Usage = &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}
+	end := runs.End{Usage: &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}}
 	switch {
 	case errors.Is(runErr, ErrRunCancelled):
-		finished.Outcome = OutcomeCancelled
-		finished.Reason = runErr.Error()
+		end.Outcome, end.Reason = OutcomeCancelled, runErr.Error()
 	case runErr != nil:
-		finished.Outcome = OutcomeError
-		finished.Reason = runErr.Error()
+		end.Outcome, end.Reason = OutcomeError, runErr.Error()
 	case res.Paused != nil:
-		finished.Type = audit.TypeRunPaused
-		finished.Outcome = "awaiting_approval"
-		finished.Model = res.Model
+		end.Type, end.Outcome, end.Model = audit.TypeRunPaused, "awaiting_approval", res.Model
 	default:
-		finished.Outcome = OutcomeOK
-		finished.Model = res.Model
-		finished.Content = map[string]string{"response": res.Response}
+		end.Outcome, end.Model = OutcomeOK, res.Model
+		end.Content = map[string]string{"response": res.Response}
 	}
+	finished := runs.Finished(base, frame, start, r.Now(), end)
 	// The run's end is recorded even when the caller's deadline passed or
 	// the caller went away.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

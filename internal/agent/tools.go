@@ -132,7 +132,8 @@ func RecordOf(d gate.Decision) ToolCallRecord {
 	rec := ToolCallRecord{ID: d.Call.ID, Name: d.Call.Name, Arguments: d.Call.Arguments,
 		Rule: d.Rule.Rule, Reason: d.Reason, Status: d.Status, Decision: d.Verdict.String()}
 	if d.Verdict == gate.Hold {
-		rec.Decision = "pending"
+		// The rule names the approval the call waits for, as its event does.
+		rec.Decision, rec.Rule = "pending", d.Event.Rule
 	}
 	return rec
 }

@@ -11,16 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/gate"
-	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -41,8 +40,8 @@ var (
 	ErrAgentMismatch = errors.New("session belongs to another agent")
 	// ErrSessionFull: the session reached its bounds (session.Limits).
 	ErrSessionFull = session.ErrFull
-	// ErrOverloaded: more runs in flight than Config.MaxConcurrentRuns.
-	ErrOverloaded = errors.New("too many runs in flight")
+	// ErrOverloaded: more runs in flight than the front door admits.
+	ErrOverloaded = runs.ErrOverloaded
 )
 
 // UnknownAgentError names the agent asked for. The name is the caller's
@@ -64,26 +63,6 @@ type RunError struct {
 func (e *RunError) Error() string { return "run " + e.RunID + ": " + e.Err.Error() }
 func (e *RunError) Unwrap() error { return e.Err }
 
-// InFlight counts runs in flight. One is shared by every Service of a
-// server, so the bound holds across config reloads.
-type InFlight struct{ n atomic.Int64 }
-
-// Enter admits a run unless max (> 0) are in flight already; a run
-// admitted must Leave.
-func (f *InFlight) Enter(max int) bool {
-	if n := f.n.Add(1); max > 0 && n > int64(max) {
-		f.n.Add(-1)
-		return false
-	}
-	return true
-}
-
-// Leave ends a run admitted by Enter.
-func (f *InFlight) Leave() { f.n.Add(-1) }
-
-// Count is the number of runs in flight.
-func (f *InFlight) Count() int64 { return f.n.Load() }
-
 // Config is what a Service needs; one config (of one reload) makes one.
 type Config struct {
 	Sessions     session.Store
@@ -91,9 +70,8 @@ type Config struct {
 	Agents       map[string]*agent.Agent
 	DefaultAgent string
 	Limits       session.Limits
-	// MaxConcurrentRuns bounds the runs counted by InFlight; 0: unbounded.
-	MaxConcurrentRuns int
-	InFlight          *InFlight // nil: the Service counts its own
+	// Door admits and names runs (nil: a door of its own, unbounded).
+	Door *runs.Door
 	// Audit records refusals: session.denied, and Request.Before when a
 	// turn is refused before its run starts.
 	Audit audit.Sink
@@ -112,8 +90,8 @@ type Service struct {
 
 // New returns a Service for cfg.
 func New(cfg Config) *Service {
-	if cfg.InFlight == nil {
-		cfg.InFlight = &InFlight{}
+	if cfg.Door == nil {
+		cfg.Door = &runs.Door{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -236,11 +214,12 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 	if newSession {
 		sessionID = session.NewID()
 	}
-	if !s.cfg.InFlight.Enter(s.cfg.MaxConcurrentRuns) {
-		return nil, ErrOverloaded
+	admitted, err := s.cfg.Door.Admit()
+	if err != nil {
+		return nil, err
 	}
-	defer s.cfg.InFlight.Leave()
-	runID := ids.New("run_")
+	defer admitted.Done()
+	runID := admitted.ID
 	if req.OnEvent != nil {
 		req.OnEvent(Event{Type: EventStarted, RunID: runID, SessionID: sessionID, Agent: ag.Name})
 	}

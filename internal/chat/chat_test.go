@@ -17,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store/sqlite"
 )
@@ -167,8 +168,7 @@ func TestService_Refusals(t *testing.T) {
 			return chat.Request{Principal: alice, Message: "hi", SessionID: id}
 		}, chat.ErrSessionFull, []string{audit.TypeAuthzDecided}},
 		{"overloaded", func(c *chat.Config) {
-			c.MaxConcurrentRuns = 1
-			c.InFlight = busy()
+			c.Door = busy()
 		}, func(*testing.T, *fixture) chat.Request { return chat.Request{Principal: alice, Message: "hi"} },
 			chat.ErrOverloaded, []string{audit.TypeAuthzDecided}},
 	}
@@ -188,11 +188,13 @@ func TestService_Refusals(t *testing.T) {
 	}
 }
 
-// busy is an InFlight with one run in flight that never ends.
-func busy() *chat.InFlight {
-	f := &chat.InFlight{}
-	chat.Enter(f, 0)
-	return f
+// busy is a door admitting one run, with one in flight that never ends.
+func busy() *runs.Door {
+	d := &runs.Door{InFlight: &runs.InFlight{}, Max: 1}
+	if _, err := d.Admit(); err != nil {
+		panic(err)
+	}
+	return d
 }
 
 func newSession(t *testing.T, f *fixture, subject, agentName string, n int) string {

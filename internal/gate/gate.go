@@ -70,7 +70,9 @@ type Input struct {
 	// principal).
 	Base audit.Event
 	// Declared names every tool that exists, for the record; Offered those
-	// shown to this caller by this door.
+	// this door lets this caller call: the ones whose permission it holds,
+	// disabled ones included (they are not shown, but a call to one is
+	// refused as "tool disabled" with its reason, at every door).
 	Declared, Offered map[string]*Tool
 	Call              llm.ToolCall
 }

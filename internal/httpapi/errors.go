@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/chat"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -104,7 +105,7 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, session.ErrFull):
 		return &apiError{Status: http.StatusConflict, Code: "session_full",
 			Detail: "The session is full (" + strings.TrimPrefix(err.Error(), session.ErrFull.Error()+": ") + "); start a new one"}
-	case errors.Is(err, chat.ErrOverloaded):
+	case errors.Is(err, runs.ErrOverloaded):
 		return errOverloaded
 	case errors.Is(err, errLimiterDown):
 		return errLimitDown

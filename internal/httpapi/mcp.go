@@ -43,6 +43,6 @@ func (s *Server) mcpCaller(r *http.Request) *mcpserver.Caller {
 			}
 			return mcpserver.Answer{Response: res.Response, RunID: res.RunID, Approvals: res.Approvals}, nil
 		},
-		Gate: rt.Gate, Exec: rt.Exec, Approvals: s.ApprovalStore,
+		Gate: rt.Gate, Exec: rt.Exec, Approvals: s.ApprovalStore, Door: s.door(rt),
 	}
 }

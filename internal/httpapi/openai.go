@@ -104,12 +104,13 @@ func (s *Server) handleCompletions() http.Handler {
 		}
 		if rt.Passthrough != nil {
 			if _, ok := rt.Passthrough.Models[req.Model]; ok {
-				if !s.runs.Enter(rt.MaxConcurrentRuns) {
-					writeError(w, r, errOverloaded)
+				run, err := s.door(rt).Admit()
+				if err != nil {
+					writeError(w, r, err)
 					return
 				}
-				defer s.runs.Leave()
-				s.passthroughCompletion(w, r, rt, req)
+				defer run.Done()
+				s.passthroughCompletion(w, r, rt, req, run.ID)
 				return
 			}
 		}
@@ -118,10 +119,9 @@ func (s *Server) handleCompletions() http.Handler {
 	})
 }
 
-func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req *openaiwire.ChatRequest) {
+func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, rt *Runtime, req *openaiwire.ChatRequest, runID string) {
 	info := infoFrom(r.Context())
 	p := principal.From(r.Context())
-	runID := newID("run_")
 	id := "chatcmpl-" + runID
 	created := time.Now().Unix()
 	ctx, cancel := context.WithCancel(r.Context())

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	mcpserver "github.com/gatehousehq/gatehouse/internal/mcp/server"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
 
@@ -171,7 +172,7 @@ type Observer interface {
 // Server serves the API.
 type Server struct {
 	// runs counts runs in flight across reloads.
-	runs chat.InFlight
+	runs runs.InFlight
 	Deps
 	// approvals is nil without an ApprovalStore.
 	approvals *approval.Service
@@ -224,10 +225,15 @@ func (s *Server) Continuer(kind approval.RunKind) (approval.Continuer, func()) {
 func (s *Server) newLive(rt *Runtime) *live {
 	return &live{rt: rt, chat: chat.New(chat.Config{
 		Sessions: s.Sessions, Runner: rt.Runner, Agents: rt.Agents, DefaultAgent: rt.DefaultAgent,
-		Limits:            session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
-		MaxConcurrentRuns: rt.MaxConcurrentRuns, InFlight: &s.runs,
-		Audit: s.Audit, Log: s.log, Approvals: s.ApprovalStore,
+		Limits: session.Limits{MaxMessages: rt.SessionMaxMessages, MaxBytes: rt.SessionMaxBytes},
+		Door:   s.door(rt),
+		Audit:  s.Audit, Log: s.log, Approvals: s.ApprovalStore,
 	})}
+}
+
+// door is the front door of rt's runs: its bound, counted across reloads.
+func (s *Server) door(rt *Runtime) *runs.Door {
+	return &runs.Door{InFlight: &s.runs, Max: rt.MaxConcurrentRuns}
 }
 
 // RunsInFlight is the number of runs in flight, whichever config they

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 )
 
 // Model is a pass-through model as configured (passthrough.models).
@@ -166,25 +167,23 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	if runErr == nil {
 		runErr = s.turns(ctx, req, m, base, offered, defs, res)
 	}
-	fin := base
-	fin.Type, fin.Resource, fin.Model = audit.TypeRunFinished, "model:"+m.Name, m.Name
-	fin.LatencyMS = s.Now().Sub(start).Milliseconds()
-	fin.Usage = &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}
+	end := runs.End{Usage: &audit.Usage{PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.TotalTokens}}
 	switch {
 	case errors.Is(runErr, audit.ErrUnavailable):
 		return nil, runErr
 	case isRefusal(runErr):
-		fin.Outcome, fin.Reason = "refused", "a concurrent request recorded another result for a call this one answers"
+		end.Outcome, end.Reason = "refused", "a concurrent request recorded another result for a call this one answers"
 	case runErr != nil && ctx.Err() != nil:
-		fin.Outcome, fin.Reason = "cancelled", "the client went away or the request timed out"
+		end.Outcome, end.Reason = "cancelled", "the client went away or the request timed out"
 	case runErr != nil:
-		fin.Outcome, fin.Reason = "error", runErr.Error()
+		end.Outcome, end.Reason = "error", runErr.Error()
 	case res.Refused:
-		fin.Outcome, fin.Reason = "refused", "the model kept proposing refused tool calls"
+		end.Outcome, end.Reason = "refused", "the model kept proposing refused tool calls"
 	default:
-		fin.Outcome = "ok"
-		fin.Content = map[string]string{"response": res.Message.Content}
+		end.Outcome = "ok"
+		end.Content = map[string]string{"response": res.Message.Content}
 	}
+	fin := runs.Finished(base, m.frame(), start, s.Now(), end)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.Audit.Record(rctx, fin); err != nil {
@@ -199,10 +198,9 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 // startEvents are the request's first durable record: its own events
 // (Before), run.started, and a tool.finished for each result reported.
 func startEvents(req Request, base audit.Event, m Model, res *Result, answered []answer) []audit.Event {
-	started := base
-	started.Type, started.Resource, started.Model = audit.TypeRunStarted, "model:"+m.Name, m.Name
-	started.Reason = fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed))
-	started.Content = map[string]string{"message": lastUser(req.Messages)}
+	started := runs.Started(base, m.frame(), audit.TypeRunStarted,
+		fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed)),
+		map[string]string{"message": lastUser(req.Messages)})
 	evs := append(req.Before, started)
 	for _, tm := range answered {
 		fin := base
@@ -301,6 +299,9 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 		}
 	}
 }
+
+// frame is what a pass-through run's first and last records say of it.
+func (m Model) frame() runs.Frame { return runs.Frame{Resource: "model:" + m.Name, Model: m.Name} }
 
 func (m Model) upstream() string {
 	if m.Upstream != "" {

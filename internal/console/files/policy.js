@@ -48,6 +48,8 @@ export function policyPage(root) {
     for (const t of m.tools) tool.append(h('option', { value: t.name }, t.name));
   }).catch((e) => { if (e.name !== 'AbortError') status.textContent = `The matrix could not be loaded: ${e.message}`; });
 
+  // The gate's verdicts as the page names them.
+  const verdictText = { allow: 'allowed', deny: 'denied', approval: 'needs approval' };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     let c; let a;
@@ -60,7 +62,7 @@ export function policyPage(root) {
       } });
       const d = await res.json();
       clear(out, h('div', { class: `decision decision-${d.decision}` },
-        h('p', { class: 'verdict' }, badge(d.decision, d.decision === 'allow' ? 'allowed' : 'denied'), ' ', d.tool,
+        h('p', { class: 'verdict' }, badge(d.decision, verdictText[d.decision] || 'denied'), ' ', d.tool,
           d.visible ? ' (offered to the model)' : ' (not offered to the model)'),
         h('dl', {},
           h('dt', {}, 'Rule'), h('dd', { class: 'rule' }, d.rule || '—'),

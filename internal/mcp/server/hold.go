@@ -16,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 )
 
 // heldCall is a /mcp tools/call held for approval, as stored: what running
@@ -79,6 +80,14 @@ type Continuer struct {
 	Exec        *gate.Executor
 	Audit       audit.Sink
 	ToolTimeout time.Duration
+	Now         func() time.Time
+}
+
+func (k *Continuer) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
 }
 
 // Lease is the call's own time bound.
@@ -93,7 +102,9 @@ func (k *Continuer) Continue(ctx context.Context, run approval.Run, as []approva
 		return approval.Continued{}, fmt.Errorf("held call %s: unreadable state", run.ID)
 	}
 	base := audit.Event{RequestID: h.RequestID, RunID: run.ID}.By(h.Principal)
+	start := k.now()
 	d := k.Gate.Recheck(ctx, gate.Input{Door: gate.DoorMCPCall, Principal: h.Principal, Base: base, Declared: k.Tools, Call: h.Call}, as[0])
+	frame := runs.Frame{Resource: d.Event.Resource}
 	if d.Allowed() {
 		won, err := claim(ctx, as[0].ID)
 		if err != nil {
@@ -103,14 +114,19 @@ func (k *Continuer) Continue(ctx context.Context, run approval.Run, as []approva
 			d = d.Refused(authzAlreadyRun(as[0].ID))
 		}
 	}
-	if err := k.Audit.Record(ctx, d.Event); err != nil {
+	evs := []audit.Event{runs.Started(base, frame, audit.TypeRunResumed, "mcp tools/call", nil), d.Event}
+	if !d.Allowed() {
+		evs = append(evs, runs.Finished(base, frame, start, k.now(), runs.End{Outcome: "refused", Reason: d.Event.Reason}))
+	}
+	if err := k.Audit.Record(ctx, evs...); err != nil {
 		return approval.Continued{}, err
 	}
 	rec := agent.RecordOf(d)
 	res := agent.RunResult{Model: "", ToolCalls: []agent.ToolCallRecord{rec}}
 	if d.Allowed() {
 		out := k.Exec.Execute(ctx, gate.Run{Decision: d, Principal: h.Principal, Base: base, Timeout: k.ToolTimeout})
-		if err := k.Audit.Record(context.WithoutCancel(ctx), out.Finished); err != nil {
+		fin := runs.Finished(base, frame, start, k.now(), runs.End{Outcome: out.Status})
+		if err := k.Audit.Record(context.WithoutCancel(ctx), out.Finished, fin); err != nil {
 			return approval.Continued{}, err
 		}
 		res.ToolCalls[0].Status, res.Response = out.Status, out.Content

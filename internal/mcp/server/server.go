@@ -26,6 +26,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
@@ -50,6 +51,8 @@ type Caller struct {
 	Exec *gate.Executor
 	// Approvals keeps calls held for approval; nil: such a call fails.
 	Approvals approval.Store
+	// Door admits each tools/call as a run and names it.
+	Door *runs.Door
 }
 
 // Answer is an agent's answer to ask_<agent>: its response, or the
@@ -165,26 +168,35 @@ func errorResult(msg string) *mcp.CallToolResult {
 	return r
 }
 
-// callTool gates one call and acts on the verdict: the verdict's event is
-// durable first (tool.decided, or approval.requested), then an allowed
-// call runs through the executor and its tool.finished is recorded; a
-// held call is stored for a person and nothing runs until then.
+// callTool is one call as a run through the front door: admitted, gated,
+// and acted on. Each verdict's records are durable before it is acted on:
+// run.started with tool.decided (then the call runs, and tool.finished
+// with run.finished are recorded), with a denial's run.finished, or with
+// approval.requested and run.paused (the call is stored for a person and
+// nothing runs until then).
 func (s *service) callTool(name string) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := callerOf(req.Extra)
 		if c == nil {
 			return nil, errors.New("no caller")
 		}
-		offered := map[string]*agent.Tool{}
-		for n, t := range c.Tools {
-			if c.Perms.Visible(c.Principal, t.Policy) {
-				offered[n] = t
-			}
+		run, err := c.Door.Admit()
+		if err != nil {
+			return errorResult(name + ": too many runs in flight; try again shortly"), nil
 		}
-		base := audit.Event{RequestID: c.RequestID, RunID: ids.New("run_")}.By(c.Principal)
+		defer run.Done()
+		base := audit.Event{RequestID: c.RequestID, RunID: run.ID}.By(c.Principal)
 		d := c.Gate.Decide(ctx, gate.Input{Door: gate.DoorMCPCall, Principal: c.Principal, Base: base,
-			Declared: c.Tools, Offered: offered, Call: llm.ToolCall{ID: ids.New("call_"), Name: name, Arguments: string(req.Params.Arguments)}})
-		if err := s.cfg.Audit.Record(ctx, d.Event); err != nil {
+			Declared: c.Tools, Offered: c.offered(), Call: llm.ToolCall{ID: ids.New("call_"), Name: name, Arguments: string(req.Params.Arguments)}})
+		frame := runs.Frame{Resource: d.Event.Resource}
+		evs := []audit.Event{runs.Started(base, frame, audit.TypeRunStarted, "mcp tools/call", nil), d.Event}
+		switch d.Verdict {
+		case gate.Deny:
+			evs = append(evs, runs.Finished(base, frame, run.Start, s.cfg.Now(), runs.End{Outcome: "refused", Reason: d.Event.Reason}))
+		case gate.Hold:
+			evs = append(evs, runs.Finished(base, frame, run.Start, s.cfg.Now(), runs.End{Type: audit.TypeRunPaused, Outcome: "awaiting_approval"}))
+		}
+		if err := s.cfg.Audit.Record(ctx, evs...); err != nil {
 			// Fail closed: nothing runs, or waits, that was not recorded.
 			return nil, fmt.Errorf("the audit log cannot record: %w", err)
 		}
@@ -195,7 +207,8 @@ func (s *service) callTool(name string) mcp.ToolHandler {
 			return s.hold(ctx, c, base, d)
 		}
 		out := c.Exec.Execute(ctx, gate.Run{Decision: d, Principal: c.Principal, Base: base, Timeout: c.ToolTimeout})
-		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), out.Finished); rerr != nil {
+		fin := runs.Finished(base, frame, run.Start, s.cfg.Now(), runs.End{Outcome: out.Status})
+		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), out.Finished, fin); rerr != nil {
 			s.cfg.Log.Error("record tool.finished", "tool", name, "error", rerr.Error())
 		}
 		if out.Err != nil {
@@ -203,6 +216,18 @@ func (s *service) callTool(name string) mcp.ToolHandler {
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: out.Content}}}, nil
 	}
+}
+
+// offered are the tools c may use: those whose permission it holds
+// (disabled ones included, so the gate can say why they are refused).
+func (c *Caller) offered() map[string]*agent.Tool {
+	out := make(map[string]*agent.Tool, len(c.Tools))
+	for n, t := range c.Tools {
+		if c.Perms.Visible(c.Principal, t.Policy) {
+			out[n] = t
+		}
+	}
+	return out
 }
 
 // ask runs one turn of agent a for the caller; the run records itself.
