@@ -16,9 +16,7 @@ func TestApproval_PassthroughCallRevokedWhileHeldIsNotReleased(t *testing.T) {
 		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("up_1", "send_email", `{"to":"bob@bank.example","subject":"hi","body":"wire"}`)}}
 	}
 	g := startGateway(t, gwOptions{script: script, config: approvalConfig})
-	tools := []map[string]any{{"type": "function", "function": map[string]any{"name": "send_email", "parameters": map[string]any{
-		"type": "object", "required": []string{"to", "subject", "body"},
-		"properties": map[string]any{"to": map[string]string{"type": "string"}, "subject": map[string]string{"type": "string"}, "body": map[string]string{"type": "string"}}}}}}
+	tools := sendEmailTools
 	r := g.do("POST", "/v1/chat/completions", "agent", map[string]any{"model": "gpt-test", "tools": tools,
 		"messages": []map[string]string{{"role": "user", "content": "mail bob"}}})
 	gh, _ := r.body["gatehouse"].(map[string]any)

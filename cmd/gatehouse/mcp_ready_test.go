@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/mcp/mcptest"
 	"github.com/google/go-cmp/cmp"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // slowMCPServer is a streamable HTTP MCP server (remoteServer's echo) that
@@ -17,22 +17,7 @@ import (
 // lasts as long as the test wants.
 func slowMCPServer(t *testing.T) (url string, release func()) {
 	t.Helper()
-	gate := make(chan struct{})
-	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	remote := remoteServer("echoes text")
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return remote }, nil)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	t.Cleanup(release) // runs first: hs.Close waits for the handlers
-	return hs.URL, release
+	return mcptest.Slow(t, remoteServer("echoes text"))
 }
 
 // deadMCPURL is a loopback URL nothing listens on.

@@ -144,13 +144,7 @@ func RecordOf(d gate.Decision) ToolCallRecord {
 // door — whether it was disabled before the model was shown the tools
 // (and so not shown) or after.
 func (r *Runner) callable(p *principal.Principal, a *Agent) map[string]*Tool {
-	out := make(map[string]*Tool, len(a.Tools))
-	for name, t := range a.Tools {
-		if r.Perms.Visible(p, t.Policy) {
-			out[name] = t
-		}
-	}
-	return out
+	return gate.Callable(r.Perms, p, a.Tools)
 }
 
 func (r *Runner) gate() *gate.Gate {

@@ -101,6 +101,19 @@ type Decision struct {
 	allowed *Decision
 }
 
+// Callable are the tools among ts that p may call through a door: those
+// whose permission p holds, disabled ones included (they are not shown,
+// but a call to one is refused as "tool disabled", with its reason).
+func Callable(perms *authz.Permissions, p *principal.Principal, ts map[string]*Tool) map[string]*Tool {
+	out := make(map[string]*Tool, len(ts))
+	for name, t := range ts {
+		if perms.Visible(p, t.Policy) {
+			out[name] = t
+		}
+	}
+	return out
+}
+
 // Allowed reports whether the call may run (or be released) now.
 func (d Decision) Allowed() bool { return d.Verdict == Allow }
 

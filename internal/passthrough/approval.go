@@ -152,13 +152,7 @@ func errAlreadyReleased(id string) authz.Decision {
 
 // visible are the client tools p may use now.
 func (s *Service) visible(p *principal.Principal) map[string]*agent.Tool {
-	out := make(map[string]*agent.Tool, len(s.Tools))
-	for name, t := range s.Tools {
-		if s.Perms.Visible(p, t.Policy) {
-			out[name] = t
-		}
-	}
-	return out
+	return gate.Callable(s.Perms, p, s.Tools)
 }
 
 func (s *Service) gate() *gate.Gate {

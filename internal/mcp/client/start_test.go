@@ -3,33 +3,17 @@ package client
 import (
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/gatehousehq/gatehouse/internal/mcp/mcptest"
 )
 
 // slowServer is a streamable HTTP MCP server that answers nothing until
 // release is called (or the request ends).
 func slowServer(t *testing.T) (url string, release func()) {
 	t.Helper()
-	gate := make(chan struct{})
-	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	srv := newTestServer("echoes its text")
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	t.Cleanup(release) // before hs.Close: it waits for the handlers
-	return hs.URL, release
+	return mcptest.Slow(t, newTestServer("echoes its text"))
 }
 
 // waitStarted fails t unless src's Started closes within d.

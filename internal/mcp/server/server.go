@@ -221,13 +221,7 @@ func (s *service) callTool(name string) mcp.ToolHandler {
 // offered are the tools c may use: those whose permission it holds
 // (disabled ones included, so the gate can say why they are refused).
 func (c *Caller) offered() map[string]*agent.Tool {
-	out := make(map[string]*agent.Tool, len(c.Tools))
-	for n, t := range c.Tools {
-		if c.Perms.Visible(c.Principal, t.Policy) {
-			out[n] = t
-		}
-	}
-	return out
+	return gate.Callable(c.Perms, c.Principal, c.Tools)
 }
 
 // ask runs one turn of agent a for the caller; the run records itself.
