@@ -78,7 +78,7 @@ func TestDetectors_LeaveLookAlikesAlone(t *testing.T) {
 		"between 2026-09-01 and 2026-10-01",
 		"tracking 1Z999AA10123456784",
 		"ISBN 978-3-16-148410-0",
-		"GB82WEST12345698765431", // mod-97 fails
+		"GB82WEST12345698765431",                            // mod-97 fails
 		"DE89370400440532013000 is 22 chars but DE00 fails", // has a wrong check in the second
 		"claim CLM-1001 on policy POL-500, payment PAY-9001",
 		"server 192.168.100.200 port 8080, version 1.24.3",

@@ -23,7 +23,12 @@ const (
 	tokenClose = "⟧"
 )
 
-var tokenPattern = regexp.MustCompile(`⟦([a-z][a-z0-9_-]{0,63}):([0-9a-f]{16})⟧`)
+var (
+	tokenPattern = regexp.MustCompile(`⟦([a-z][a-z0-9_-]{0,63}):([0-9a-f]{16})⟧`)
+	// anyToken is anything shaped like a token: a model that invents one
+	// may not get its shape right either.
+	anyToken = regexp.MustCompile(`⟦[^⟦⟧]{0,100}⟧`)
+)
 
 // Errors of detokenization.
 var (
@@ -135,6 +140,11 @@ func (p *Protector) value(ctx context.Context, sc Scope, tok string) (string, er
 // made for sc — another caller's, another session's, expired or invented —
 // refuses the whole text with an error wrapping ErrUnknownToken.
 func (p *Protector) Detokenize(ctx context.Context, sc Scope, text string) (string, error) {
+	for _, t := range anyToken.FindAllString(text, -1) {
+		if !tokenPattern.MatchString(t) {
+			return "", fmt.Errorf("%w: malformed", ErrUnknownToken)
+		}
+	}
 	return p.replaceTokens(ctx, sc, text, func(string) bool { return true }, true)
 }
 

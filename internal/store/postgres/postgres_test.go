@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"github.com/gatehousehq/gatehouse/internal/approval"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"net"
 	"strings"
@@ -300,6 +301,18 @@ func TestApprovalStoreConformance(t *testing.T) {
 func TestRateCounterConformance(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestVaultConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestVault(t, func(t *testing.T) dlp.Vault {
 		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gatehousehq/gatehouse/internal/approval"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"os"
 	"path/filepath"
@@ -526,6 +527,17 @@ func TestApprovalStoreConformance(t *testing.T) {
 
 func TestRateCounterConformance(t *testing.T) {
 	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestVaultConformance(t *testing.T) {
+	storetest.TestVault(t, func(t *testing.T) dlp.Vault {
 		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)
