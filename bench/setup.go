@@ -38,6 +38,8 @@ const (
 	scNoAudit    = "G-noaudit"
 	scFileLog    = "G-filelog"
 	scPG         = "G-pg"
+	scGNoDLP     = "G-nodlp"
+	scGPNoDLP    = "GP-nodlp"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
 )
@@ -45,7 +47,7 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scG, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
 	defaultScenarios = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
@@ -69,6 +71,8 @@ var descriptions = map[string]string{
 	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
 	scFileLog:    "G's audit log over a bare preallocated file, one write + fdatasync per group commit (harness only): the ceiling of any durable store here",
 	scPG:         "G with the audit log on PostgreSQL",
+	scGNoDLP:     "G with data protection off (data_protection.disabled); G and GP run its detectors on every message, result and answer",
+	scGPNoDLP:    "GP with data protection off (data_protection.disabled)",
 }
 
 // sinks are the scenarios whose audit sink the harness replaces.
@@ -155,7 +159,8 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 			t.run = viaPortkey(client, gw.base, up)
 			continue
 		}
-		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name]}
+		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name],
+			noDLP: name == scGNoDLP || name == scGPNoDLP}
 		tokens := []string{key}
 		spec.pprof = o.profileDir != "" && slices.Contains(profiled, name)
 		switch name {
@@ -191,7 +196,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		e.closers = append(e.closers, gw.stop)
 		t.gw = gw
 		switch name {
-		case scGP, scGPNoAudit, scGPFileLog:
+		case scGP, scGPNoAudit, scGPFileLog, scGPNoDLP:
 			t.run = viaPassthrough(client, gw.base, key)
 		case scGStream, scGStreamFL:
 			t.run = streamRun(client, gw.base+"/v1/chat/completions", streamBody("support_agent"), key)

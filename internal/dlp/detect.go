@@ -38,6 +38,9 @@ type patternDetector struct {
 	typ   string
 	re    *regexp.Regexp
 	check func(match string) bool // nil: every match
+	// pre, when set, is a cheap test a text must pass for the expression
+	// to run at all (most text holds no value; Go's regexp is not cheap).
+	pre func(text string) bool
 	// bounded: a match touching a letter or digit on either side is part of
 	// a longer word or number (an order number's tail), not a value.
 	bounded bool
@@ -46,6 +49,9 @@ type patternDetector struct {
 func (d *patternDetector) Type() string { return d.typ }
 
 func (d *patternDetector) Find(text string) []Span {
+	if d.pre != nil && !d.pre(text) {
+		return nil
+	}
 	var out []Span
 	for _, m := range d.re.FindAllStringIndex(text, -1) {
 		if d.bounded && (wordByteAt(text, m[0]-1) || wordByteAt(text, m[1])) {
@@ -70,13 +76,48 @@ func wordByteAt(s string, i int) bool {
 func Builtin() []Detector {
 	return []Detector{
 		cardDetector{re: regexp.MustCompile(`\d(?:[ -]?\d)*`)},
-		&patternDetector{typ: IBAN, bounded: true, check: validIBAN,
+		&patternDetector{typ: IBAN, bounded: true, check: validIBAN, pre: ibanStart,
 			re: regexp.MustCompile(`[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}`)},
-		&patternDetector{typ: Email, check: nil,
+		&patternDetector{typ: Email, pre: func(t string) bool { return strings.IndexByte(t, '@') > 0 },
 			re: regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}`)},
-		&patternDetector{typ: Phone, bounded: true, check: validPhone,
+		&patternDetector{typ: Phone, bounded: true, check: validPhone, pre: phoneLike,
 			re: regexp.MustCompile(`\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4}`)},
 	}
+}
+
+// digitRun is the most digits in one run of digits and the separators a
+// card or phone number is written with: no card fits in less than 13, no
+// phone number in less than 8.
+func digitRun(s string) int {
+	best, n := 0, 0
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			n++
+			best = max(best, n)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+':
+		default:
+			n = 0
+		}
+	}
+	return best
+}
+
+// phoneLike: 8 digits in a run after a + or (, or 10 in a run (the
+// unprefixed 3-3-4 form).
+func phoneLike(s string) bool {
+	n := digitRun(s)
+	return n >= 10 || n >= 8 && strings.ContainsAny(s, "+(")
+}
+
+// ibanStart reports whether s holds two capitals followed by two digits.
+func ibanStart(s string) bool {
+	for i := 0; i+3 < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' && s[i+1] >= 'A' && s[i+1] <= 'Z' && s[i+2] >= '0' && s[i+2] <= '9' && s[i+3] >= '0' && s[i+3] <= '9' {
+			return true
+		}
+	}
+	return false
 }
 
 // digits is s without its separators.
@@ -102,6 +143,9 @@ func (cardDetector) Type() string { return Card }
 // its expiry or a reference ("4111 1111 1111 1111 0427") is still found,
 // and an unbroken 20-digit number is not a card.
 func (d cardDetector) Find(text string) []Span {
+	if digitRun(text) < 13 {
+		return nil
+	}
 	var out []Span
 	for _, m := range d.re.FindAllStringIndex(text, -1) {
 		if wordByteAt(text, m[0]-1) || wordByteAt(text, m[1]) || m[1]-m[0] < 13 {

@@ -161,3 +161,36 @@ func TestCustom_IsTestedAtLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestStream_SendsPlainTextAsItComesAndCatchesValuesInSmallChunks(t *testing.T) {
+	ctx := context.Background()
+	p := newProtector(t)
+	sc := dlp.Scope{Owner: "o", ID: "s"}
+	var sends []string
+	s := p.NewStream(sc, "model output", nil, func(x string) error { sends = append(sends, x); return nil })
+	for i := range 10 {
+		if err := s.Write(ctx, "piece"+string(rune('0'+i))+" "); err != nil {
+			t.Fatal(err)
+		}
+		if len(sends) != i+1 {
+			t.Fatalf("after chunk %d: %d sends %q; plain words are not held", i, len(sends), sends)
+		}
+	}
+	text := "Your card " + card + " and IBAN DE89 3704 0044 0532 0130 00, call +44 20 7946 0958 today."
+	want, _, _ := p.Protect(ctx, sc, "", text)
+	for size := 1; size <= 7; size++ {
+		var sent strings.Builder
+		s := p.NewStream(sc, "model output", nil, func(x string) error { sent.WriteString(x); return nil })
+		for i := 0; i < len(text); i += size {
+			if err := s.Write(ctx, text[i:min(i+size, len(text))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sent.String() != want {
+			t.Errorf("chunks of %d bytes: sent %q, want %q", size, sent.String(), want)
+		}
+	}
+}

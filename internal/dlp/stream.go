@@ -6,11 +6,14 @@ import (
 	"strings"
 )
 
-// HoldBack is how much of a streamed text a Stream keeps unsent: a value
-// (a card with separators is at most 25 bytes, an IBAN 42, an e-mail
-// address 254) cut across chunks is whole in the held tail by the time
-// any of it is sent. A secret longer than this (a private key block) may
-// be sent in part before it is recognised.
+// HoldBack bounds what a Stream keeps unsent. It holds back only the tail
+// that may still grow into a value — the last word, and the groups of
+// digits before it that a card, IBAN or phone number is written in — and
+// at most this much of it: a value cut across chunks (a card with
+// separators is at most 25 bytes, an IBAN 42, an e-mail address 254) is
+// whole in the held tail by the time any of it is sent. A secret longer
+// than this (a private key block) may be sent in part before it is
+// recognised.
 const HoldBack = 256
 
 // Stream protects text that arrives in chunks (a model's streamed
@@ -36,20 +39,19 @@ func (p *Protector) NewStream(sc Scope, where string, roles []string, send func(
 // Write takes the next chunk and sends what is safe to send.
 func (s *Stream) Write(ctx context.Context, chunk string) error {
 	s.held += chunk
-	if len(s.held) <= HoldBack {
-		return nil
-	}
-	cut := len(s.held) - HoldBack
-	// Never cut inside a value or a token: move the cut to its start. A
-	// value reaching back past the cut is whole in the held tail by now.
-	for _, sp := range s.p.spans(s.held) {
-		if sp.Start < cut && cut < sp.End {
-			cut = sp.Start
+	cut := pending(s.held)
+	if len(s.held)-cut > HoldBack {
+		cut = len(s.held) - HoldBack
+		// Never cut inside a value or a token: move the cut to its start.
+		for _, sp := range s.p.spans(s.held) {
+			if sp.Start < cut && cut < sp.End {
+				cut = sp.Start
+			}
 		}
-	}
-	for _, t := range tokenPattern.FindAllStringIndex(s.held, -1) {
-		if t[0] < cut && cut < t[1] {
-			cut = t[0]
+		for _, t := range tokenPattern.FindAllStringIndex(s.held, -1) {
+			if t[0] < cut && cut < t[1] {
+				cut = t[0]
+			}
 		}
 	}
 	cut = safeCut(s.held, cut)
@@ -59,6 +61,49 @@ func (s *Stream) Write(ctx context.Context, chunk string) error {
 	out := s.held[:cut]
 	s.held = s.held[cut:]
 	return s.emit(ctx, out)
+}
+
+// pending is where the tail of s that may still grow into a value
+// starts: its last word, and the groups before it a card, IBAN or phone
+// number is written in ("4111 1111 11", "DE89 3704", "+44 20 79").
+func pending(s string) int {
+	i := wordStart(s, len(s))
+	for i >= 2 && s[i-1] == ' ' && !isSpace(s[i-2]) {
+		k := wordStart(s, i-1)
+		if !groupLike(s[k : i-1]) {
+			break
+		}
+		i = k
+	}
+	return i
+}
+
+func wordStart(s string, end int) int {
+	for end > 0 && !isSpace(s[end-1]) {
+		end--
+	}
+	return end
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// groupLike: a short group with a digit, of the characters cards, IBANs
+// and phone numbers are written with.
+func groupLike(g string) bool {
+	if len(g) == 0 || len(g) > 8 {
+		return false
+	}
+	digit := false
+	for i := range len(g) {
+		switch c := g[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z', c == '+', c == '(', c == ')', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return digit
 }
 
 // safeCut moves cut back to a UTF-8 boundary.

@@ -20,6 +20,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
+	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
@@ -87,6 +88,9 @@ func NewEnv() (*Env, error) {
 		cel.Variable("principal", cel.ObjectType("gatehouse.Principal")),
 		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
 		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
+		// findings: what data protection found in the arguments, each
+		// {type, path} — findings.exists(f, f.type == "card").
+		cel.Variable("findings", cel.ListType(cel.MapType(cel.StringType, cel.StringType))),
 		cel.ParserExpressionSizeLimit(maxExpressionSize),
 	}, helpers()...)
 	env, err := cel.NewEnv(opts...)
@@ -166,8 +170,9 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 			Method:  string(p.Method),
 			Issuer:  p.Issuer,
 		},
-		tool: &tool,
-		args: args,
+		tool:     &tool,
+		args:     args,
+		findings: authz.FindingsFrom(ctx),
 	}
 	out, _, err := c.prg.ContextEval(ctx, act)
 	if err != nil {

@@ -15,11 +15,13 @@ package secrets
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 
@@ -30,6 +32,10 @@ import (
 type Detector struct {
 	rules  []rule
 	global []*config.Allowlist
+	// keywords finds every rule's keywords in one pass over the text;
+	// byKeyword names the rules each keyword lets run.
+	keywords  *ahocorasick.Trie
+	byKeyword map[string][]int
 }
 
 type rule struct {
@@ -73,6 +79,13 @@ func New() (*Detector, error) {
 		}
 		d.rules = append(d.rules, rule{id: r.RuleID, re: r.Regex, keywords: kw, group: r.SecretGroup, entropy: r.Entropy, allow: r.Allowlists})
 	}
+	d.byKeyword = map[string][]int{}
+	for i, r := range d.rules {
+		for _, k := range r.keywords {
+			d.byKeyword[k] = append(d.byKeyword[k], i)
+		}
+	}
+	d.keywords = ahocorasick.NewTrieBuilder().AddStrings(slices.Collect(maps.Keys(d.byKeyword))).Build()
 	return d, nil
 }
 
@@ -85,13 +98,19 @@ func (d *Detector) Type() string { return dlp.Secret }
 // Find returns the spans of the secrets in text: the secret itself, not
 // the key name or quotes a rule matched around it.
 func (d *Detector) Find(text string) []dlp.Span {
-	lower := strings.ToLower(text)
-	var out []dlp.Span
+	var run []int
+	for _, m := range d.keywords.MatchString(strings.ToLower(text)) {
+		run = append(run, d.byKeyword[m.MatchString()]...)
+	}
 	for i := range d.rules {
-		r := &d.rules[i]
-		if len(r.keywords) > 0 && !slices.ContainsFunc(r.keywords, func(k string) bool { return strings.Contains(lower, k) }) {
-			continue
+		if len(d.rules[i].keywords) == 0 {
+			run = append(run, i) // none today; a rule without keywords always runs
 		}
+	}
+	slices.Sort(run)
+	var out []dlp.Span
+	for _, i := range slices.Compact(run) {
+		r := &d.rules[i]
 		for _, m := range r.re.FindAllStringSubmatchIndex(text, -1) {
 			if s, ok := d.secret(r, text, m); ok {
 				out = append(out, s)
