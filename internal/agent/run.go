@@ -172,7 +172,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		end.Type, end.Outcome, end.Model = audit.TypeRunPaused, "awaiting_approval", res.Model
 	default:
 		end.Outcome, end.Model = OutcomeOK, res.Model
-		end.Content = map[string]string{"response": res.Response}
+		end.Content = map[string]string{"response": r.recorded(res)}
 	}
 	finished := runs.Finished(base, frame, start, r.Now(), end)
 	// The run's end is recorded even when the caller's deadline passed or
@@ -190,6 +190,15 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		return res, runErr
 	}
 	return res, nil
+}
+
+// recorded is the answer as the log keeps it: as the model's turn was
+// protected, before any value was revealed to the caller's roles.
+func (r *Runner) recorded(res *Result) string {
+	if n := len(res.Messages); r.Data != nil && n > 0 {
+		return res.Messages[n-1].Content
+	}
+	return res.Response
 }
 
 func (r *Runner) modelName(a *Agent) string {

@@ -141,8 +141,10 @@ type Result struct {
 	// a message saying so, and no call.
 	Approvals []approval.Approval
 	// found are the findings in the model's answers, recorded with the
-	// run's end.
-	found []audit.Event
+	// run's end; protected is the answer as recorded (Message.Content
+	// before values were revealed to the caller's roles).
+	found     []audit.Event
+	protected string
 }
 
 // Complete runs one governed pass-through request.
@@ -198,7 +200,7 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		end.Outcome, end.Reason = "refused", "the model kept proposing refused tool calls"
 	default:
 		end.Outcome = "ok"
-		end.Content = map[string]string{"response": res.Message.Content}
+		end.Content = map[string]string{"response": res.protected}
 	}
 	fin := runs.Finished(base, m.frame(), start, s.Now(), end)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -249,6 +251,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 		var found []audit.Event
 		resp.Message.Content, shown, found = s.protectAnswer(ctx, req.Principal, base, resp.Message.Content)
 		res.found = append(res.found, found...)
+		res.protected = resp.Message.Content
 		res.Usage.PromptTokens += resp.Usage.PromptTokens
 		res.Usage.CompletionTokens += resp.Usage.CompletionTokens
 		res.Usage.TotalTokens += resp.Usage.TotalTokens
