@@ -20,8 +20,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 
@@ -31,20 +31,51 @@ import (
 // Detector finds secrets. It is safe for concurrent use.
 type Detector struct {
 	rules  []rule
-	global []*config.Allowlist
-	// keywords finds every rule's keywords in one pass over the text;
-	// byKeyword names the rules each keyword lets run.
-	keywords  *ahocorasick.Trie
+	global []allowlist
+	// keywords are every rule's keywords (lower-case ASCII, two bytes at
+	// least) by their first two bytes, found in one pass over the text;
+	// byKeyword names the rules each keyword lets run. (An Aho-Corasick
+	// automaton is as fast here and holds 11 MB.)
+	keywords  *[1 << 16]uint16 // first two bytes -> 1 + index in groups; 0: none
+	groups    [][]string
 	byKeyword map[string][]int
 }
 
 type rule struct {
-	id       string
-	re       *regexp.Regexp
+	id string
+	// re is the rule's expression, compiled on first use: compiled, the
+	// whole set holds about 11 MB (Go expands counted repetitions), and
+	// most rules' keywords never occur in a conversation.
+	re       func() *regexp.Regexp
 	keywords []string // lower case; none: always run
 	group    int
 	entropy  float64
-	allow    []*config.Allowlist
+	allow    []allowlist
+}
+
+// allowlist is what of a gitleaks allowlist applies to chat text. It is
+// copied out so the rule set's own allowlists, whose stop-word automata
+// hold megabytes, are not kept.
+type allowlist struct {
+	regexes   []*regexp.Regexp
+	stopWords []string // lower case
+	// matchTarget: the regexes test the whole match, not the secret.
+	matchTarget bool
+	// and: every criterion must hold; never for a list naming paths or
+	// commits (chat text has neither).
+	and, pathOrCommit bool
+}
+
+func allowlists(in []*config.Allowlist) []allowlist {
+	out := make([]allowlist, len(in))
+	for i, a := range in {
+		out[i] = allowlist{regexes: a.Regexes, matchTarget: a.RegexTarget == "match" || a.RegexTarget == "line",
+			and: a.MatchCondition == config.AllowlistMatchAnd, pathOrCommit: len(a.Paths) > 0 || len(a.Commits) > 0}
+		for _, w := range a.StopWords {
+			out[i].stopWords = append(out[i].stopWords, strings.ToLower(w))
+		}
+	}
+	return out
 }
 
 var _ dlp.Detector = (*Detector)(nil)
@@ -67,8 +98,8 @@ func New() (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load gitleaks rules: %w", err)
 	}
-	d := &Detector{global: cfg.Allowlists}
-	d.rules = append(d.rules, rule{id: "gatehouse-api-key", re: gatehouseKey, keywords: []string{"gh_"}})
+	d := &Detector{global: allowlists(cfg.Allowlists)}
+	d.rules = append(d.rules, rule{id: "gatehouse-api-key", re: func() *regexp.Regexp { return gatehouseKey }, keywords: []string{"gh_"}})
 	for _, r := range cfg.GetOrderedRules() {
 		if r.Regex == nil || r.Path != nil || r.SkipReport {
 			continue // a rule on file paths, or one only other rules refer to
@@ -77,7 +108,10 @@ func New() (*Detector, error) {
 		for i, k := range r.Keywords {
 			kw[i] = strings.ToLower(k)
 		}
-		d.rules = append(d.rules, rule{id: r.RuleID, re: r.Regex, keywords: kw, group: r.SecretGroup, entropy: r.Entropy, allow: r.Allowlists})
+		// Translate compiled it already: it compiles again.
+		src := r.Regex.String()
+		d.rules = append(d.rules, rule{id: r.RuleID, re: sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(src) }),
+			keywords: kw, group: r.SecretGroup, entropy: r.Entropy, allow: allowlists(r.Allowlists)})
 	}
 	d.byKeyword = map[string][]int{}
 	for i, r := range d.rules {
@@ -85,7 +119,18 @@ func New() (*Detector, error) {
 			d.byKeyword[k] = append(d.byKeyword[k], i)
 		}
 	}
-	d.keywords = ahocorasick.NewTrieBuilder().AddStrings(slices.Collect(maps.Keys(d.byKeyword))).Build()
+	d.keywords = new([1 << 16]uint16)
+	for _, k := range slices.Sorted(maps.Keys(d.byKeyword)) {
+		if len(k) < 2 {
+			return nil, fmt.Errorf("gitleaks rule keyword %q is shorter than two bytes", k)
+		}
+		at := &d.keywords[uint16(k[0])<<8|uint16(k[1])]
+		if *at == 0 {
+			d.groups = append(d.groups, nil)
+			*at = uint16(len(d.groups))
+		}
+		d.groups[*at-1] = append(d.groups[*at-1], k)
+	}
 	return d, nil
 }
 
@@ -99,8 +144,16 @@ func (d *Detector) Type() string { return dlp.Secret }
 // the key name or quotes a rule matched around it.
 func (d *Detector) Find(text string) []dlp.Span {
 	var run []int
-	for _, m := range d.keywords.MatchString(strings.ToLower(text)) {
-		run = append(run, d.byKeyword[m.MatchString()]...)
+	for i := 0; i+1 < len(text); i++ {
+		g := d.keywords[uint16(lower(text[i]))<<8|uint16(lower(text[i+1]))]
+		if g == 0 {
+			continue
+		}
+		for _, k := range d.groups[g-1] {
+			if hasPrefixFold(text[i:], k) {
+				run = append(run, d.byKeyword[k]...)
+			}
+		}
 	}
 	for i := range d.rules {
 		if len(d.rules[i].keywords) == 0 {
@@ -111,13 +164,34 @@ func (d *Detector) Find(text string) []dlp.Span {
 	var out []dlp.Span
 	for _, i := range slices.Compact(run) {
 		r := &d.rules[i]
-		for _, m := range r.re.FindAllStringSubmatchIndex(text, -1) {
+		for _, m := range r.re().FindAllStringSubmatchIndex(text, -1) {
 			if s, ok := d.secret(r, text, m); ok {
 				out = append(out, s)
 			}
 		}
 	}
 	return out
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasPrefixFold reports whether s starts with the lower-case keyword k,
+// ASCII case folded.
+func hasPrefixFold(s, k string) bool {
+	if len(s) < len(k) {
+		return false
+	}
+	for i := range len(k) {
+		if lower(s[i]) != k[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // secret is the span a match m of r names as its secret, if it passes the
@@ -146,30 +220,28 @@ func (d *Detector) secret(r *rule, text string, m []int) (dlp.Span, bool) {
 
 // allowed reports whether one of lists lets a finding go, by its regexes
 // (against the secret, or the match when regexTarget says so) and stop
-// words. A list that also names paths or commits never matches under
-// condition AND: chat text has neither.
-func allowed(lists []*config.Allowlist, secret, match string) bool {
+// words.
+func allowed(lists []allowlist, secret, match string) bool {
+	lower := strings.ToLower(secret)
 	for _, a := range lists {
 		target := secret
-		if a.RegexTarget == "match" || a.RegexTarget == "line" {
+		if a.matchTarget {
 			target = match
 		}
 		var hits []bool
-		if len(a.Regexes) > 0 {
-			hits = append(hits, a.RegexAllowed(target))
+		if len(a.regexes) > 0 {
+			hits = append(hits, slices.ContainsFunc(a.regexes, func(re *regexp.Regexp) bool { return re.MatchString(target) }))
 		}
-		if len(a.StopWords) > 0 {
-			stop, _ := a.ContainsStopWord(secret)
-			hits = append(hits, stop)
+		if len(a.stopWords) > 0 {
+			hits = append(hits, slices.ContainsFunc(a.stopWords, func(w string) bool { return strings.Contains(lower, w) }))
 		}
-		if len(hits) == 0 {
-			continue
-		}
-		if a.MatchCondition == config.AllowlistMatchAnd {
-			if len(a.Paths) == 0 && len(a.Commits) == 0 && !slices.Contains(hits, false) {
+		switch {
+		case len(hits) == 0:
+		case a.and:
+			if !a.pathOrCommit && !slices.Contains(hits, false) {
 				return true
 			}
-		} else if slices.Contains(hits, true) {
+		case slices.Contains(hits, true):
 			return true
 		}
 	}
