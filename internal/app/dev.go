@@ -124,7 +124,7 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 // token and the admin's the number.
 func printDataProtection(w io.Writer, baseURL string, creds map[string]string) {
 	fmt.Fprintf(w, "\ndata protection (the model sees ⟦card:…⟧; card_status receives the number):\n")
-	for _, c := range []struct{ who, note string }{{"agent", "the answer holds the token"}, {"admin", "admin is in data_protection.reveal: the number"}} {
+	for _, c := range []struct{ who, note string }{{"agent", "card_status ran; the answer names the card by its token"}, {"admin", "admin is in data_protection.reveal: the answer shows the number"}} {
 		fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Is my card 4111 1111 1111 1111 still active?\"}'   # %s\n",
 			baseURL, creds[c.who], c.note)
 	}

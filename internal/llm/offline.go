@@ -154,7 +154,17 @@ func summarize(msgs []Message) string {
 	var b strings.Builder
 	b.WriteString("Here is what the tools returned:")
 	for _, m := range msgs[start:] {
-		fmt.Fprintf(&b, "\n- %s: %s", names[m.ToolCallID], m.Content)
+		label := names[m.ToolCallID]
+		if label == "card_status" {
+			// Name the card as the model was shown it (a token, under data
+			// protection), as a model answering about it would.
+			for _, um := range msgs[:start] {
+				if t := cardToken.FindString(um.Content); um.Role == "user" && t != "" {
+					label += " for " + t
+				}
+			}
+		}
+		fmt.Fprintf(&b, "\n- %s: %s", label, m.Content)
 	}
 	return b.String()
 }
