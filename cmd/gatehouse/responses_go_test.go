@@ -161,3 +161,31 @@ func TestResponses_StreamSendsNoByteOfARefusedCall(t *testing.T) {
 func goClientKey(g *gateway, key string) sdk.Client {
 	return sdk.NewClient(option.WithBaseURL(g.base+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
 }
+
+// A hosted tool type the model's config lists is accepted and not
+// forwarded (the upstream speaks Chat Completions); any other is 400.
+func TestResponses_HostedToolsOnlyWhenConfigured(t *testing.T) {
+	cfg := func(g *gateway) string {
+		return strings.Replace(openAIConfig("")(g), "gpt-test: {permission: llm.use, upstream: test-model}",
+			"gpt-test: {permission: llm.use, upstream: test-model, hosted_tools: [web_search]}", 1)
+	}
+	g := startGateway(t, gwOptions{script: interopScript, config: cfg})
+	body := func(hosted string) map[string]any {
+		return map[string]any{"model": "gpt-test", "input": "PLEASE_EMAIL bob@bank.example", "tools": []any{
+			map[string]any{"type": hosted, "search_context_size": "low"},
+			map[string]any{"type": "function", "name": "send_email", "parameters": map[string]any{"type": "object"}}}}
+	}
+	if r := g.do("POST", "/v1/responses", "agent", body("file_search")); r.status != 400 || !strings.Contains(r.raw, `"code":"hosted_tool"`) ||
+		!strings.Contains(r.raw, `file_search`) || !strings.Contains(r.raw, `"param":"tools[0].type"`) {
+		t.Errorf("an unlisted hosted tool: %d %s", r.status, r.raw)
+	}
+	before := len(g.upstream.Requests())
+	r := g.do("POST", "/v1/responses", "agent", body("web_search"))
+	if r.status != 200 || !strings.Contains(r.raw, `"type":"function_call"`) {
+		t.Fatalf("a listed hosted tool: %d %s", r.status, r.raw)
+	}
+	reqs := g.upstream.Requests()
+	if len(reqs) != before+1 || strings.Join(reqs[len(reqs)-1].ToolNames(), ",") != "send_email" {
+		t.Errorf("the upstream was offered %v; want send_email only", reqs[len(reqs)-1].ToolNames())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/llm/llmtest"
 )
 
 // The Responses API through the official `openai` package and the Agents
@@ -81,5 +82,63 @@ func TestInterop_ResponsesOpenAISDKAndAgentsSDK(t *testing.T) {
 	}
 	if out, err := runAuditCmd(t, g.env, "verify", "--config", g.cfgPath); err != nil || !strings.HasPrefix(out, "ok: ") {
 		t.Fatalf("gatehouse audit verify = %q, %v", out, err)
+	}
+}
+
+// A call needing approval on the Responses API is held as on Chat
+// Completions, released once approved, and its output then accepted.
+func TestResponses_HeldCallIsReleasedOnceApproved(t *testing.T) {
+	script := func(n int, req *llmtest.Request) llmtest.Reply {
+		if req.Last().Role == "tool" {
+			return llmtest.Reply{Content: "done: " + req.Last().Text()}
+		}
+		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("up_1", "send_email", `{"to":"bob@bank.example","subject":"hi","body":"see you"}`)}}
+	}
+	g := startGateway(t, gwOptions{script: script, config: approvalConfig})
+	tools := []any{map[string]any{"type": "function", "name": "send_email", "parameters": map[string]any{"type": "object"}}}
+	r := g.do("POST", "/v1/responses", "agent", map[string]any{"model": "gpt-test", "tools": tools, "input": "mail bob"})
+	gh, _ := r.body["gatehouse"].(map[string]any)
+	if r.status != 200 || gh["status"] != "awaiting_approval" || strings.Contains(r.raw, `"type":"function_call"`) {
+		t.Fatalf("= %d %s", r.status, r.raw)
+	}
+	a := gh["approvals"].([]any)[0].(map[string]any)
+	if r := g.do("POST", "/v1/approvals/"+a["id"].(string), "viewer", map[string]string{"decision": "approve", "args_sha256": a["args_sha256"].(string)}); r.status != 200 {
+		t.Fatalf("approve = %d %s", r.status, r.raw)
+	}
+	done := waitRun(t, g, "agent", gh["run_id"].(string))
+	calls, _ := done.body["tool_calls"].([]any)
+	if done.str("status") != "completed" || len(calls) != 1 || calls[0].(map[string]any)["status"] != "released" {
+		t.Fatalf("run = %s", done.raw)
+	}
+	c := calls[0].(map[string]any)
+	r = g.do("POST", "/v1/responses", "agent", map[string]any{"model": "gpt-test", "tools": tools, "input": []any{
+		map[string]any{"role": "user", "content": "mail bob"},
+		map[string]any{"type": "function_call", "call_id": c["id"], "name": "send_email", "arguments": c["arguments"]},
+		map[string]any{"type": "function_call_output", "call_id": c["id"], "output": "sent"},
+	}})
+	if r.status != 200 || !strings.Contains(r.raw, "done: sent") {
+		t.Fatalf("the released call's output = %d %s", r.status, r.raw)
+	}
+}
+
+// A stored conversation is bounded like a session: continuing one at
+// sessions.max_messages is 409 session_full; store: false keeps nothing
+// to continue.
+func TestResponses_StoredConversationIsBoundedLikeASession(t *testing.T) {
+	cfg := func(g *gateway) string {
+		return strings.Replace(openAIConfig("")(g), "sessions:\n  dsn:", "sessions:\n  max_messages: 2\n  dsn:", 1)
+	}
+	g := startGateway(t, gwOptions{script: interopScript, config: cfg})
+	r1 := g.do("POST", "/v1/responses", "agent", map[string]any{"model": "gpt-test", "input": "hello"})
+	if r1.status != 200 {
+		t.Fatalf("= %d %s", r1.status, r1.raw)
+	}
+	r2 := g.do("POST", "/v1/responses", "agent", map[string]any{"model": "gpt-test", "input": "again", "previous_response_id": r1.str("id")})
+	if r2.status != 409 || !strings.Contains(r2.raw, `"code":"session_full"`) {
+		t.Errorf("continuing a full conversation = %d %s", r2.status, r2.raw)
+	}
+	r3 := g.do("POST", "/v1/responses", "agent", map[string]any{"model": "gpt-test", "input": "hello", "store": false})
+	if r := g.do("GET", "/v1/responses/"+r3.str("id"), "agent", nil); r3.status != 200 || r.status != 404 {
+		t.Errorf("store: false = %d, then GET = %d %s", r3.status, r.status, r.raw)
 	}
 }
