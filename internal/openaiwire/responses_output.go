@@ -1,5 +1,7 @@
 package openaiwire
 
+import jsonv2 "github.com/go-json-experiment/json"
+
 // Response is the response object: the answer to POST /v1/responses, what
 // GET /v1/responses/{id} returns, and the snapshot in a stream's lifecycle
 // events.
@@ -97,4 +99,14 @@ type DeletedResponse struct {
 	ID      string `json:"id"`
 	Object  string `json:"object"` // response
 	Deleted bool   `json:"deleted"`
+}
+
+// DecodeResponse decodes a response object (a server's answer: members
+// this package does not read are ignored).
+func DecodeResponse(body []byte) (*Response, error) {
+	var r Response
+	if err := jsonv2.Unmarshal(body, &r, answerOptions); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

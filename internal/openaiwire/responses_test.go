@@ -1,6 +1,7 @@
 package openaiwire_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -87,5 +88,24 @@ func TestDecodeResponsesRequest_AcceptsWhatTheSDKsSend(t *testing.T) {
 	s, err := openaiwire.DecodeResponsesRequest([]byte(`{"model":"m","input":"just text"}`))
 	if err != nil || len(s.Input.Items) != 1 || s.Input.Items[0] != (openaiwire.InputItem{Type: "message", Role: "user", Text: "just text"}) {
 		t.Errorf("string input: %+v, %v", s, err)
+	}
+}
+
+// A response object as gatehouse writes it reads back whole.
+func TestDecodeResponse_ReadsWhatIsWritten(t *testing.T) {
+	args := `{"to":"a"}`
+	in := openaiwire.Response{ID: "resp_1", Object: "response", Status: "completed", Model: "m",
+		Output:     []openaiwire.OutputItem{openaiwire.MessageItem("msg_1", "completed", "hi"), openaiwire.FunctionCallItem("fc_1", "completed", "call_1", "f", args)},
+		ToolChoice: openaiwire.ResponseToolChoice{Mode: "auto"}, Tools: []openaiwire.ResponseTool{{Type: "function", Name: "f"}}, Metadata: map[string]string{}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := openaiwire.DecodeResponse(append(b[:len(b)-1], []byte(`,"gatehouse":{"run_id":"r"}}`)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&in, got); diff != "" {
+		t.Errorf("(-written +read):\n%s", diff)
 	}
 }
