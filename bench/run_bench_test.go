@@ -49,6 +49,7 @@ func BenchmarkWholeRun(b *testing.B) {
 		{"G/audit=sqlite", nil, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
 		{"G/audit=noop", noopSink{}, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
 		{"GP/audit=sqlite", nil, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+		{"GR/audit=sqlite", nil, func(base string) runFunc { return viaResponses(client, base, key) }},
 		{"G-stream/audit=sqlite", nil, func(base string) runFunc {
 			return streamRun(client, base+"/v1/chat/completions", streamBody("support_agent"), key)
 		}},

@@ -29,6 +29,7 @@ const (
 	scGP         = "GP"
 	scGPNoAudit  = "GP-noaudit"
 	scGPFileLog  = "GP-filelog"
+	scGR         = "GR"
 	scDStream    = "D-stream"
 	scGStream    = "G-stream"
 	scGStreamFL  = "G-stream-filelog"
@@ -45,8 +46,8 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
-	defaultScenarios = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
+	defaultScenarios = []string{scD1, scPortkey, scGP, scGR, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
 // openOnly are the scenarios measured in open loop only: their latency is
@@ -57,6 +58,7 @@ var descriptions = map[string]string{
 	scD1:         "floor for one request: the generator sends GP's request to the upstream itself",
 	scPortkey:    "the peer: GP's request through the Portkey gateway (npm @portkey-ai/gateway, no auth, no audit), x-portkey-provider openai + custom host",
 	scGP:         "/v1/chat/completions governed pass-through: API key, the client tool send_email checked and offered, SQLite audit (run.started + run.finished durable)",
+	scGR:         "GP's request on /v1/responses (the Responses API) to the same pass-through model, translated to Chat Completions upstream",
 	scGPNoAudit:  "GP with a no-op audit sink wired by the harness (no config reaches it)",
 	scGPFileLog:  "GP's audit log over the bare preallocated file of G-filelog (harness only)",
 	scD:          "floor for a run: the generator makes the two upstream calls itself",
@@ -193,6 +195,8 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		switch name {
 		case scGP, scGPNoAudit, scGPFileLog:
 			t.run = viaPassthrough(client, gw.base, key)
+		case scGR:
+			t.run = viaResponses(client, gw.base, key)
 		case scGStream, scGStreamFL:
 			t.run = streamRun(client, gw.base+"/v1/chat/completions", streamBody("support_agent"), key)
 		default:

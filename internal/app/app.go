@@ -229,6 +229,7 @@ type stores struct {
 	checkpointKey ed25519.PublicKey
 	sessions      session.Store
 	approvals     approval.Store
+	responses     session.ResponseStore
 	closers       []func()
 }
 
@@ -295,6 +296,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no paused runs", sessions)
 	}
 	w.approvals = st.approvals
+	if st.responses, ok = sessions.(session.ResponseStore); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T keeps no responses", sessions)
+	}
 	if w.counter, ok = sessions.(httpapi.RateCounter); !ok {
 		return nil, fmt.Errorf("open sessions: the store %T counts no shared rate limits", sessions)
 	}
@@ -318,7 +322,7 @@ func listen(cfg *config.Config) (net.Listener, error) {
 // newServer is the API over rt, reloading from the same config source.
 func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
-		Log: w.log, Audit: w.audit, Sessions: st.sessions, Tracer: w.tracer,
+		Log: w.log, Audit: w.audit, Sessions: st.sessions, Responses: st.responses, Tracer: w.tracer,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},

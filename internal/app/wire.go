@@ -238,7 +238,7 @@ func buildPassthrough(cfg *config.Config, w wiring, g *gate.Gate, model llm.Mode
 		}
 	}
 	for name, m := range pc.Models {
-		svc.Models[name] = passthrough.Model{Name: name, Upstream: m.Upstream, Permission: m.Permission}
+		svc.Models[name] = passthrough.Model{Name: name, Upstream: m.Upstream, Permission: m.Permission, HostedTools: m.HostedTools}
 	}
 	return svc
 }

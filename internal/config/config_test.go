@@ -145,6 +145,8 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
 		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
 		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
+		{base + "passthrough: {models: {m: {permission: llm.use, hosted_tools: [function]}}}\n", "passthrough.models.m.hosted_tools[0]: function tools are always served"},
+		{base + "passthrough: {models: {m: {permission: llm.use, hosted_tools: [web_search, Web Search]}}}\n", "passthrough.models.m.hosted_tools[1]: a tool type is lowercase"},
 		{base + "mcp_servers: {docs: {url: 'http://127.0.0.1:9/mcp', start_timeout: -1s}}\n", "mcp_servers.docs: refresh_interval, call_timeout, stderr_bytes, restart_min and start_timeout must be positive"},
 	}
 	for _, c := range cases {
@@ -181,7 +183,7 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
 		t.Errorf("dev config: %+v", c)
 	}
-	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read" {
+	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read,llm.use" {
 		t.Errorf("customer role: %v", got)
 	}
 	if a := c.Tools["policy_update"].Approval; a == nil || strings.Join(a.Approvers, ",") != "supervisor" || a.TTL != 30*time.Minute ||

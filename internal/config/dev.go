@@ -98,7 +98,7 @@ authz:
     viewer: [read]
     agent: [read, respond, claims.read, llm.use, email.send]
     admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write, llm.use, email.send]
-    customer: [respond, claims.read, payments.read]
+    customer: [respond, claims.read, payments.read, llm.use]   # may use gpt-4o-mini, not its send_email (removed for this role)
     supervisor: [read]         # approves policy_update calls (GET /v1/approvals, POST /v1/approvals/{id})
   scopes: {}                   # OAuth scope -> permissions
 

@@ -156,7 +156,11 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 		w.Header().Set("WWW-Authenticate", realm)
 		writeError(w, r, err)
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		if rt.InvalidTokenStatus == http.StatusUnauthorized {
+		// The OpenAI-compatible routes answer 401 whatever
+		// auth.invalid_token_status says: OpenAI does, and SDK users catch
+		// AuthenticationError for a bad key. The tutorial's 403 holds on its
+		// own routes (/chat and the rest).
+		if rt.InvalidTokenStatus == http.StatusUnauthorized || info.openAI {
 			w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token"`)
 			writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Detail: "Invalid token"})
 			return

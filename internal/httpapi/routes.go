@@ -31,6 +31,9 @@ func (s *Server) routes(mux registrar) {
 	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
 	mux.Handle("GET /v1/models", openAIRoute(s.protect("respond", s.handleModels())))
 	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
+	mux.Handle("POST /v1/responses", openAIRoute(s.protectRun("respond", s.handleResponses())))
+	mux.Handle("GET /v1/responses/{id}", openAIRoute(s.protect("respond", s.handleGetResponse())))
+	mux.Handle("DELETE /v1/responses/{id}", openAIRoute(s.protect("respond", s.handleDeleteResponse())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("GET /v1/runs/{id}", s.protect("respond", s.handleGetRun()))
 	mux.Handle("GET /v1/approvals", s.protect("read", s.handleListApprovals()))
@@ -59,6 +62,12 @@ func (s *Server) routes(mux registrar) {
 		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
+	// Under /v1/, a route that does not exist answers in OpenAI's shape:
+	// the SDKs pointed here show its code and message.
+	mux.Handle("/v1/", openAIRoute(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found",
+			Detail: "No route " + r.Method + " " + quoteInput(r.URL.Path) + " (gatehouse serves /v1/models, /v1/chat/completions and /v1/responses)"})
+	})))
 }
 
 // serveJSON serves a fixed JSON document.

@@ -127,6 +127,9 @@ type Deps struct {
 	// request; it is bounded so a flood cannot drown the audit writer.
 	AuthFailures func(context.Context, audit.Event) error
 	Sessions     session.Store
+	// Responses keeps stored responses (POST /v1/responses with store);
+	// nil: none are kept, and GET /v1/responses/{id} is 404.
+	Responses session.ResponseStore
 	// Reload builds a new Runtime from the current config source.
 	Reload func(ctx context.Context) (*Runtime, error)
 	// Ready reports whether the audit store accepts writes.

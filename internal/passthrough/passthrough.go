@@ -28,6 +28,10 @@ type Model struct {
 	// (Name when empty).
 	Name, Upstream string
 	Permission     string
+	// HostedTools are the tool types the provider runs itself that a
+	// Responses request may name (passthrough.models.NAME.hosted_tools):
+	// accepted, and not forwarded to a Chat Completions upstream.
+	HostedTools []string
 }
 
 // Released is a tool call released to a client.
@@ -117,6 +121,17 @@ type Request struct {
 	Before []audit.Event
 	// OnContent, when set, receives the answer's text as it arrives.
 	OnContent func(string) error
+	// Door is the way the request came in: gate.DoorPassthrough (Chat
+	// Completions) when zero, or gate.DoorResponses.
+	Door gate.Door
+}
+
+// door is the request's door, gate.DoorPassthrough by default.
+func (r Request) door() gate.Door {
+	if r.Door == (gate.Door{}) {
+		return gate.DoorPassthrough
+	}
+	return r.Door
 }
 
 // Result is what the client receives.
@@ -242,7 +257,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			// replicas whatever ids the upstream chose.
 			c.ID = s.NewCallID()
 			calls[i].ID = c.ID
-			decided[i] = s.gate().Decide(ctx, gate.Input{Door: gate.DoorPassthrough, Principal: req.Principal, Base: base,
+			decided[i] = s.gate().Decide(ctx, gate.Input{Door: req.door(), Principal: req.Principal, Base: base,
 				Declared: s.Tools, Offered: offered, Call: c})
 			refused = refused || decided[i].Verdict == gate.Deny
 			held = held || decided[i].Verdict == gate.Hold

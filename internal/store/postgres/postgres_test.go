@@ -308,3 +308,15 @@ func TestRateCounterConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestResponseStoreConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -534,3 +534,14 @@ func TestRateCounterConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestResponseStoreConformance(t *testing.T) {
+	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
