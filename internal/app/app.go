@@ -345,6 +345,9 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 // where gatehouse listens.
 func announce(o Options, src devData, cfg *config.Config, log *slog.Logger, auditLog *audit.Log, ln net.Listener, base, modelNote string) {
 	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", src.cfgPath, "audit_chain", auditLog.ChainID())
+	for _, w := range PolicyWarnings(cfg) {
+		log.Warn("policy", "warning", w)
+	}
 	if o.Dev {
 		printDev(o.Stdout, o.DataDir, base, src.creds, modelNote)
 	}

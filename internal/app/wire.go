@@ -425,11 +425,17 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			}
 			decode = sch.Decode
 		}
+		// The arguments' schema types args in conditions; an MCP server's
+		// tool has none here (it comes from the server, at run time).
+		var argsSchema json.RawMessage
+		if tc.Type != "mcp" {
+			argsSchema = impl.Spec().Parameters
+		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
-			cond, err := env.Compile(tc.Condition)
+			cond, err := env.CompileFor(tc.Condition, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.condition: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.condition: %w (in %q)", key, err, tc.Condition))
 				continue
 			}
 			info := condition.ToolInfo{Name: name, Permission: tc.Permission}
@@ -438,9 +444,9 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			}
 		}
 		if tc.Approval != nil {
-			rule, err := buildApproval(env, name, tc)
+			rule, err := buildApproval(env, name, tc, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.approval.when: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.approval.when: %w (in %q)", key, err, tc.Approval.When))
 				continue
 			}
 			pol.Approval = rule

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -56,7 +57,8 @@ func (v Verdict) String() string {
 // Gate decides tool calls. Its zero value is not usable: Perms is required.
 type Gate struct {
 	Perms *authz.Permissions
-	// Now is the clock a held call's approval is timed by (time.Now when nil).
+	// Now is the clock a held call's approval is timed by, and the now
+	// conditions see (time.Now when nil).
 	Now func() time.Time
 	// NewApprovalID names a held call's approval (ids.New("apr_") when nil).
 	NewApprovalID func() string
@@ -151,6 +153,8 @@ func (g *Gate) Decide(ctx context.Context, in Input) Decision {
 	if err != nil {
 		return g.invalid(in, t, err)
 	}
+	// Conditions read the time from the gate's clock, as approvals do.
+	ctx = condition.WithNow(ctx, g.now())
 	dec := g.decided(in, t, args, g.Perms.AuthorizeTool(ctx, in.Principal, t.Policy, args))
 	if dec.Verdict == Allow && t.Policy.Approval != nil {
 		return g.approval(ctx, in, dec)
