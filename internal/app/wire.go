@@ -52,6 +52,9 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
+	// offlineMCP, with checkOnly, builds type: mcp tools without their
+	// servers, to decide calls to them (policy test and diff).
+	offlineMCP bool
 	// dev is the quickstart (serve --dev), where the tutorial's short
 	// APP_BEARER_TOKEN is still taken.
 	dev bool
@@ -401,6 +404,10 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 		case "mcp":
 			// The schema comes from the server, at run time: the tool
 			// decodes each call against what the server presents now.
+			if w.mcp == nil && w.offlineMCP {
+				impl, decode = offlineMCPTool(name, tc)
+				break
+			}
 			if w.mcp == nil {
 				continue // checking a config: no server is started
 			}
