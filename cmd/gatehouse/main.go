@@ -38,6 +38,7 @@ Usage:
   gatehouse audit verify|tail|export|hash ...
   gatehouse config check FILE
   gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...
+  gatehouse policy diff --from OLD --to NEW [--since DURATION] [--config FILE] [--json]
   gatehouse mcp list SERVER --config FILE
   gatehouse mcp demo-server               (a stdio MCP server for the quickstart)
 `

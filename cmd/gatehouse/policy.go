@@ -45,9 +45,11 @@ func runPolicy(ctx context.Context, args []string, getenv func(string) string, s
 		switch args[0] {
 		case "test":
 			return runPolicyTest(ctx, args[1:], getenv, stdout, stderr)
+		case "diff":
+			return runPolicyDiff(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "usage: gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...")
+	fmt.Fprintln(stderr, "usage: gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...\n       "+policyDiffUsage)
 	return notLoaded(errUsage)
 }
 

@@ -446,6 +446,7 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 				continue
 			}
 			info := condition.ToolInfo{Name: name, Permission: tc.Permission}
+			pol.ClaimsRead, pol.AllClaims = cond.ClaimsRead()
 			pol.Condition = func(ctx context.Context, p *principal.Principal, args map[string]any) (bool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
@@ -457,6 +458,13 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 				continue
 			}
 			pol.Approval = rule
+			if rule.When != nil {
+				// buildApproval compiled it: it compiles here too.
+				when, _ := env.Compile(tc.Approval.When)
+				names, all := when.ClaimsRead()
+				pol.ClaimsRead = slices.Compact(slices.Sorted(slices.Values(append(pol.ClaimsRead, names...))))
+				pol.AllClaims = pol.AllClaims || all
+			}
 		}
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}

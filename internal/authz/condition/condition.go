@@ -71,6 +71,9 @@ type Condition struct {
 	expr     string
 	prg      cel.Program
 	constant bool
+	// claims the expression reads by name; allClaims: by other means too.
+	claims    []string
+	allClaims bool
 }
 
 // Env holds the declarations every condition is checked against. One Env is
@@ -119,7 +122,8 @@ func (e *Env) Compile(expr string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan condition: %w", err)
 	}
-	return &Condition{expr: expr, prg: prg, constant: !readsVariables(ast)}, nil
+	claims, all := claimsRead(ast.NativeRep().Expr())
+	return &Condition{expr: expr, prg: prg, constant: !readsVariables(ast), claims: claims, allClaims: all}, nil
 }
 
 // readsVariables reports whether a checked expression refers to any of

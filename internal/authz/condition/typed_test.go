@@ -3,6 +3,7 @@ package condition
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,31 @@ func TestConstant_ConditionsReadingNothingOfTheCall(t *testing.T) {
 		}
 		if c.Constant() != want {
 			t.Errorf("Constant(%q) = %v, want %v", expr, c.Constant(), want)
+		}
+	}
+}
+
+func TestClaimsRead_NamesTheClaimsAConditionReads(t *testing.T) {
+	tests := []struct {
+		expr  string
+		names []string
+		all   bool
+	}{
+		{`args.x == principal.claims.customer_id || "admin" in principal.roles`, []string{"customer_id"}, false},
+		{`has(principal.claims.tier) && principal.claims["region"] == "eu" && principal.claims.tier == "gold"`, []string{"region", "tier"}, false},
+		{`principal.subject == "a"`, nil, false},
+		{`"x" in principal.claims`, nil, true},
+		{`principal.claims.exists(k, k == "x") || principal.claims.a == 1`, []string{"a"}, true},
+		{`principal.claims[args.k] == 1`, nil, true},
+	}
+	for _, tt := range tests {
+		c, err := Compile(tt.expr)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", tt.expr, err)
+		}
+		names, all := c.ClaimsRead()
+		if !slices.Equal(names, tt.names) || all != tt.all {
+			t.Errorf("ClaimsRead(%q) = %q, %v; want %q, %v", tt.expr, names, all, tt.names, tt.all)
 		}
 	}
 }
