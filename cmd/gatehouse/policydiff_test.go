@@ -163,3 +163,65 @@ func TestPolicyDiff_HMACContentIsReportedNotGuessed(t *testing.T) {
 		t.Errorf("replayed %d, not replayed %+v", d.Replay.Replayed, d.Replay.NotReplayed)
 	}
 }
+
+// TestReloadDryRun_ReportsTheDiffWithoutApplying: POST
+// /admin/reload?dry_run=true answers the report policy diff gives for the
+// file on disk against the running policy, and applies nothing.
+func TestReloadDryRun_ReportsTheDiffWithoutApplying(t *testing.T) {
+	g := startGateway(t, gwOptions{script: callScript, config: func(g *gateway) string {
+		return strings.Replace(g.renderConfig(allUsers, gwOptions{}), "content: hmac", "content: full", 1)
+	}})
+	runReplayCalls(t, g)
+	running := mustRead(t, g.cfgPath)
+	cli := policyDiff(t, g, "--from", g.cfgPath, "--to", writeNext(t, g))
+	g.writeConfig(newPolicy(running))
+
+	r := g.do("POST", "/admin/reload?dry_run=true&since=1h", "admin", nil)
+	if r.status != 200 || r.body["dry_run"] != true || r.body["version"] != float64(1) {
+		t.Fatalf("dry run: %d %s", r.status, r.raw)
+	}
+	b, _ := json.Marshal(r.body["report"])
+	var d policytest.Diff
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(cli.Cells, d.Cells); diff != "" {
+		t.Errorf("cells differ from policy diff's (-cli +dry run):\n%s", diff)
+	}
+	if diff := cmp.Diff(cli.Conditions, d.Conditions); diff != "" {
+		t.Errorf("conditions differ from policy diff's (-cli +dry run):\n%s", diff)
+	}
+	if diff := cmp.Diff(flips(cli), flips(&d), cmp.AllowUnexported(flip{})); diff != "" || d.Replay.Replayed != len(replayCalls) {
+		t.Errorf("flips differ from policy diff's (-cli +dry run):\n%s (replayed %d)", diff, d.Replay.Replayed)
+	}
+	// Nothing was applied: the agent still reads claims.
+	c := g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL claims_status {"claim_id":"CLM-1001"}`})
+	if calls := toolCalls(t, c); len(calls) != 1 || calls[0]["decision"] != "allow" {
+		t.Fatalf("after the dry run: %d %s", c.status, c.raw)
+	}
+	for _, bad := range []struct{ query, user, want string }{
+		{"?dry_run=yes", "admin", "dry_run must be true or false"},
+		{"?dry_run=true&since=forever", "admin", "since must be a positive duration"},
+		{"?since=1h", "admin", "since is only for dry_run=true"},
+	} {
+		if r := g.do("POST", "/admin/reload"+bad.query, bad.user, nil); r.status != 400 || !strings.Contains(r.raw, bad.want) {
+			t.Errorf("%s: %d %s", bad.query, r.status, r.raw)
+		}
+	}
+	if r := g.do("POST", "/admin/reload?dry_run=true", "agent", nil); r.status != 403 {
+		t.Errorf("dry run by a non-admin: %d", r.status)
+	}
+	g.writeConfig(strings.Replace(running, "args.customer_id ==", "args.customer_idd ==", 1))
+	if r := g.do("POST", "/admin/reload?dry_run=true", "admin", nil); r.status != 400 || !strings.Contains(r.raw, "undefined field 'customer_idd'") {
+		t.Errorf("dry run of an invalid config: %d %s", r.status, r.raw)
+	}
+	// The real reload then applies the change.
+	g.writeConfig(newPolicy(running))
+	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.raw)
+	}
+	c = g.do("POST", "/v1/chat", "agent", map[string]string{"message": `CALL claims_status {"claim_id":"CLM-1001"}`})
+	if calls := toolCalls(t, c); len(calls) != 1 || calls[0]["decision"] != "deny" {
+		t.Fatalf("after the reload: %d %s", c.status, c.raw)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
@@ -334,6 +335,16 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			c.Server.Addr = cfg.Server.Addr // the address as listened on (port 0 resolved)
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
+		},
+		DryRun: func(ctx context.Context, running *httpapi.Runtime, since time.Duration) (*policytest.Diff, error) {
+			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
+			if err != nil {
+				return nil, err
+			}
+			if err := restartOnly(&loaded, c); err != nil {
+				return nil, c.Redact(err)
+			}
+			return dryRun(ctx, running, c, o.Getenv, st.auditStore, time.Now().Add(-since))
 		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
 		DevJWKS: src.jwks, ApprovalStore: st.approvals,

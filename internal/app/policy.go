@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/gate"
+	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
@@ -40,6 +43,22 @@ func policyOf(ctx context.Context, cfg *config.Config, getenv func(string) strin
 		rt.Close()
 	}
 	return policytest.Policy{Gate: &gate.Gate{Perms: rt.Perms, Now: time.Now}, Tools: rt.Tools}, nil
+}
+
+// dryRun is the policy change from running to next, with the decisions
+// recorded in log since then decided again under next (POST
+// /admin/reload?dry_run=true). The running policy is the runtime's own
+// gate and tools.
+func dryRun(ctx context.Context, running *httpapi.Runtime, next *config.Config, getenv func(string) string, log audit.Store, since time.Time) (*policytest.Diff, error) {
+	pol, err := policyOf(ctx, next, getenv)
+	if err != nil {
+		return nil, err
+	}
+	d := policytest.Static(policytest.Policy{Gate: running.Gate, Tools: running.Tools}, pol)
+	if d.Replay, err = policytest.ReplayLog(ctx, log, pol, since); err != nil {
+		return nil, fmt.Errorf("%w: %w", audit.ErrUnavailable, err)
+	}
+	return d, nil
 }
 
 // offlineMCPTool stands for an MCP server's tool when no server runs: it
