@@ -21,7 +21,7 @@ func main() {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
 }
 
@@ -37,6 +37,8 @@ Usage:
   gatehouse token --subject S --roles r1,r2 [--ttl 1h] [--claim k=v] [--data-dir DIR]
   gatehouse audit verify|tail|export|hash ...
   gatehouse config check FILE
+  gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...
+  gatehouse policy diff --from OLD --to NEW [--since DURATION] [--config FILE] [--json]
   gatehouse mcp list SERVER --config FILE
   gatehouse mcp demo-server               (a stdio MCP server for the quickstart)
 `
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return runConfig(ctx, args[1:], getenv, stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], getenv, stdout, stderr)
 	case "mcp":
 		return runMCP(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

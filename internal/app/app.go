@@ -30,6 +30,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
@@ -339,6 +340,16 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
 		},
+		DryRun: func(ctx context.Context, running *httpapi.Runtime, since time.Duration) (*policytest.Diff, error) {
+			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
+			if err != nil {
+				return nil, err
+			}
+			if err := restartOnly(&loaded, c); err != nil {
+				return nil, c.Redact(err)
+			}
+			return dryRun(ctx, running, c, o.Getenv, st.auditStore, time.Now().Add(-since))
+		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
 		DevJWKS: src.jwks, ApprovalStore: st.approvals,
 		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
@@ -349,6 +360,9 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 // where gatehouse listens.
 func announce(o Options, src devData, cfg *config.Config, log *slog.Logger, auditLog *audit.Log, ln net.Listener, base, modelNote string) {
 	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", src.cfgPath, "audit_chain", auditLog.ChainID())
+	for _, w := range PolicyWarnings(cfg) {
+		log.Warn("policy", "warning", w)
+	}
 	if o.Dev {
 		printDev(o.Stdout, o.DataDir, base, src.creds, modelNote)
 	}

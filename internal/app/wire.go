@@ -52,6 +52,9 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
+	// offlineMCP, with checkOnly, builds type: mcp tools without their
+	// servers, to decide calls to them (policy test and diff).
+	offlineMCP bool
 	// dev is the quickstart (serve --dev), where the tutorial's short
 	// APP_BEARER_TOKEN is still taken.
 	dev bool
@@ -401,6 +404,10 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 		case "mcp":
 			// The schema comes from the server, at run time: the tool
 			// decodes each call against what the server presents now.
+			if w.mcp == nil && w.offlineMCP {
+				impl, decode = offlineMCPTool(name, tc)
+				break
+			}
 			if w.mcp == nil {
 				continue // checking a config: no server is started
 			}
@@ -425,25 +432,39 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			}
 			decode = sch.Decode
 		}
+		// The arguments' schema types args in conditions; an MCP server's
+		// tool has none here (it comes from the server, at run time).
+		var argsSchema json.RawMessage
+		if tc.Type != "mcp" {
+			argsSchema = impl.Spec().Parameters
+		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
-			cond, err := env.Compile(tc.Condition)
+			cond, err := env.CompileFor(tc.Condition, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.condition: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.condition: %w (in %q)", key, err, tc.Condition))
 				continue
 			}
 			info := condition.ToolInfo{Name: name, Permission: tc.Permission}
+			pol.ClaimsRead, pol.AllClaims = cond.ClaimsRead()
 			pol.Condition = func(ctx context.Context, p *principal.Principal, args map[string]any) (bool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
 		}
 		if tc.Approval != nil {
-			rule, err := buildApproval(env, name, tc)
+			rule, err := buildApproval(env, name, tc, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.approval.when: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.approval.when: %w (in %q)", key, err, tc.Approval.When))
 				continue
 			}
 			pol.Approval = rule
+			if rule.When != nil {
+				// buildApproval compiled it: it compiles here too.
+				when, _ := env.Compile(tc.Approval.When)
+				names, all := when.ClaimsRead()
+				pol.ClaimsRead = slices.Compact(slices.Sorted(slices.Values(append(pol.ClaimsRead, names...))))
+				pol.AllClaims = pol.AllClaims || all
+			}
 		}
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}

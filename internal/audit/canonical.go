@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,6 +54,8 @@ type canonicalEvent struct {
 	// TraceID came after the format was fixed: omitted when empty, so an
 	// event without one encodes, and hashes, exactly as before.
 	TraceID string `json:"trace_id,omitempty"`
+	// Scopes came later still: omitted when empty, as TraceID.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -87,6 +90,7 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Usage:      e.Usage,
 		Count:      e.Count,
 		TraceID:    e.TraceID,
+		Scopes:     e.Scopes,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -133,6 +137,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Usage:      c.Usage,
 		Count:      c.Count,
 		TraceID:    c.TraceID,
+		Scopes:     c.Scopes,
 	}, nil
 }
 
@@ -208,6 +213,11 @@ func normalizeValid(e Event) Event {
 	} else {
 		e.Roles = append([]string(nil), e.Roles...)
 	}
+	if len(e.Scopes) == 0 {
+		e.Scopes = nil
+	} else {
+		e.Scopes = append([]string(nil), e.Scopes...)
+	}
 	if len(e.Content) == 0 {
 		e.Content = nil
 	} else {
@@ -231,7 +241,7 @@ func validUTF8(e Event) bool {
 			return false
 		}
 	}
-	for _, r := range e.Roles {
+	for _, r := range slices.Concat(e.Roles, e.Scopes) {
 		if !utf8.ValidString(r) {
 			return false
 		}

@@ -66,6 +66,9 @@ type Event struct {
 	AuthMethod string   `json:"auth_method,omitempty"`
 	Issuer     string   `json:"issuer,omitempty"`
 	Roles      []string `json:"roles,omitempty"`
+	// Scopes are the caller's OAuth scopes (recorded since policy diff
+	// replays decisions: a scope may grant a tool's permission).
+	Scopes []string `json:"scopes,omitempty"`
 
 	Decision string `json:"decision,omitempty"`
 	Rule     string `json:"rule,omitempty"`
@@ -93,9 +96,9 @@ type Event struct {
 }
 
 // By returns e with the caller's identity — subject, authentication
-// method, issuer and roles — taken from p.
+// method, issuer, roles and scopes — taken from p.
 func (e Event) By(p *principal.Principal) Event {
-	e.Subject, e.AuthMethod, e.Issuer, e.Roles = p.Subject, string(p.Method), p.Issuer, p.Roles
+	e.Subject, e.AuthMethod, e.Issuer, e.Roles, e.Scopes = p.Subject, string(p.Method), p.Issuer, p.Roles, p.Scopes
 	return e
 }
 

@@ -23,7 +23,8 @@ var (
 	DoorMCPCall = Door{"mcp.tools_call"}
 	// DoorMCPAsk: /mcp ask_<agent>, whose tool calls are an agent run's.
 	DoorMCPAsk = Door{"mcp.ask"}
-	// DoorExplain: POST /admin/authz/explain, which decides and runs nothing.
+	// DoorExplain: POST /admin/authz/explain, and gatehouse policy test and
+	// policy diff (internal/policytest): they decide, and run nothing.
 	DoorExplain = Door{"explain"}
 )
 

@@ -77,3 +77,8 @@ func serveJSON(doc []byte) http.Handler {
 		_, _ = w.Write(doc)
 	})
 }
+
+// RoutePermissions are the permissions the routes above (and the console's)
+// require, for config check's warning about a permission nothing uses. A
+// test reads the protect calls of this package and fails when they drift.
+var RoutePermissions = []string{"respond", "read", "admin", "audit.read", "metrics"}

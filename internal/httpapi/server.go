@@ -27,6 +27,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	mcpserver "github.com/gatehousehq/gatehouse/internal/mcp/server"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -132,6 +133,10 @@ type Deps struct {
 	Responses session.ResponseStore
 	// Reload builds a new Runtime from the current config source.
 	Reload func(ctx context.Context) (*Runtime, error)
+	// DryRun reports what reloading the current config source would change
+	// in the policy of running (replaying the decisions recorded since
+	// since), applying nothing; nil when it cannot (no audit log).
+	DryRun func(ctx context.Context, running *Runtime, since time.Duration) (*policytest.Diff, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
 	// MCPStatus, when set, is the MCP servers' health for /ready's detail:

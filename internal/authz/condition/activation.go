@@ -1,6 +1,12 @@
 package condition
 
-import "cel.dev/cel-go/interpreter"
+import (
+	"context"
+	"time"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+)
 
 // activation binds the three condition variables without building a map per
 // evaluation.
@@ -8,6 +14,7 @@ type activation struct {
 	principal *Principal
 	tool      *ToolInfo
 	args      map[string]any
+	now       time.Time
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -23,8 +30,27 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			return map[string]any{}, true
 		}
 		return a.args, true
+	case "now":
+		return types.Timestamp{Time: a.now}, true
 	}
 	return nil, false
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+type nowKey struct{}
+
+// WithNow returns ctx carrying the time conditions see as now: the gate's
+// clock (gate.Gate.Now), or the fixed now of a policy test.
+func WithNow(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, nowKey{}, t)
+}
+
+// Now is the time conditions evaluated under ctx see: the one WithNow
+// set, else the current time.
+func Now(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(nowKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
