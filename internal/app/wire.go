@@ -312,6 +312,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
 				RolesClaim: is.RolesClaim, SubjectClaim: is.SubjectClaim, Leeway: is.Leeway, RequiredTyp: is.RequiredTyp,
 				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge, InsecureAllowHTTP: is.InsecureAllowHTTP,
+				Delegation: delegation(is.Delegation),
 			}
 			if is.JWKSFile != "" {
 				b, err := os.ReadFile(is.JWKSFile)

@@ -53,6 +53,8 @@ type canonicalEvent struct {
 	// TraceID came after the format was fixed: omitted when empty, so an
 	// event without one encodes, and hashes, exactly as before.
 	TraceID string `json:"trace_id,omitempty"`
+	// Actor came later still, under the same rule.
+	Actor []Actor `json:"actor,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -87,6 +89,7 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Usage:      e.Usage,
 		Count:      e.Count,
 		TraceID:    e.TraceID,
+		Actor:      e.Actor,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -133,6 +136,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Usage:      c.Usage,
 		Count:      c.Count,
 		TraceID:    c.TraceID,
+		Actor:      c.Actor,
 	}, nil
 }
 
@@ -221,6 +225,11 @@ func normalizeValid(e Event) Event {
 		u := *e.Usage
 		e.Usage = &u
 	}
+	if len(e.Actor) == 0 {
+		e.Actor = nil
+	} else {
+		e.Actor = append([]Actor(nil), e.Actor...)
+	}
 	return e
 }
 
@@ -233,6 +242,11 @@ func validUTF8(e Event) bool {
 	}
 	for _, r := range e.Roles {
 		if !utf8.ValidString(r) {
+			return false
+		}
+	}
+	for _, a := range e.Actor {
+		if !utf8.ValidString(a.Subject) || !utf8.ValidString(a.ClientID) {
 			return false
 		}
 	}

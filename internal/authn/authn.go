@@ -19,6 +19,10 @@ var (
 	ErrInvalidCredentials = errors.New("invalid token")
 	// ErrNotMine: this authenticator does not handle this kind of token; the chain tries the next.
 	ErrNotMine = errors.New("token not handled by this authenticator")
+	// ErrDelegationRefused is wrapped with ErrInvalidCredentials for a
+	// token whose actor chain (RFC 8693 act) its issuer does not allow, so
+	// the refusal is recorded as such.
+	ErrDelegationRefused = errors.New("delegation refused")
 )
 
 // TokenVerifier verifies a bearer token. It returns ErrNotMine when the token

@@ -118,6 +118,22 @@ type Issuer struct {
 	MaxKeyAge          time.Duration `yaml:"max_key_age"`
 	// InsecureAllowHTTP permits plain-http issuer and JWKS URLs off loopback.
 	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
+	// Delegation accepts tokens with an RFC 8693 act claim (see
+	// docs/identity.md); without it such tokens are refused.
+	Delegation *Delegation `yaml:"delegation"`
+}
+
+// Delegation lists the actors that may act for an issuer's subjects.
+type Delegation struct {
+	MaxChain   int                        `yaml:"max_chain"`
+	RequireAct bool                       `yaml:"require_act"`
+	Actors     map[string]DelegationActor `yaml:"actors"` // by act.sub or client_id
+}
+
+// DelegationActor is one actor: the most it may do, and for whom.
+type DelegationActor struct {
+	Roles    []string `yaml:"roles"`
+	Subjects []string `yaml:"subjects"` // empty: any subject
 }
 
 // MTLS maps verified client certificate identities to roles.

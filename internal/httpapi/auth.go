@@ -133,6 +133,8 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
 		reason, code = "missing bearer token", "missing_token"
+	case errors.Is(err, authn.ErrDelegationRefused):
+		reason = "delegation refused by the issuer's delegation config"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 	default:
 		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())
