@@ -85,6 +85,8 @@ type Auth struct {
 	APIKeys            []APIKey `yaml:"api_keys"`
 	JWT                JWT      `yaml:"jwt"`
 	MTLS               MTLS     `yaml:"mtls"`
+	// CallTokens signs the per-call JWTs of tools with call_token.
+	CallTokens CallTokens `yaml:"call_tokens"`
 }
 
 // APIKey is a configured key: only its SHA-256 digest is stored.
@@ -171,6 +173,9 @@ type Tool struct {
 	Pin     string `yaml:"pin"`
 	// Approval, when set, holds allowed calls for a person's approval.
 	Approval *Approval `yaml:"approval"`
+	// CallToken or TokenExchange give an http tool's calls their bearer.
+	CallToken     *CallToken     `yaml:"call_token"`
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
 }
 
 // Approval is a tool's human approval: calls for which When (CEL over

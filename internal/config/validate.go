@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	c.checkAuth(bad)
 	c.Authz.check(bad)
 	c.checkTools(bad)
+	c.checkCallCredentials(bad)
 	c.checkAgents(bad)
 	c.Audit.check(bad)
 	c.checkDemo(bad)
