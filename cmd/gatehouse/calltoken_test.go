@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,10 +177,30 @@ func TestCallToken_HTTPToolVerifiesEachCall(t *testing.T) {
 		}
 	}
 
+	// `gatehouse token verify` does the same check from a shell.
+	argsFile := filepath.Join(t.TempDir(), "args.json")
+	verifyCmd := func(args string) (string, error) {
+		if err := os.WriteFile(argsFile, []byte(args), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		err := run(ctx, []string{"token", "verify", "--jwks", jwksURL, "--aud", crmAudience, "--iss", publicURL,
+			"--tool", "crm_lookup", "--args", argsFile, "-"}, func(string) string { return "" }, strings.NewReader(tok), &out, &errOut)
+		return out.String(), err
+	}
+	if out, err := verifyCmd(crmArgs); err != nil || !strings.Contains(out, `"Subject": "alice"`) || !strings.Contains(out, `"ArgumentsChecked": true`) {
+		t.Errorf("token verify: %v\n%s", err, out)
+	}
+	if _, err := verifyCmd(`{"customer_id":"C-100","note":"other"}`); err == nil || !strings.Contains(err.Error(), "not the ones allowed") {
+		t.Errorf("token verify with other arguments: %v", err)
+	}
+
 	// A rotation (new key first in the file, then a reload) publishes the
 	// new key and the previous one: the token signed before still verifies.
-	if err := callcred.Rotate(keyFile); err != nil {
-		t.Fatal(err)
+	var rotOut bytes.Buffer
+	if err := run(ctx, []string{"keys", "rotate-call-token", "--key-file", keyFile}, func(string) string { return "" }, nil, &rotOut, io.Discard); err != nil ||
+		!strings.Contains(rotOut.String(), "new signing key") {
+		t.Fatalf("keys rotate-call-token: %v %s", err, rotOut.String())
 	}
 	if r := g.do("POST", "/admin/reload", "admin", nil); r.status != 200 {
 		t.Fatalf("reload: %d %s", r.status, r.raw)
