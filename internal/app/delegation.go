@@ -72,7 +72,13 @@ func (c *callCreds) forTool(name string, tc config.Tool, w wiring) (httptool.Cre
 		}
 		return callcred.CallToken{Signer: c.signer, Audience: tc.CallTokenAudience()}, nil
 	case tc.TokenExchange != nil:
-		return nil, errors.New("token_exchange is not available in this build")
+		x := tc.TokenExchange
+		secret := w.getenv(x.ClientSecretEnv)
+		if secret == "" && !w.checkOnly {
+			return nil, fmt.Errorf("token_exchange: the variable %s is empty", x.ClientSecretEnv)
+		}
+		return callcred.NewExchanger(callcred.ExchangeConfig{Tool: name, TokenURL: x.TokenURL, ClientID: x.ClientID,
+			ClientSecret: secret, Audience: x.Audience, Scope: x.Scope, Log: w.log}), nil
 	}
 	return nil, nil
 }

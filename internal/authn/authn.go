@@ -37,3 +37,18 @@ type TokenVerifier interface {
 type CertAuthenticator interface {
 	AuthenticateCert(r *http.Request) (*principal.Principal, error)
 }
+
+type bearerKey struct{}
+
+// WithBearer returns ctx carrying the caller's verified bearer token. Only
+// token exchange reads it, to send it to the identity provider that
+// issued it; nothing forwards it to a tool.
+func WithBearer(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, bearerKey{}, token)
+}
+
+// BearerFrom returns the caller's verified bearer token in ctx, or "".
+func BearerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(bearerKey{}).(string)
+	return s
+}

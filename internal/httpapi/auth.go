@@ -62,7 +62,14 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 			writeError(w, r, errForbidden)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
+		ctx := principal.With(r.Context(), p)
+		if p.Method == principal.MethodJWT {
+			// For token exchange at its issuer only (package callcred).
+			if tok, err := authn.BearerToken(r); err == nil {
+				ctx = authn.WithBearer(ctx, tok)
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
