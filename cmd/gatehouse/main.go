@@ -34,7 +34,9 @@ Usage:
   gatehouse serve --dev [--data-dir DIR] [--addr HOST:PORT]
   gatehouse serve --config FILE           (or GATEHOUSE_CONFIG)
   gatehouse keys new --subject S --roles r1,r2 [--claim k=v]
+  gatehouse keys rotate-call-token --key-file FILE
   gatehouse token --subject S --roles r1,r2 [--ttl 1h] [--claim k=v] [--data-dir DIR]
+  gatehouse token verify --jwks URL --aud AUD [--args FILE] [--iss URL] [--tool NAME] TOKEN|-
   gatehouse audit verify|tail|export|hash ...
   gatehouse config check FILE
   gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...
@@ -55,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "keys":
 		return runKeys(args[1:], stdout, stderr)
 	case "token":
-		return runToken(args[1:], stdout, stderr)
+		return runToken(ctx, args[1:], stdin, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "config":

@@ -154,7 +154,13 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
-	gated, declareMCP, err := buildTools(cfg, w)
+	creds, err := buildCallCreds(cfg, w)
+	if err != nil {
+		errs = append(errs, err)
+		creds = &callCreds{}
+	}
+	rt.CallTokenJWKS = creds.jwks
+	gated, declareMCP, err := buildTools(cfg, w, creds)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -315,6 +321,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
 				RolesClaim: is.RolesClaim, SubjectClaim: is.SubjectClaim, Leeway: is.Leeway, RequiredTyp: is.RequiredTyp,
 				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge, InsecureAllowHTTP: is.InsecureAllowHTTP,
+				Delegation: delegation(is.Delegation),
 			}
 			if is.JWKSFile != "" {
 				b, err := os.ReadFile(is.JWKSFile)
@@ -354,7 +361,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 
 // buildTools builds the config's tools; declare then declares its MCP
 // tools to their servers, once the whole runtime has built.
-func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare func(), _ error) {
+func buildTools(cfg *config.Config, w wiring, creds *callCreds) (_ map[string]*agent.Tool, declare func(), _ error) {
 	env, err := condition.NewEnv()
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("tools: %w", err)
@@ -381,9 +388,15 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			if err != nil || tc.Parameters == nil {
 				params = tools.EmptySchema()
 			}
+			cred, err := creds.forTool(name, tc, w)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				continue
+			}
 			ht, err := httptool.New(httptool.Config{
 				Name: name, Description: tc.Description, Method: tc.Method, URL: tc.URL,
 				Headers: tc.Headers, Parameters: params, Timeout: tc.Timeout, MaxResponseBytes: tc.MaxResponseBytes,
+				Credential: cred,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))

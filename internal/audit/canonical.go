@@ -56,6 +56,8 @@ type canonicalEvent struct {
 	TraceID string `json:"trace_id,omitempty"`
 	// Scopes came later still: omitted when empty, as TraceID.
 	Scopes []string `json:"scopes,omitempty"`
+	// Actor came later still, under the same rule.
+	Actor []Actor `json:"actor,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -91,6 +93,7 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Count:      e.Count,
 		TraceID:    e.TraceID,
 		Scopes:     e.Scopes,
+		Actor:      e.Actor,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -138,6 +141,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Count:      c.Count,
 		TraceID:    c.TraceID,
 		Scopes:     c.Scopes,
+		Actor:      c.Actor,
 	}, nil
 }
 
@@ -231,6 +235,11 @@ func normalizeValid(e Event) Event {
 		u := *e.Usage
 		e.Usage = &u
 	}
+	if len(e.Actor) == 0 {
+		e.Actor = nil
+	} else {
+		e.Actor = append([]Actor(nil), e.Actor...)
+	}
 	return e
 }
 
@@ -243,6 +252,11 @@ func validUTF8(e Event) bool {
 	}
 	for _, r := range slices.Concat(e.Roles, e.Scopes) {
 		if !utf8.ValidString(r) {
+			return false
+		}
+	}
+	for _, a := range e.Actor {
+		if !utf8.ValidString(a.Subject) || !utf8.ValidString(a.ClientID) {
 			return false
 		}
 	}

@@ -85,6 +85,8 @@ type Auth struct {
 	APIKeys            []APIKey `yaml:"api_keys"`
 	JWT                JWT      `yaml:"jwt"`
 	MTLS               MTLS     `yaml:"mtls"`
+	// CallTokens signs the per-call JWTs of tools with call_token.
+	CallTokens CallTokens `yaml:"call_tokens"`
 }
 
 // APIKey is a configured key: only its SHA-256 digest is stored.
@@ -118,6 +120,22 @@ type Issuer struct {
 	MaxKeyAge          time.Duration `yaml:"max_key_age"`
 	// InsecureAllowHTTP permits plain-http issuer and JWKS URLs off loopback.
 	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
+	// Delegation accepts tokens with an RFC 8693 act claim (see
+	// docs/identity.md); without it such tokens are refused.
+	Delegation *Delegation `yaml:"delegation"`
+}
+
+// Delegation lists the actors that may act for an issuer's subjects.
+type Delegation struct {
+	MaxChain   int                        `yaml:"max_chain"`
+	RequireAct bool                       `yaml:"require_act"`
+	Actors     map[string]DelegationActor `yaml:"actors"` // by act.sub or client_id
+}
+
+// DelegationActor is one actor: the most it may do, and for whom.
+type DelegationActor struct {
+	Roles    []string `yaml:"roles"`
+	Subjects []string `yaml:"subjects"` // empty: any subject
 }
 
 // MTLS maps verified client certificate identities to roles.
@@ -155,6 +173,9 @@ type Tool struct {
 	Pin     string `yaml:"pin"`
 	// Approval, when set, holds allowed calls for a person's approval.
 	Approval *Approval `yaml:"approval"`
+	// CallToken or TokenExchange give an http tool's calls their bearer.
+	CallToken     *CallToken     `yaml:"call_token"`
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
 }
 
 // Approval is a tool's human approval: calls for which When (CEL over

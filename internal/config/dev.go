@@ -12,6 +12,7 @@ const (
 	DevConfigFile        = "gatehouse.yaml"
 	DevCredentialsFile   = "dev-credentials.env"
 	DevJWKSFile          = "dev-jwks.json"
+	DevCallTokenKeyFile  = "call-token-key.pem"
 	DevAuditDB           = "audit.db"
 	DevAuditHMACKeyFile  = "audit-hmac.key"
 	DevCheckpointKeyFile = "audit-checkpoint.key"
@@ -47,7 +48,8 @@ func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 	var b bytes.Buffer
 	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users,
 		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile,
-		"SessionsDB": DevSessionsDB, "DemoDB": DevDemoDB})
+		"CallTokenKey": DevCallTokenKeyFile,
+		"SessionsDB":   DevSessionsDB, "DemoDB": DevDemoDB})
 	return b.Bytes(), err
 }
 
@@ -90,6 +92,10 @@ auth:
         algorithms: [ES256]
         roles_claim: roles     # dotted path: realm_access.roles, groups, ...
         leeway: 30s
+        # delegation: {max_chain: 2, actors: {support-bot: {roles: [agent], subjects: []}}}   # tokens with an RFC 8693 act claim
+  call_tokens:                 # the JWT each call_token tool's call carries; keys published at /.well-known/jwks.json
+    key_file: "{{.Dir}}/{{.CallTokenKey}}"   # PKCS #8 PEM, P-256 (ES256) or Ed25519 (EdDSA), made on first start; later keys: previous, still published
+    ttl: 60s
   mtls:
     identities: []             # e.g. {match: "spiffe://corp/ns/ops/sa/bot", roles: [agent]}
 

@@ -62,7 +62,14 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 			writeError(w, r, errForbidden)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
+		ctx := principal.With(r.Context(), p)
+		if p.Method == principal.MethodJWT {
+			// For token exchange at its issuer only (package callcred).
+			if tok, err := authn.BearerToken(r); err == nil {
+				ctx = authn.WithBearer(ctx, tok)
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -133,6 +140,8 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
 		reason, code = "missing bearer token", "missing_token"
+	case errors.Is(err, authn.ErrDelegationRefused):
+		reason = "delegation refused by the issuer's delegation config"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 	default:
 		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())

@@ -58,9 +58,7 @@ func (s *Server) routes(mux registrar) {
 		mux.Handle("GET /metrics", s.protect("metrics", s.MetricsHandler))
 	}
 	s.consoleRoutes(mux)
-	if s.DevJWKS != nil {
-		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
-	}
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	// Under /v1/, a route that does not exist answers in OpenAI's shape:
 	// the SDKs pointed here show its code and message.

@@ -66,6 +66,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// CallTokenJWKS is the public key set of the call tokens this
+	// runtime signs (nil: none), served at /.well-known/jwks.json; a
+	// reload with a rotated key file publishes the new and previous keys.
+	CallTokenJWKS []byte
 	// ServedTools are the tools gatehouse runs (every type but client),
 	// offered on /mcp in ToolOrder.
 	ServedTools map[string]*agent.Tool

@@ -44,6 +44,15 @@ type Principal struct {
 	Claims  map[string]any `cel:"claims"`
 	Method  string         `cel:"method"`
 	Issuer  string         `cel:"issuer"`
+	// Actor is the delegation chain, nearest actor first; empty when the
+	// subject acts itself.
+	Actor []Actor `cel:"actor"`
+}
+
+// Actor is one party of the chain as a condition sees it.
+type Actor struct {
+	Subject  string `cel:"subject"`
+	ClientID string `cel:"client_id"`
 }
 
 // ToolInfo is the view of the tool a condition sees as `tool`.
@@ -151,6 +160,7 @@ func envOptions(argsType *cel.Type) []cel.EnvOption {
 		cel.Types(
 			cel.NativeTypeFor[Principal](cel.NativeTypeAlias("gatehouse.Principal"), types.ParseStructTags(true)),
 			cel.NativeTypeFor[ToolInfo](cel.NativeTypeAlias("gatehouse.Tool"), types.ParseStructTags(true)),
+			cel.NativeTypeFor[Actor](cel.NativeTypeAlias("gatehouse.Actor"), types.ParseStructTags(true)),
 		),
 		cel.Variable("principal", cel.ObjectType("gatehouse.Principal")),
 		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
@@ -198,6 +208,7 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 			Claims:  p.Claims,
 			Method:  string(p.Method),
 			Issuer:  p.Issuer,
+			Actor:   actors(p.Actor),
 		},
 		tool: &tool,
 		args: args,
@@ -212,4 +223,14 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 		return false, fmt.Errorf("evaluate condition: result is %s, not bool", out.Type())
 	}
 	return bool(b), nil
+}
+
+// actors is the chain as conditions see it: an empty list, never null, for
+// a subject acting itself.
+func actors(chain []principal.Actor) []Actor {
+	out := make([]Actor, len(chain))
+	for i, a := range chain {
+		out[i] = Actor{Subject: a.Subject, ClientID: a.ClientID}
+	}
+	return out
 }
