@@ -139,3 +139,48 @@ matrix:
 		t.Errorf("coverage line %q", rep.Coverage.Line())
 	}
 }
+
+// TestRun_ActorChainHoldsBothSidesGrants: a delegated case holds what the
+// subject's and every actor's roles grant, and conditions see the chain.
+func TestRun_ActorChainHoldsBothSidesGrants(t *testing.T) {
+	pol := testPolicy(t, map[string][]string{"admin": {"read", "write"}, "bot": {"read"}}, map[string]toolDef{
+		"read":  {perm: "read", params: `{"type":"object"}`},
+		"write": {perm: "write", params: `{"type":"object"}`},
+		"note":  {perm: "read", params: `{"type":"object"}`, cond: `principal.actor.size() == 0`},
+	})
+	s := loadSuite(t, pol, `
+principals:
+  alice: {roles: [admin]}
+  alice-via-bot: {roles: [admin], actor: [{subject: support-bot, roles: [bot]}]}
+cases:
+  - {name: alice writes, as: alice, tool: write, expect: allow}
+  - {name: the bot may read for alice, as: alice-via-bot, tool: read, expect: allow, rule: "actor support-bot"}
+  - {name: the bot may not write for alice, as: alice-via-bot, tool: write, expect: deny, rule: "tool not offered"}
+  - {name: a condition sees the chain, as: alice-via-bot, tool: note, expect: deny}
+  - {name: and its absence, as: alice, tool: note, expect: allow}
+`)
+	rep, err := Run(context.Background(), pol, []*Suite{s}, Options{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if !r.Pass {
+			t.Errorf("%s: got %s, want %s; rule %q, want it to hold %q", r.Name, r.Got, r.Expect, r.Rule, r.WantRule)
+		}
+	}
+	if rep.Failed() != 0 {
+		t.Errorf("%d cases failed", rep.Failed())
+	}
+	if _, err := LoadSuite(writeFile(t, "principals: {x: {roles: [admin], actor: [{roles: [bot]}]}}\ncases: [{name: c, as: x, tool: read, expect: allow}]\n"), pol); err == nil || !strings.Contains(err.Error(), "subject or client_id") {
+		t.Errorf("an actor naming nobody: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

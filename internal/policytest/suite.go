@@ -36,9 +36,16 @@ type PrincipalSpec struct {
 	Roles   []string       `yaml:"roles"`
 	Scopes  []string       `yaml:"scopes"`
 	Claims  map[string]any `yaml:"claims"`
-	// Actor is the delegation chain; this build's principals have none, so
-	// a case that sets it does not load.
-	Actor any `yaml:"actor"`
+	// Actor is the delegation chain, nearest actor first: who acts for
+	// the subject, with the roles the issuer's delegation config gives it.
+	Actor []ActorSpec `yaml:"actor"`
+}
+
+// ActorSpec is one party of a delegation chain.
+type ActorSpec struct {
+	Subject  string   `yaml:"subject"`
+	ClientID string   `yaml:"client_id"`
+	Roles    []string `yaml:"roles"`
 }
 
 // Case is one expectation.
@@ -101,9 +108,7 @@ func (s *Suite) check(pol Policy) error {
 		errs = append(errs, errors.New("no cases and no matrix"))
 	}
 	for name, ps := range s.Principals {
-		if ps.Actor != nil {
-			errs = append(errs, fmt.Errorf("principals.%s.actor: this build has no delegation chain", name))
-		}
+		errs = append(errs, ps.checkActor("principals."+name))
 	}
 	for i, c := range s.Cases {
 		key := fmt.Sprintf("cases[%d] (%s)", i, c.Name)
@@ -114,8 +119,8 @@ func (s *Suite) check(pol Policy) error {
 			errs = append(errs, fmt.Errorf("%s: exactly one of as and principal is required", key))
 		} else if _, ok := s.Principals[c.As]; c.As != "" && !ok {
 			errs = append(errs, fmt.Errorf("%s: as: no principal is named %q", key, c.As))
-		} else if c.Principal != nil && c.Principal.Actor != nil {
-			errs = append(errs, fmt.Errorf("%s: principal.actor: this build has no delegation chain", key))
+		} else if c.Principal != nil {
+			errs = append(errs, c.Principal.checkActor(key+": principal"))
 		}
 		errs = append(errs, checkCell(key, pol, c.Tool, phaseOf(c.Phase, PhaseCall), c.Expect))
 	}
@@ -157,6 +162,16 @@ func phaseOf(p, def string) string {
 	return p
 }
 
+// checkActor refuses an actor that names nobody.
+func (spec PrincipalSpec) checkActor(key string) error {
+	for i, a := range spec.Actor {
+		if a.Subject == "" && a.ClientID == "" {
+			return fmt.Errorf("%s.actor[%d]: subject or client_id is required", key, i)
+		}
+	}
+	return nil
+}
+
 // principal is the caller spec declares, its claims as a verified token's
 // (JSON numbers are float64, as conditions see them in production).
 func (spec PrincipalSpec) principal() (*principal.Principal, error) {
@@ -166,6 +181,9 @@ func (spec PrincipalSpec) principal() (*principal.Principal, error) {
 	}
 	if p.Method == "" {
 		p.Method = principal.MethodAPIKey
+	}
+	for _, a := range spec.Actor {
+		p.Actor = append(p.Actor, principal.Actor{Subject: a.Subject, ClientID: a.ClientID, Roles: a.Roles})
 	}
 	if p.Subject == "" {
 		p.Subject = "policy-test"
