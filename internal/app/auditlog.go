@@ -40,6 +40,22 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		}
 		ac.CheckpointKey = k
 	}
+	if cfg.Audit.NoteKeyFile != "" {
+		k, err := audit.LoadOrCreateNoteKey(cfg.Audit.NoteKeyFile, audit.NoteKeyName)
+		if err != nil {
+			st.Close()
+			return nil, nil, nil, nil, fmt.Errorf("audit.note_key_file: %w", err)
+		}
+		ac.NoteKey = k
+	}
+	// Chains written before the tree get theirs now (the log's own chain
+	// would be built by its writer too, within a commit's time bound).
+	if ts, ok := st.(audit.TreeStore); ok {
+		if err := audit.BuildTrees(ctx, ts); err != nil {
+			st.Close()
+			return nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
+		}
+	}
 	pub, err := checkpointPublicKey(cfg, ac.CheckpointKey)
 	if err != nil {
 		st.Close()
