@@ -30,6 +30,9 @@ type TreeStore interface {
 	Store
 	// Append must also store each Sealed.Tree in the same transaction.
 	//
+	// EventAt returns the event of chainID at seq, or ok=false.
+	EventAt(ctx context.Context, chainID string, seq int64) (e Event, ok bool, err error)
+	//
 	// TreeHashes returns the stored hashes at indexes (all must exist).
 	TreeHashes(ctx context.Context, chainID string, indexes []int64) ([]tlog.Hash, error)
 	// TreeSize returns how many leaves of chainID's tree are stored.

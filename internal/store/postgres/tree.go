@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -77,4 +78,17 @@ func (s *AuditStore) Notes(ctx context.Context, chainID string) ([]audit.NoteChe
 	}
 	defer rows.Close()
 	return storesql.CollectNotes(rows)
+}
+
+// EventAt returns one event by chain and seq.
+func (s *AuditStore) EventAt(ctx context.Context, chainID string, seq int64) (audit.Event, bool, error) {
+	en, err := storesql.ScanEvent(s.pool.QueryRow(ctx, `SELECT `+storesql.EventColumns+` FROM audit_events
+		WHERE chain_id = $1 AND seq = $2`, chainID, seq))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return audit.Event{}, false, nil
+	}
+	if err != nil {
+		return audit.Event{}, false, fmt.Errorf("read event: %w", err)
+	}
+	return en.Event, true, nil
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -84,4 +86,17 @@ func (s *AuditStore) Notes(ctx context.Context, chainID string) ([]audit.NoteChe
 	}
 	defer rows.Close()
 	return storesql.CollectNotes(rows)
+}
+
+// EventAt returns one event by chain and seq.
+func (s *AuditStore) EventAt(ctx context.Context, chainID string, seq int64) (audit.Event, bool, error) {
+	en, err := storesql.ScanEvent(s.db.QueryRowContext(ctx, `SELECT `+storesql.EventColumns+` FROM audit_events
+		WHERE chain_id = ? AND seq = ?`, chainID, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Event{}, false, nil
+	}
+	if err != nil {
+		return audit.Event{}, false, fmt.Errorf("read event: %w", err)
+	}
+	return en.Event, true, nil
 }

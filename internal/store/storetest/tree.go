@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,6 +193,81 @@ func TestAuditTree(t *testing.T, open func(t *testing.T) audit.Store) {
 		all, err := s.Notes(ctx, "")
 		if err != nil || len(all) != 3 {
 			t.Errorf("Notes(all) = %d notes, %v; want 3", len(all), err)
+		}
+	})
+
+	t.Run("ProofsReceiptsAndVerify", func(t *testing.T) {
+		s := trees(t)
+		key := NoteKey(t, "gatehouse.test")
+		vkey, err := audit.ParseVerifierKey(key.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := audit.New(audit.Config{Store: s, ChainID: "main", NoteKey: key, CheckpointEvery: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []audit.EventID
+		for range 4 {
+			got, err := l.RecordIDs(ctx, audit.Event{Type: audit.TypeRunStarted, Subject: "u"}, audit.Event{Type: audit.TypeRunFinished, Subject: "u"}, audit.Event{Type: audit.TypeToolDecided})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, got...)
+		}
+		l.Close()
+		if ids[0].String() != "main:1" || ids[11].String() != "main:12" {
+			t.Fatalf("RecordIDs gave %v, want main:1 to main:12", ids)
+		}
+		for _, id := range ids {
+			r, err := audit.Prove(ctx, s, id, 0)
+			if err != nil {
+				t.Fatalf("Prove %s: %v", id, err)
+			}
+			if _, err := audit.VerifyReceipt(r, vkey, nil, 0); err != nil {
+				t.Errorf("receipt of %s (size %d): %v", id, r.TreeSize, err)
+			}
+			edited := r
+			edited.Event.Reason = "edited"
+			if _, err := audit.VerifyReceipt(edited, vkey, nil, 0); err == nil {
+				t.Errorf("receipt of %s with an edited event verifies", id)
+			}
+			moved := r
+			moved.Inclusion = append([]tlog.Hash{{7}}, r.Inclusion[1:]...)
+			if len(r.Inclusion) > 0 {
+				if _, err := audit.VerifyReceipt(moved, vkey, nil, 0); err == nil {
+					t.Errorf("receipt of %s with a wrong proof verifies", id)
+				}
+			}
+		}
+		if _, err := audit.Prove(ctx, s, audit.EventID{ChainID: "main", Seq: 99}, 0); !errors.Is(err, audit.ErrNoEvent) {
+			t.Errorf("Prove of a missing event = %v, want ErrNoEvent", err)
+		}
+		if _, err := audit.Prove(ctx, s, ids[0], 1); !errors.Is(err, audit.ErrNotCheckpointed) {
+			t.Errorf("Prove with a cosignature required = %v, want ErrNotCheckpointed", err)
+		}
+		p, err := audit.ConsistencyProof(ctx, s, "main", 6, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := Events(t, s)
+		if err := tlog.CheckTree(p, 12, rootOf(t, events), 6, rootOf(t, events[:6])); err != nil {
+			t.Errorf("consistency proof 6→12: %v", err)
+		}
+		res, err := audit.Verify(ctx, s, audit.VerifyOptions{Tree: audit.TreeOptions{NoteKey: vkey}})
+		if err != nil || !res.OK {
+			t.Errorf("Verify with the note key = %+v, %v", res, err)
+		}
+		other := NoteKey(t, "gatehouse.test")
+		forged, _ := audit.SignNote(other, "main", 12, rootOf(t, events))
+		res, _ = audit.Verify(ctx, s, audit.VerifyOptions{Tree: audit.TreeOptions{NoteKey: vkey, Notes: [][]byte{forged.Note}}})
+		if res.OK {
+			t.Error("Verify accepts a note checkpoint signed by another key")
+		}
+		stale, _ := audit.SignNote(key, "main", 6, rootOf(t, events[1:7]))
+		res, _ = audit.Verify(ctx, s, audit.VerifyOptions{Tree: audit.TreeOptions{NoteKey: vkey, Notes: [][]byte{stale.Note}}})
+		if res.OK || !strings.Contains(res.FirstBad.Reason, "history rewritten") {
+			t.Errorf("Verify against a checkpoint of another history = %+v", res.FirstBad)
 		}
 	})
 }
