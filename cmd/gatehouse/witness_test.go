@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/store/sqlite"
 	"github.com/gatehousehq/gatehouse/internal/store/storetest"
@@ -79,11 +81,18 @@ func (g *gateway) waitWitness(what string, ok func(witnessStatus) bool) witnessS
 	}
 }
 
-func (g *gateway) chatOK() {
+// chatOK runs a chat and returns the audit event ids its answer names.
+func (g *gateway) chatOK() []string {
 	g.t.Helper()
-	if r := g.do("POST", "/v1/chat", "agent", map[string]any{"message": "hello"}); r.status != 200 {
+	r := g.do("POST", "/v1/chat", "agent", map[string]any{"message": "hello"})
+	if r.status != 200 {
 		g.t.Fatalf("POST /v1/chat = %d %s", r.status, r.raw)
 	}
+	var body struct {
+		IDs []string `json:"audit_events"`
+	}
+	_ = json.Unmarshal([]byte(r.raw), &body)
+	return body.IDs
 }
 
 func TestWitness_RealWitnessCosignsGoesDownCatchesUpAndCatchesARewrite(t *testing.T) {
@@ -91,8 +100,13 @@ func TestWitness_RealWitnessCosignsGoesDownCatchesUpAndCatchesARewrite(t *testin
 	env := g.env
 	cfg := []string{"--config", g.cfgPath}
 
-	// Runs are checkpointed and cosigned by the witness.
-	for range 3 {
+	// Runs are checkpointed and cosigned by the witness; a run's answer
+	// names its events (authz.decided, run.started, run.finished).
+	ids := g.chatOK()
+	if len(ids) != 3 || ids[0] != "main:1" || ids[2] != "main:3" {
+		t.Fatalf("the run's answer names audit events %v, want main:1 to main:3", ids)
+	}
+	for range 2 {
 		g.chatOK()
 	}
 	s := g.waitWitness("the witness's cosignature", func(s witnessStatus) bool {
@@ -102,9 +116,15 @@ func TestWitness_RealWitnessCosignsGoesDownCatchesUpAndCatchesARewrite(t *testin
 	if cp.status != 200 || !strings.HasPrefix(cp.raw, "gatehouse/main\n") || !strings.Contains(cp.raw, "— witness.test/w1 ") {
 		t.Fatalf("GET /audit/checkpoint = %d %q, want a note cosigned by witness.test/w1", cp.status, cp.raw)
 	}
-	proof := g.do("GET", "/v1/audit/proof/main:2?cosigned=1", "agent", nil)
+	proof := g.do("GET", "/v1/audit/proof/"+ids[2]+"?cosigned=1", "agent", nil)
 	if proof.status != 200 {
 		t.Fatalf("GET /v1/audit/proof/main:2 = %d %s", proof.status, proof.raw)
+	}
+	if r := g.do("GET", "/v1/audit/proof/"+ids[2], "admin", nil); r.status != 200 {
+		t.Errorf("audit.read gets %d for another subject's proof", r.status)
+	}
+	if r := g.do("GET", "/v1/audit/proof/"+ids[2], "customer", nil); r.status != 404 {
+		t.Errorf("another subject gets %d for a proof of agent's event, want 404", r.status)
 	}
 	if r := g.do("GET", "/v1/audit/proof/main:2", "viewer", nil); r.status != 403 {
 		t.Errorf("a viewer (neither respond nor audit.read) gets %d for a proof", r.status)
@@ -116,7 +136,7 @@ func TestWitness_RealWitnessCosignsGoesDownCatchesUpAndCatchesARewrite(t *testin
 		t.Fatal(err)
 	}
 	vkey = strings.TrimSpace(vkey)
-	receipt, err := runAuditCmd(t, env, append([]string{"receipt", "main:2"}, cfg...)...)
+	receipt, err := runAuditCmd(t, env, append([]string{"receipt", ids[2]}, cfg...)...)
 	if err != nil {
 		t.Fatalf("audit receipt: %v", err)
 	}
@@ -338,4 +358,31 @@ func rewriteHistory(t *testing.T, dir string, seq int64) {
 		exec(`UPDATE audit_checkpoints SET hash = ?, signature = ? WHERE chain_id = ? AND seq = ? AND time_ns = ?`,
 			re.Hash, re.Signature, c.ChainID, c.Seq, c.Time.UnixNano())
 	}
+}
+
+// The console's audit page shows, for each event, whether it is in its
+// chain's latest checkpoint cosigned by a witness.
+func TestConsole_AuditShowsEachEventsInclusionInTheWitnessedCheckpoint(t *testing.T) {
+	g, _ := witnessedGateway(t)
+	for range 3 {
+		g.chatOK()
+	}
+	g.waitWitness("a cosigned checkpoint", func(s witnessStatus) bool { return s.WitnessedSize >= 8 })
+	b := openTab(t, newBrowser(t))
+	b.signInTo(g.base, g.keys["admin"])
+	b.do(chromedp.Click(chromedp.CSS(`#nav a[data-page="audit"]`)), chromedp.WaitVisible(chromedp.CSS(`table.events tbody tr`)))
+	b.waitFor("the witnessed column", `[...document.querySelectorAll('td.witnessed')].some(td => /^✓ in \d+$/.test(td.textContent))`)
+	cells := evalIn[[]string](b, `[...document.querySelectorAll('td.witnessed')].map(td => td.textContent + '|' + td.firstChild.title)`)
+	for _, c := range cells {
+		text, title, _ := strings.Cut(c, "|")
+		switch {
+		case strings.HasPrefix(text, "✓ in "):
+			if !strings.Contains(title, "cosigned by witness.test/w1") {
+				t.Errorf("witnessed cell %q has title %q", text, title)
+			}
+		case text != "not yet":
+			t.Errorf("witnessed cell %q", text)
+		}
+	}
+	b.screenshots("audit-witnessed")
 }

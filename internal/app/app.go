@@ -51,6 +51,9 @@ type Options struct {
 	// AuditSink replaces the audit log's sink. For the load harness's
 	// no-op baseline only; no config key reaches it.
 	AuditSink audit.Sink
+	// AuditNoTree keeps no Merkle tree (the load harness's baseline for the
+	// tree's cost only; no config key reaches it).
+	AuditNoTree bool
 	// LogLevel of the JSON logs (default Info).
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
@@ -279,7 +282,7 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		st.closers = append(st.closers, func() { demo.Close() })
 		w.demo = demo
 	}
-	auditLog, auditStore, checkpointKey, witnessing, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log)
+	auditLog, auditStore, checkpointKey, witnessing, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log, o.AuditNoTree)
 	if err != nil {
 		return nil, err
 	}

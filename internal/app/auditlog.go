@@ -17,7 +17,7 @@ import (
 // openAudit opens the store and the log, and returns the key checkpoints
 // are verified with (see checkpointPublicKey) and the witnessing (nil:
 // no witnesses); the returned func closes them.
-func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger) (*audit.Log, audit.Store, ed25519.PublicKey, *audit.Witnessing, func(), error) {
+func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, noTree bool) (*audit.Log, audit.Store, ed25519.PublicKey, *audit.Witnessing, func(), error) {
 	st, err := store.OpenAudit(ctx, cfg.Audit.DSN)
 	if err != nil {
 		return nil, nil, nil, nil, nil, fmt.Errorf("open audit log: %w", err)
@@ -25,6 +25,7 @@ func openAudit(ctx context.Context, cfg *config.Config, getenv func(string) stri
 	ac := audit.Config{
 		Store: st, ChainID: chainID(cfg), ContentMode: audit.ContentMode(cfg.Audit.Content), CommitTimeout: cfg.Audit.CommitTimeout,
 		CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval, Logger: log,
+		NoTree: noTree,
 	}
 	if cfg.Audit.Content == "hmac" {
 		key, err := hmacKey(cfg, getenv)

@@ -211,6 +211,9 @@ func (l *Log) RecordIDs(ctx context.Context, events ...Event) ([]EventID, error)
 	if err != nil {
 		return nil, err
 	}
+	if c, ok := ctx.Value(idsKey{}).(*IDs); ok {
+		c.add(r.ids)
+	}
 	return r.ids, nil
 }
 

@@ -37,6 +37,8 @@ type TreeStore interface {
 	TreeHashes(ctx context.Context, chainID string, indexes []int64) ([]tlog.Hash, error)
 	// TreeSize returns how many leaves of chainID's tree are stored.
 	TreeSize(ctx context.Context, chainID string) (int64, error)
+	// ChainHeads returns every chain's head seq.
+	ChainHeads(ctx context.Context) (map[string]int64, error)
 	// AppendTree stores hashes built for events already in the log
 	// (backfill); a hash already stored at an index is kept.
 	AppendTree(ctx context.Context, chainID string, hashes []StoredHash) error
@@ -132,9 +134,106 @@ func (f *frontier) clone() *frontier {
 // loadFrontier reads a chain's frontier from the store, first building
 // the tree for events stored without one (a log from before the tree).
 func loadFrontier(ctx context.Context, s TreeStore, chainID string) (*frontier, error) {
-	size, err := BuildTree(ctx, s, chainID)
-	if err != nil {
+	if _, err := BuildTree(ctx, s, chainID); err != nil {
 		return nil, err
+	}
+	return readFrontier(ctx, s, chainID)
+}
+
+// BuildTree extends chainID's stored tree over the chain's events that it
+// does not cover yet and returns the tree's size.
+func BuildTree(ctx context.Context, s TreeStore, chainID string) (int64, error) {
+	head, ok, err := s.Head(ctx, chainID)
+	if err != nil {
+		return 0, fmt.Errorf("build tree: %w", err)
+	}
+	if !ok {
+		return 0, nil
+	}
+	sizes, err := buildTrees(ctx, s, map[string]int64{chainID: head.Seq})
+	return sizes[chainID], err
+}
+
+// BuildTrees builds the tree of every chain whose tree is behind its
+// events (at start, for a log written before trees): one query when none
+// is, one scan of the log otherwise.
+func BuildTrees(ctx context.Context, s TreeStore) error {
+	heads, err := s.ChainHeads(ctx)
+	if err != nil {
+		return fmt.Errorf("build trees: %w", err)
+	}
+	_, err = buildTrees(ctx, s, heads)
+	return err
+}
+
+// buildTrees brings the trees of the chains in heads (chain → head seq)
+// up to their heads, appending hashes in chunks (an interrupted build
+// continues where it stopped), and returns each tree's size.
+func buildTrees(ctx context.Context, s TreeStore, heads map[string]int64) (map[string]int64, error) {
+	sizes := map[string]int64{}
+	behind := map[string]*frontier{}
+	for id, head := range heads {
+		f, err := readFrontier(ctx, s, id)
+		if err != nil {
+			return nil, err
+		}
+		sizes[id] = f.size
+		if f.size < head {
+			behind[id] = f
+		}
+	}
+	if len(behind) == 0 {
+		return sizes, nil
+	}
+	var pending []StoredHash
+	var pendingChain string
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := s.AppendTree(ctx, pendingChain, pending)
+		pending = pending[:0]
+		return err
+	}
+	err := s.Scan(ctx, time.Time{}, func(e Event) error {
+		f := behind[e.ChainID]
+		if f == nil || e.Seq <= f.size {
+			return nil
+		}
+		if e.ChainID != pendingChain {
+			if err := flush(); err != nil {
+				return err
+			}
+			pendingChain = e.ChainID
+		}
+		if e.Seq != f.size+1 {
+			return fmt.Errorf("chain %s seq %d follows seq %d: the tree is built over an unbroken chain only", e.ChainID, e.Seq, f.size)
+		}
+		add, err := f.add(e.Hash)
+		if err != nil {
+			return err
+		}
+		pending = append(pending, add...)
+		sizes[e.ChainID] = f.size
+		if len(pending) >= 2048 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build trees: %w", err)
+	}
+	return sizes, nil
+}
+
+// readFrontier reads the frontier of a chain's stored tree.
+func readFrontier(ctx context.Context, s TreeStore, chainID string) (*frontier, error) {
+	size, err := s.TreeSize(ctx, chainID)
+	if err != nil {
+		return nil, fmt.Errorf("read tree size: %w", err)
 	}
 	f := &frontier{size: size, hashes: map[int64]tlog.Hash{}}
 	idx := frontierIndexes(size)
@@ -146,85 +245,6 @@ func loadFrontier(ctx context.Context, s TreeStore, chainID string) (*frontier, 
 		f.hashes[x] = hs[i]
 	}
 	return f, nil
-}
-
-// BuildTree extends chainID's stored tree over the chain's events that it
-// does not cover yet and returns the tree's size. Hashes are appended in
-// chunks, so an interrupted build continues where it stopped.
-func BuildTree(ctx context.Context, s TreeStore, chainID string) (int64, error) {
-	size, err := s.TreeSize(ctx, chainID)
-	if err != nil {
-		return 0, fmt.Errorf("read tree size: %w", err)
-	}
-	head, ok, err := s.Head(ctx, chainID)
-	if err != nil {
-		return 0, fmt.Errorf("build tree: %w", err)
-	}
-	if !ok || head.Seq <= size {
-		return size, nil
-	}
-	f := &frontier{size: size, hashes: map[int64]tlog.Hash{}}
-	idx := frontierIndexes(size)
-	hs, err := s.TreeHashes(ctx, chainID, idx)
-	if err != nil {
-		return 0, fmt.Errorf("read tree frontier: %w", err)
-	}
-	for i, x := range idx {
-		f.hashes[x] = hs[i]
-	}
-	var pending []StoredHash
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		err := s.AppendTree(ctx, chainID, pending)
-		pending = pending[:0]
-		return err
-	}
-	err = s.Scan(ctx, time.Time{}, func(e Event) error {
-		if e.ChainID != chainID || e.Seq <= f.size {
-			return nil
-		}
-		if e.Seq != f.size+1 {
-			return fmt.Errorf("chain %s seq %d follows seq %d: the tree is built over an unbroken chain only", chainID, e.Seq, f.size)
-		}
-		add, err := f.add(e.Hash)
-		if err != nil {
-			return err
-		}
-		pending = append(pending, add...)
-		if len(pending) >= 2048 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("build tree of chain %s: %w", chainID, err)
-	}
-	return f.size, nil
-}
-
-// BuildTrees builds the tree of every chain in the store (at start, for a
-// log written before trees).
-func BuildTrees(ctx context.Context, s TreeStore) error {
-	chains := map[string]bool{}
-	if err := s.Scan(ctx, time.Time{}, func(e Event) error { chains[e.ChainID] = true; return nil }); err != nil {
-		return fmt.Errorf("build trees: %w", err)
-	}
-	ids := make([]string, 0, len(chains))
-	for id := range chains {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if _, err := BuildTree(ctx, s, id); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // TreeSizeFromMaxIndex returns the tree size whose last stored hash has

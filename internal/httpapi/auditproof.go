@@ -11,7 +11,8 @@ import (
 
 // AuditCheckpoint serves GET /audit/checkpoint?chain=NAME without
 // authentication: the chain's latest checkpoint as a C2SP tlog-checkpoint
-// signed note with its witnesses' cosignatures (only a size and a hash).
+// signed note with its witnesses' cosignatures (only a size and a hash);
+// with cosigned=N, the latest with at least N cosignatures.
 func AuditCheckpoint(st audit.TreeStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chain := r.URL.Query().Get("chain")
@@ -19,18 +20,28 @@ func AuditCheckpoint(st audit.TreeStore) http.Handler {
 			writeError(w, r, errBadRequest("chain is required"))
 			return
 		}
+		min := 0
+		if v := r.URL.Query().Get("cosigned"); v != "" {
+			var err error
+			if min, err = strconv.Atoi(v); err != nil || min < 0 {
+				writeError(w, r, errBadRequest("cosigned must be a count"))
+				return
+			}
+		}
 		notes, err := st.Notes(r.Context(), chain)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		if len(notes) == 0 {
-			writeError(w, r, errNotFound)
-			return
+		for i := len(notes) - 1; i >= 0; i-- {
+			if len(notes[i].Cosignatures) >= min {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("Cache-Control", "no-store")
+				_, _ = w.Write(notes[i].Signed())
+				return
+			}
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(notes[len(notes)-1].Signed())
+		writeError(w, r, errNotFound)
 	})
 }
 

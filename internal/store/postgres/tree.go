@@ -92,3 +92,13 @@ func (s *AuditStore) EventAt(ctx context.Context, chainID string, seq int64) (au
 	}
 	return en.Event, true, nil
 }
+
+// ChainHeads returns every chain's head seq.
+func (s *AuditStore) ChainHeads(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT chain_id, max(seq) FROM audit_events GROUP BY chain_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read chain heads: %w", err)
+	}
+	defer rows.Close()
+	return storesql.CollectChainHeads(rows)
+}

@@ -311,3 +311,20 @@ func CollectNotes(rows Rows) ([]audit.NoteCheckpoint, error) {
 	}
 	return out, nil
 }
+
+// CollectChainHeads reads (chain_id, max seq) rows.
+func CollectChainHeads(rows Rows) (map[string]int64, error) {
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("read chain head: %w", err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read chain heads: %w", err)
+	}
+	return out, nil
+}
