@@ -68,7 +68,7 @@ export function auditPage(root, { args }) {
       cursors = cursors.slice(0, i + 1);
       if (page.next_cursor) cursors.push(page.next_cursor);
       const witnessed = await witnessedSizes(page.events, ctl.signal);
-      clear(tbody, ...page.events.map((e) => row(e, witnessed[e.chain_id])));
+      clear(tbody, ...page.events.map((e) => row(e, witnessed && (witnessed[e.chain_id] || {}))));
       if (!page.events.length) tbody.append(h('tr', {}, h('td', { colspan: '8' }, 'No events match.')));
       prev.disabled = i === 0;
       next.disabled = !page.next_cursor;
@@ -150,8 +150,14 @@ export function auditPage(root, { args }) {
 // witnessedSizes reads, for each chain of events, its latest checkpoint
 // cosigned by a witness (GET /audit/checkpoint?cosigned=1, a signed note:
 // origin, size, root, then signature lines, the log's first).
+// Without witnesses (/ready has no audit_witness) nothing is asked.
 async function witnessedSizes(events, signal) {
   const out = {};
+  const ready = await fetch('/ready', { signal }).then((r) => (r.ok ? r.json() : {})).catch((e) => {
+    if (e.name === 'AbortError') throw e;
+    return {};
+  });
+  if (!ready.audit_witness) return null;
   for (const chain of new Set(events.map((e) => e.chain_id))) {
     try {
       const res = await fetch(`/audit/checkpoint?chain=${encodeURIComponent(chain)}&cosigned=1`, { signal });
@@ -169,7 +175,8 @@ async function witnessedSizes(events, signal) {
 // inclusion says whether e is in its chain's latest witnessed checkpoint
 // (its receipt: GET /v1/audit/proof/CHAIN:SEQ).
 function inclusion(e, w) {
-  if (!w) return h('span', { class: 'muted' }, 'no witnessed checkpoint');
+  if (!w) return h('span', { class: 'muted' }, 'no witnesses');
+  if (!w.size) return h('span', { class: 'muted' }, 'not yet');
   if (e.seq <= w.size) return h('span', { title: `in checkpoint of size ${w.size}, cosigned by ${w.cosigners.join(', ')}` }, `✓ in ${w.size}`);
   return h('span', { class: 'muted', title: `after the witnessed checkpoint of size ${w.size}` }, 'not yet');
 }
