@@ -39,6 +39,7 @@ const (
 	scNoAudit    = "G-noaudit"
 	scFileLog    = "G-filelog"
 	scPG         = "G-pg"
+	scGNoTree    = "G-notree"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
 )
@@ -46,7 +47,7 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
 	defaultScenarios = []string{scD1, scPortkey, scGP, scGR, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
@@ -71,10 +72,11 @@ var descriptions = map[string]string{
 	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
 	scFileLog:    "G's audit log over a bare preallocated file, one write + fdatasync per group commit (harness only): the ceiling of any durable store here",
 	scPG:         "G with the audit log on PostgreSQL",
+	scGNoTree:    "G without the audit log's Merkle tree (harness only): the tree's cost on the hot path",
 }
 
 // sinks are the scenarios whose audit sink the harness replaces.
-var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog}
+var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog, scGNoTree: sinkNoTree}
 
 func known(s string) bool {
 	_, ok := descriptions[s]

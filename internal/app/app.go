@@ -52,6 +52,9 @@ type Options struct {
 	// AuditSink replaces the audit log's sink. For the load harness's
 	// no-op baseline only; no config key reaches it.
 	AuditSink audit.Sink
+	// AuditNoTree keeps no Merkle tree (the load harness's baseline for the
+	// tree's cost only; no config key reaches it).
+	AuditNoTree bool
 	// LogLevel of the JSON logs (default Info).
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
@@ -231,7 +234,17 @@ type stores struct {
 	sessions      session.Store
 	approvals     approval.Store
 	responses     session.ResponseStore
+	witnessing    *audit.Witnessing // nil: no witnesses
 	closers       []func()
+}
+
+// witnessStatus is /ready's audit_witness detail.
+func (s *stores) witnessStatus(ctx context.Context) any {
+	ws, err := s.witnessing.Status(ctx)
+	if err != nil {
+		return map[string]string{"error": "witness status unavailable"}
+	}
+	return ws
 }
 
 // ready reports whether the audit log accepts writes and the session
@@ -271,12 +284,23 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		st.closers = append(st.closers, func() { demo.Close() })
 		w.demo = demo
 	}
-	auditLog, auditStore, checkpointKey, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log)
+	auditLog, auditStore, checkpointKey, witnessing, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log, o.AuditNoTree)
 	if err != nil {
 		return nil, err
 	}
 	st.closers = append(st.closers, closeAudit)
-	st.auditLog, st.auditStore, st.checkpointKey = auditLog, auditStore, checkpointKey
+	st.auditLog, st.auditStore, st.checkpointKey, st.witnessing = auditLog, auditStore, checkpointKey, witnessing
+	if witnessing != nil {
+		w.metrics.Unwitnessed(func() int64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			ws, err := witnessing.Status(ctx)
+			if err != nil {
+				return -1
+			}
+			return ws.Unwitnessed
+		})
+	}
 	w.audit = auditLog
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
@@ -328,6 +352,7 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},
 		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() }, MCPStarting: w.mcp.Starting,
+		WitnessStatus: witnessStatusOf(st),
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {
@@ -354,6 +379,14 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 		DevJWKS: src.jwks, ApprovalStore: st.approvals,
 		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
 	}, rt)
+}
+
+// witnessStatusOf is nil without witnesses (/ready then says nothing of them).
+func witnessStatusOf(st *stores) func(context.Context) any {
+	if st.witnessing == nil {
+		return nil
+	}
+	return st.witnessStatus
 }
 
 // announce logs the start and tells the operator (and Options.Listening)

@@ -169,6 +169,9 @@ func hashOver(prevHash string, canonical []byte) string {
 type Sealed struct {
 	Event
 	Canonical []byte
+	// Tree holds the Merkle tree hashes this event adds (see TreeStore);
+	// none when the log keeps no tree.
+	Tree []StoredHash
 }
 
 // seal sets e.Hash from its canonical encoding (e is chained already).

@@ -217,6 +217,21 @@ type Audit struct {
 	CheckpointPublicKeyFile string        `yaml:"checkpoint_public_key_file"`
 	CheckpointEvery         int           `yaml:"checkpoint_every"`
 	CheckpointInterval      time.Duration `yaml:"checkpoint_interval"`
+	// NoteKeyFile is the Ed25519 note key signing the Merkle tree's
+	// checkpoints (C2SP tlog-checkpoint; made on first start, mode 0600).
+	NoteKeyFile string `yaml:"note_key_file"`
+	// Witnesses cosign each new checkpoint (C2SP tlog-witness);
+	// WitnessQuorum is how many cosignatures make a checkpoint witnessed
+	// (default: 1 when there are witnesses).
+	Witnesses     []Witness `yaml:"witnesses"`
+	WitnessQuorum int       `yaml:"witness_quorum"`
+}
+
+// Witness is one witness of the audit log: its base URL (POST
+// URL/add-checkpoint) and its note verifier key.
+type Witness struct {
+	URL string `yaml:"url"`
+	Key string `yaml:"key"`
 }
 
 // Sessions configures the session store.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -255,7 +256,7 @@ func TestLoadAudit_OnlyTheAuditSection(t *testing.T) {
 		t.Fatalf("LoadAudit = %+v, %v", a, err)
 	}
 	full, err := Load(write(shared), envs)
-	if err != nil || full.Audit != a {
+	if err != nil || !reflect.DeepEqual(full.Audit, a) {
 		t.Errorf("Load's audit section %+v, %v; LoadAudit's %+v", full.Audit, err, a)
 	}
 	for name, c := range map[string]struct{ yaml, want string }{

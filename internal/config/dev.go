@@ -16,6 +16,7 @@ const (
 	DevAuditDB           = "audit.db"
 	DevAuditHMACKeyFile  = "audit-hmac.key"
 	DevCheckpointKeyFile = "audit-checkpoint.key"
+	DevNoteKeyFile       = "audit-note.key"
 	DevSessionsDB        = "sessions.db"
 	DevDemoDB            = "demo.db"
 )
@@ -47,7 +48,7 @@ func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users,
-		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile,
+		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile, "NoteKey": DevNoteKeyFile,
 		"CallTokenKey": DevCallTokenKeyFile,
 		"SessionsDB":   DevSessionsDB, "DemoDB": DevDemoDB})
 	return b.Bytes(), err
@@ -162,6 +163,9 @@ audit:
   hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY      # the key, when set; else hmac_key_file
   hmac_key_file: "{{.Dir}}/{{.HMACKey}}"   # made on first start (mode 0600)
   checkpoint_key_file: "{{.Dir}}/{{.CheckpointKey}}"
+  note_key_file: "{{.Dir}}/{{.NoteKey}}"   # signs the Merkle tree's checkpoints (GET /audit/checkpoint); made on first start
+  # witnesses: [{url: "https://witness.example/", key: "witness.example+1234abcd+BASE64"}]   # cosign each checkpoint
+  # witness_quorum: 1
 
 sessions:
   dsn: "sqlite://{{.Dir}}/{{.SessionsDB}}"

@@ -258,6 +258,7 @@ func (a *Audit) check(bad func(string, string, ...any)) {
 	if a.DSN == "" {
 		bad("audit.dsn", "is required (sqlite://path or postgres://...)")
 	}
+	a.checkWitnesses(bad)
 }
 
 func (c *Config) checkRoles(key string, roles []string, bad func(string, string, ...any)) {

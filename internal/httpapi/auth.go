@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		if s.overLimit(w, r, rt, p) {
 			return
 		}
-		d := rt.Perms.Check(p, perm)
+		d := checkAnyOf(rt.Perms, p, perm)
 		ev := audit.Event{
 			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
 			Rule: d.Rule, Reason: d.Reason, Resource: route(r),
@@ -178,4 +179,16 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	default:
 		writeError(w, r, errAuthDown)
 	}
+}
+
+// checkAnyOf decides a route's permission, "a|b" meaning either: the first
+// granted, else the last refusal.
+func checkAnyOf(ps *authz.Permissions, p *principal.Principal, perms string) authz.Decision {
+	var d authz.Decision
+	for _, perm := range strings.Split(perms, "|") {
+		if d = ps.Check(p, perm); d.Allow {
+			return d
+		}
+	}
+	return d
 }

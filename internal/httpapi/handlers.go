@@ -37,6 +37,9 @@ func (s *Server) handleReady() http.Handler {
 		if s.MCPStatus != nil {
 			body["mcp_servers"] = s.MCPStatus()
 		}
+		if s.WitnessStatus != nil {
+			body["audit_witness"] = s.WitnessStatus(r.Context())
+		}
 		respond(w, r, http.StatusOK, body)
 	})
 }

@@ -24,7 +24,7 @@ func (p *patterns) HandleFunc(pattern string, _ func(http.ResponseWriter, *http.
 // allRoutes are the patterns of a server with every optional route on.
 func allRoutes(t *testing.T) []string {
 	s, _ := testServer(t, &memSink{})
-	s.AuditLog = struct{ audit.Store }{}
+	s.AuditLog = struct{ audit.TreeStore }{}
 	s.DevJWKS = []byte(`{"keys":[]}`)
 	s.MetricsHandler = http.NotFoundHandler()
 	var p patterns

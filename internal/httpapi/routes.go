@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
 )
 
@@ -46,6 +47,10 @@ func (s *Server) routes(mux registrar) {
 	if s.AuditLog != nil {
 		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))
 		mux.Handle("GET /admin/audit/verify", s.protect("audit.read", AuditVerify(s.AuditLog, s.CheckpointKey)))
+	}
+	if ts, ok := s.AuditLog.(audit.TreeStore); ok {
+		mux.Handle("GET /audit/checkpoint", AuditCheckpoint(ts))
+		mux.Handle("GET /v1/audit/proof/{event_id}", s.protect("respond|audit.read", s.AuditProof(ts)))
 	}
 	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {
 		if h := s.runtime(r).ResourceMetadata; h != nil {

@@ -146,6 +146,10 @@ type Deps struct {
 	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
 	// a server that is down is named there, without making gatehouse unready.
 	MCPStatus func() any
+	// WitnessStatus, when set, is the audit log's witnessing for /ready's
+	// detail: the lag is named there, never making gatehouse unready (a
+	// witness that is down stops no run).
+	WitnessStatus func(ctx context.Context) any
 	// MCPStarting, when set, names the MCP servers whose first connection
 	// attempt since start has not ended: while it names any, /ready
 	// answers 503 (their tools are not offered yet).

@@ -30,6 +30,11 @@ func TestAuditStoreConformance(t *testing.T) {
 	storetest.TestAuditStore(t, func(t *testing.T) audit.Store { return openAudit(t, storetest.PostgresDSN(t)) })
 }
 
+func TestAuditTreeConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestAuditTree(t, func(t *testing.T) audit.Store { return openAudit(t, storetest.PostgresDSN(t)) })
+}
+
 func TestAuditTamper(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {

@@ -48,6 +48,12 @@ func TestAuditStoreConformance(t *testing.T) {
 	})
 }
 
+func TestAuditTreeConformance(t *testing.T) {
+	storetest.TestAuditTree(t, func(t *testing.T) audit.Store {
+		return openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	})
+}
+
 func TestAuditTamper(t *testing.T) {
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
 		path := filepath.Join(t.TempDir(), "audit.db")
