@@ -27,6 +27,7 @@ const (
 
 	sinkNoop    = "noop"
 	sinkFileLog = "filelog"
+	sinkNoTree  = "notree" // the real log, keeping no Merkle tree
 )
 
 // noopSink is G-noaudit's sink: every event is "recorded" at once. It is
@@ -59,6 +60,8 @@ func gatewayMain(getenv func(string) string) error {
 	switch getenv(childSinkEnv) {
 	case sinkNoop:
 		opts.AuditSink = noopSink{}
+	case sinkNoTree:
+		opts.AuditNoTree = true
 	case sinkFileLog:
 		l, closeLog, err := fileLogSink(filepath.Dir(opts.ConfigPath))
 		if err != nil {

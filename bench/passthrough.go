@@ -64,6 +64,29 @@ func viaPassthrough(client *http.Client, base, key string) runFunc {
 	return passRequest(client, base+"/v1/chat/completions", http.Header{"Authorization": {"Bearer " + key}})
 }
 
+// respBody is GP's request on the Responses API.
+var respBody = []byte(`{"model":"` + passModel + `","input":"Where can I see my payments?",` +
+	`"tools":[{"type":"function","name":"send_email","description":"Send an e-mail","parameters":{"type":"object","required":["to","subject","body"],` +
+	`"properties":{"to":{"type":"string"},"subject":{"type":"string"},"body":{"type":"string"}}}}]}`)
+
+// viaResponses is GR: respBody through gatehouse's governed pass-through on
+// /v1/responses, the answer's text checked.
+func viaResponses(client *http.Client, base, key string) runFunc {
+	h := http.Header{"Authorization": {"Bearer " + key}}
+	return func(ctx context.Context) (time.Time, error) {
+		b, err := post(ctx, client, base+"/v1/responses", respBody, h)
+		if err != nil {
+			return time.Time{}, err
+		}
+		r, err := openaiwire.DecodeResponse(b)
+		if err != nil || len(r.Output) == 0 || len(r.Output[0].Content) == 0 ||
+			r.Output[0].Content[0].Text != passAnswer {
+			return time.Time{}, fmt.Errorf("answer lacks the model's content: %.200s", b)
+		}
+		return time.Time{}, nil
+	}
+}
+
 // streamBody asks for streamQuestion with stream: true; model is the
 // agent's name through gatehouse, the upstream's model directly.
 func streamBody(model string) []byte {

@@ -124,6 +124,7 @@ func checks(res *results) []check {
 		}
 	}
 	excess(scGP, scD1, "pass-through at 300/s", 800*time.Microsecond, 0)
+	excess(scGR, scD1, "Responses pass-through at 300/s", 800*time.Microsecond, 0)
 	ratio := func(a, b string, want float64, what string) {
 		ra, rb := res.get(a, modeClosed), res.get(b, modeClosed)
 		if ra == nil || rb == nil || rb.s.rate() == 0 {
@@ -134,6 +135,7 @@ func checks(res *results) []check {
 		add(x >= want, "%s: %s/%s = %.2f (%.0f vs %.0f per s; target >= %.2f)", what, a, b, x, ra.s.rate(), rb.s.rate(), want)
 	}
 	ratio(scGP, scPortkey, 3, "closed-loop requests/s vs the peer")
+	ratio(scGR, scPortkey, 3, "closed-loop Responses requests/s vs the peer")
 	if gp, pk := res.get(scGP, modeOpen), res.get(scPortkey, modeOpen); gp != nil && pk != nil && pk.gwCPU > 0 {
 		x := cpuPerRun(gp) / cpuPerRun(pk)
 		add(x <= 0.4, "CPU per request at the open-loop rate: GP/Portkey = %.2f (%.3f vs %.3f ms; target <= 0.40)", x, cpuPerRun(gp), cpuPerRun(pk))

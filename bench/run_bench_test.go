@@ -54,6 +54,7 @@ func BenchmarkWholeRun(b *testing.B) {
 		{"G/audit=noop", noopSink{}, false, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
 		{"GP/audit=sqlite", nil, false, func(base string) runFunc { return viaPassthrough(client, base, key) }},
 		{"GP/audit=sqlite/dlp=off", nil, true, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+		{"GR/audit=sqlite", nil, false, func(base string) runFunc { return viaResponses(client, base, key) }},
 		{"G-stream/audit=sqlite", nil, false, func(base string) runFunc {
 			return streamRun(client, base+"/v1/chat/completions", streamBody("support_agent"), key)
 		}},

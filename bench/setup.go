@@ -29,6 +29,7 @@ const (
 	scGP         = "GP"
 	scGPNoAudit  = "GP-noaudit"
 	scGPFileLog  = "GP-filelog"
+	scGR         = "GR"
 	scDStream    = "D-stream"
 	scGStream    = "G-stream"
 	scGStreamFL  = "G-stream-filelog"
@@ -40,6 +41,7 @@ const (
 	scPG         = "G-pg"
 	scGNoDLP     = "G-nodlp"
 	scGPNoDLP    = "GP-nodlp"
+	scGNoTree    = "G-notree"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
 )
@@ -47,8 +49,8 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scG, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scDStream, scGStream, scGStreamFL}
-	defaultScenarios = []string{scD1, scPortkey, scGP, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scG, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
+	defaultScenarios = []string{scD1, scPortkey, scGP, scGR, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
 // openOnly are the scenarios measured in open loop only: their latency is
@@ -59,6 +61,7 @@ var descriptions = map[string]string{
 	scD1:         "floor for one request: the generator sends GP's request to the upstream itself",
 	scPortkey:    "the peer: GP's request through the Portkey gateway (npm @portkey-ai/gateway, no auth, no audit), x-portkey-provider openai + custom host",
 	scGP:         "/v1/chat/completions governed pass-through: API key, the client tool send_email checked and offered, SQLite audit (run.started + run.finished durable)",
+	scGR:         "GP's request on /v1/responses (the Responses API) to the same pass-through model, translated to Chat Completions upstream",
 	scGPNoAudit:  "GP with a no-op audit sink wired by the harness (no config reaches it)",
 	scGPFileLog:  "GP's audit log over the bare preallocated file of G-filelog (harness only)",
 	scD:          "floor for a run: the generator makes the two upstream calls itself",
@@ -73,10 +76,11 @@ var descriptions = map[string]string{
 	scPG:         "G with the audit log on PostgreSQL",
 	scGNoDLP:     "G with data protection off (data_protection.disabled); G and GP run its detectors on every message, result and answer",
 	scGPNoDLP:    "GP with data protection off (data_protection.disabled)",
+	scGNoTree:    "G without the audit log's Merkle tree (harness only): the tree's cost on the hot path",
 }
 
 // sinks are the scenarios whose audit sink the harness replaces.
-var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog}
+var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog, scGNoTree: sinkNoTree}
 
 func known(s string) bool {
 	_, ok := descriptions[s]
@@ -198,6 +202,8 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		switch name {
 		case scGP, scGPNoAudit, scGPFileLog, scGPNoDLP:
 			t.run = viaPassthrough(client, gw.base, key)
+		case scGR:
+			t.run = viaResponses(client, gw.base, key)
 		case scGStream, scGStreamFL:
 			t.run = streamRun(client, gw.base+"/v1/chat/completions", streamBody("support_agent"), key)
 		default:

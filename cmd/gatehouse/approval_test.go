@@ -294,11 +294,12 @@ func TestApproval_ExpiryIsGoneAndTheModelIsTold(t *testing.T) {
 	}
 	g = startDevAt(t, dir)
 	runID, apr := requestLapse(t, g)
-	time.Sleep(1500 * time.Millisecond)
+	// No fixed wait: the sweep expires the approval once its second is up
+	// and the run then completes, telling the model.
+	done := waitRun(t, g, "admin", runID)
 	if r := g.do("POST", "/v1/approvals/"+apr["id"].(string), "supervisor", map[string]string{"decision": "approve", "args_sha256": apr["args_sha256"].(string)}); r.status != 410 {
 		t.Fatalf("approving an expired call = %d %s, want 410", r.status, r.raw)
 	}
-	done := waitRun(t, g, "admin", runID)
 	calls, _ := done.body["tool_calls"].([]any)
 	if done.str("status") != "completed" || len(calls) != 1 || !strings.Contains(calls[0].(map[string]any)["rule"].(string), "expired") {
 		t.Fatalf("run = %s", done.raw)

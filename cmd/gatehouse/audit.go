@@ -25,6 +25,14 @@ const auditUsage = `Usage:
   gatehouse audit tail [--follow] [--json] [-n N]
   gatehouse audit export [--since RFC3339]      JSON lines: events, then checkpoints
   gatehouse audit hash VALUE                    the hmac-mode value to search the log for
+  gatehouse audit note-key                      print the log's note verifier key (for --key)
+  gatehouse audit receipt EVENT_ID [--witness-quorum N]
+                                                an event's inclusion proof with a (cosigned) checkpoint, JSON
+  gatehouse audit verify-receipt FILE --key VKEY [--witness-key VKEY]... [--witness-quorum N]
+                                                check a receipt offline (no log needed)
+
+verify also takes --witness-quorum N (N witness cosignatures must cover every event),
+--receipt FILE (a receipt's checkpoint must still match), --note-key VKEY, --witness-key VKEY.
 
 The log is found by --config FILE (or $GATEHOUSE_CONFIG), --dsn DSN, or --data-dir DIR
 (a dev data dir: DIR/audit.db, DIR/audit-checkpoint.key, DIR/audit-hmac.key).
@@ -32,12 +40,16 @@ The log is found by --config FILE (or $GATEHOUSE_CONFIG), --dsn DSN, or --data-d
 
 // auditTarget is where the audit commands find the log and its keys.
 type auditTarget struct {
-	dsn           string
-	checkpointKey string // path; may not exist unless keyRequired
-	keyRequired   bool   // named by the config: checkpoints must be checked against it
-	publicKey     string // path of the verification key (audit.checkpoint_public_key_file)
-	hmacEnv       string
-	hmacKeyFile   string
+	dsn             string
+	checkpointKey   string // path; may not exist unless keyRequired
+	keyRequired     bool   // named by the config: checkpoints must be checked against it
+	publicKey       string // path of the verification key (audit.checkpoint_public_key_file)
+	hmacEnv         string
+	hmacKeyFile     string
+	noteKeyFile     string   // audit.note_key_file
+	noteKeyRequired bool     // named by the config: it must be there
+	witnessKeys     []string // audit.witnesses' keys
+	witnessQuorum   int
 }
 
 func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -58,7 +70,13 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	asJSON := fs.Bool("json", false, "tail: JSON lines")
 	lines := fs.Int("n", 20, "tail: how many recent events")
 	since := fs.String("since", "", "export: only events at or after this RFC 3339 time")
-	if err := fs.Parse(args[1:]); err != nil {
+	tf := treeFlags{}
+	fs.IntVar(&tf.quorum, "witness-quorum", -1, "verify, receipt: witness cosignatures required (default: audit.witness_quorum)")
+	fs.StringVar(&tf.noteKey, "key", "", "verify-receipt: the log's note verifier key")
+	fs.StringVar(&tf.noteKey, "note-key", "", "verify: the log's note verifier key (default: from audit.note_key_file)")
+	fs.Var(&tf.witnessKeys, "witness-key", "a witness's note verifier key (repeatable; default: audit.witnesses)")
+	fs.Var(&tf.receipts, "receipt", "verify: a receipt whose checkpoint the log must still match (repeatable)")
+	if err := fs.Parse(interleaved(args[1:], fs)); err != nil {
 		return errUsage
 	}
 	t, err := resolveAuditTarget(*configPath, *dsn, *dataDir, getenv)
@@ -94,6 +112,27 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		_, err = stdout.Write(pem)
 		return err
+	case "note-key":
+		if t.noteKeyFile == "" {
+			return errors.New("audit note-key: no note key: use --config FILE (audit.note_key_file) or --data-dir DIR")
+		}
+		k, err := audit.LoadNoteKey(t.noteKeyFile)
+		if err != nil {
+			return fmt.Errorf("audit note-key: %w", err)
+		}
+		fmt.Fprintln(stdout, k.Verifier)
+		return nil
+	case "verify-receipt":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, auditUsage)
+			return errUsage
+		}
+		return auditVerifyReceipt(tf, fs.Arg(0), stdout)
+	case "receipt":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, auditUsage)
+			return errUsage
+		}
 	case "verify", "tail", "export":
 	default:
 		fmt.Fprintf(stderr, "unknown audit command %q\n\n%s", cmd, auditUsage)
@@ -109,7 +148,9 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	defer st.Close()
 	switch cmd {
 	case "verify":
-		return auditVerify(ctx, st, t, *checkpoint, stdout)
+		return auditVerify(ctx, st, t, tf, *checkpoint, stdout)
+	case "receipt":
+		return auditReceipt(ctx, st, t, tf, fs.Arg(0), stdout)
 	case "tail":
 		return audit.WriteTail(ctx, stdout, st, audit.TailOptions{Lines: *lines, Follow: *follow, JSON: *asJSON})
 	default:
@@ -131,12 +172,14 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		if dataDir != "" {
 			t.checkpointKey = filepath.Join(dataDir, config.DevCheckpointKeyFile)
 			t.hmacKeyFile = filepath.Join(dataDir, config.DevAuditHMACKeyFile)
+			t.noteKeyFile = filepath.Join(dataDir, config.DevNoteKeyFile)
 			t.keyRequired = true // dev mode makes it on first start
 		}
 	case dataDir != "":
 		t.dsn = "sqlite://" + filepath.Join(dataDir, config.DevAuditDB)
 		t.checkpointKey = filepath.Join(dataDir, config.DevCheckpointKeyFile)
 		t.hmacKeyFile = filepath.Join(dataDir, config.DevAuditHMACKeyFile)
+		t.noteKeyFile = filepath.Join(dataDir, config.DevNoteKeyFile)
 		t.keyRequired = true
 	default:
 		if configPath == "" {
@@ -152,6 +195,11 @@ func resolveAuditTarget(configPath, dsn, dataDir string, getenv func(string) str
 		t.dsn, t.checkpointKey, t.keyRequired = a.DSN, a.CheckpointKeyFile, a.CheckpointKeyFile != ""
 		t.hmacEnv, t.hmacKeyFile = a.HMACKeyEnv, a.HMACKeyFile
 		t.publicKey = a.CheckpointPublicKeyFile
+		t.noteKeyFile, t.witnessQuorum = a.NoteKeyFile, a.WitnessQuorum
+		t.noteKeyRequired = a.NoteKeyFile != ""
+		for _, w := range a.Witnesses {
+			t.witnessKeys = append(t.witnessKeys, w.Key)
+		}
 	}
 	return t, nil
 }
@@ -166,8 +214,13 @@ func (t auditTarget) hmacKey(getenv func(string) string) ([]byte, error) {
 	return key, nil
 }
 
-func auditVerify(ctx context.Context, st audit.Store, t auditTarget, checkpointFile string, stdout io.Writer) error {
+func auditVerify(ctx context.Context, st audit.Store, t auditTarget, tf treeFlags, checkpointFile string, stdout io.Writer) error {
 	var opts audit.VerifyOptions
+	tree, err := tf.treeOptions(t)
+	if err != nil {
+		return err
+	}
+	opts.Tree = tree
 	if t.publicKey != "" {
 		// The verification key alone: whoever verifies need not hold the
 		// signing key, and one that cannot be read is an error, never "no key".

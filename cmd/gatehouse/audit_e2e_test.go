@@ -321,8 +321,10 @@ func TestAudit_ContentIsHMACedAndKeysNeverStored(t *testing.T) {
 	}
 	key := []byte(g.env["TEST_AUDIT_KEY"])
 	want := map[string]map[string]string{
-		audit.TypeRunStarted:  {"message": audit.HashValue(key, msg)},
-		audit.TypeToolDecided: {"arguments": audit.HashValue(key, args)},
+		audit.TypeRunStarted: {"message": audit.HashValue(key, msg)},
+		// The customer's claim the condition reads, recorded for policy
+		// diff: content, so HMACed too.
+		audit.TypeToolDecided: {"arguments": audit.HashValue(key, args), "claims": audit.HashValue(key, `{"customer_id":"C-100"}`)},
 		audit.TypeRunFinished: {"response": audit.HashValue(key, r.str("response"))},
 	}
 	evs := log.forRequest(r.header.Get("X-Request-Id"))

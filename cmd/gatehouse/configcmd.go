@@ -14,10 +14,13 @@ func runConfig(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "usage: gatehouse config check FILE")
 		return errUsage
 	}
-	summary, err := app.Check(ctx, args[1], getenv)
+	summary, warnings, err := app.Check(ctx, args[1], getenv)
 	if err != nil {
 		return fmt.Errorf("%s: invalid:\n%w", args[1], err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%s)\n", args[1], summary)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	return nil
 }

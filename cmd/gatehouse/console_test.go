@@ -249,6 +249,16 @@ func TestConsole_AdminAuditsAndExplainsPolicy(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.CSS(`textarea[name="arguments"]`), `{"customer_id": "C-100", "extra": 1}`),
 		chromedp.Click(chromedp.CSS(`form.explain button[type="submit"]`)))
 	b.waitFor("the decoder's refusal", `document.querySelector('#explain-result .decision-deny') !== null && document.querySelector('#explain-result').textContent.includes('invalid_arguments')`)
+	// Before reloading: the file on disk takes claims.read from the admin,
+	// which flips the admin's claim look-up recorded above.
+	g.writeConfig(strings.Replace(mustRead(t, g.cfgPath), "admin: [read, respond, admin, audit.read, metrics, claims.read,", "admin: [read, respond, admin, audit.read, metrics,", 1))
+	b.do(chromedp.Click(chromedp.CSS(`#dry-run`)), chromedp.WaitVisible(chromedp.CSS(`#dryrun-result .replay-summary`)))
+	dr := b.text("#dryrun-result")
+	for _, want := range []string{"admin × claims_status: allowed → denied", "claims_status, roles [admin]: allow → deny: 1", "now tool not offered"} {
+		if !strings.Contains(dr, want) {
+			t.Errorf("dry run shows %q; want %q in it", dr, want)
+		}
+	}
 	b.screenshots("policy")
 	b.checkClean(key, g.base)
 }

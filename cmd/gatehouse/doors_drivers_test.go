@@ -29,6 +29,7 @@ type doorDriver func(t *testing.T, w *doorWorld, tool, args string) doorAnswer
 var doorDrivers = map[string]doorDriver{
 	gate.DoorAgent.Name():       driveAgent,
 	gate.DoorPassthrough.Name(): drivePassthrough,
+	gate.DoorResponses.Name():   driveResponses,
 	gate.DoorMCPCall.Name():     driveMCPCall,
 	gate.DoorMCPAsk.Name():      driveMCPAsk,
 	gate.DoorExplain.Name():     driveExplain,
@@ -90,6 +91,50 @@ func drivePassthrough(t *testing.T, w *doorWorld, tool, args string) doorAnswer 
 	body["messages"] = append(msgs, msg, map[string]any{"role": "tool", "tool_call_id": id, "content": `{"done":true}`})
 	if r := w.g.do("POST", "/v1/chat/completions", "agent", body); r.status != 200 {
 		t.Fatalf("the client's result: %d %s", r.status, r.raw)
+	}
+	return ans
+}
+
+// driveResponses: POST /v1/responses with a pass-through model and the
+// client's own function tools; the scripted model proposes the call. A call
+// released to the client is run by it, and its output sent back on the
+// stored response (previous_response_id).
+func driveResponses(t *testing.T, w *doorWorld, tool, args string) doorAnswer {
+	declared := tool
+	if tool == "no_such_tool" { // undeclared tools are refused before the model
+		declared = "send_c"
+	}
+	fn := clientTool(declared)["function"].(map[string]any)
+	tools := []any{map[string]any{"type": "function", "name": fn["name"], "parameters": fn["parameters"]}}
+	body := map[string]any{"model": "gpt-test", "input": "CALL " + tool + " " + args, "tools": tools}
+	r := w.g.do("POST", "/v1/responses", "agent", body)
+	gh, _ := r.body["gatehouse"].(map[string]any)
+	if r.status != 200 || gh == nil || r.header.Get("Gatehouse-Run-Id") != gh["run_id"] {
+		t.Fatalf("/v1/responses: %d %s", r.status, r.raw)
+	}
+	if gh["status"] == gate.StatusAwaitingApproval {
+		return doorAnswer{verdict: "approval"}
+	}
+	calls, _ := gh["tool_calls"].([]any)
+	if len(calls) != 1 {
+		t.Fatalf("gatehouse.tool_calls: %s", r.raw)
+	}
+	ans := doorAnswer{verdict: calls[0].(map[string]any)["decision"].(string)}
+	var callID string
+	for _, it := range r.body["output"].([]any) {
+		if it := it.(map[string]any); it["type"] == "function_call" {
+			callID = it["call_id"].(string)
+		}
+	}
+	if callID == "" {
+		return ans
+	}
+	// The client runs what it was given and answers with the output.
+	ans.released = true
+	next := map[string]any{"model": "gpt-test", "previous_response_id": r.body["id"], "tools": tools,
+		"input": []any{map[string]any{"type": "function_call_output", "call_id": callID, "output": `{"done":true}`}}}
+	if r := w.g.do("POST", "/v1/responses", "agent", next); r.status != 200 {
+		t.Fatalf("the client's output: %d %s", r.status, r.raw)
 	}
 	return ans
 }

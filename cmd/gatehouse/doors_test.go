@@ -59,7 +59,7 @@ var doorCells = []doorCell{
 		rule: "; approval of <tool> when args.amount > 1000.0", events: []string{audit.TypeApprovalRequested}},
 	{name: "disabled", tool: "pinned", args: `{"text":"hi"}`, verdict: "deny",
 		rule: "tool disabled", events: []string{decidedDeny},
-		notAt: map[string]string{gate.DoorPassthrough.Name(): "client tools cannot be disabled"}},
+		notAt: map[string]string{gate.DoorPassthrough.Name(): "client tools cannot be disabled", gate.DoorResponses.Name(): "client tools cannot be disabled"}},
 	{name: "not offered", tool: "no_such_tool", args: `{}`, verdict: "deny",
 		rule: "tool not offered", events: []string{decidedDeny}},
 	{name: "invalid arguments", tool: "send", args: `{"to":"ann@bank.example","amount":5,"memo":"x"}`, verdict: "deny",
@@ -150,7 +150,7 @@ func doorTool(d gate.Door, base string) string {
 	switch {
 	case base == "no_such_tool":
 		return base
-	case d == gate.DoorPassthrough:
+	case d == gate.DoorPassthrough, d == gate.DoorResponses:
 		return base + "_c"
 	}
 	return base + "_s"

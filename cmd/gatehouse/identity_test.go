@@ -151,20 +151,23 @@ func TestDevMode_TokenCommandAndJWKS(t *testing.T) {
 
 	jr := g.call(testClient, "GET", "/.well-known/jwks.json", "", nil)
 	var jwks struct{ Keys []map[string]any }
-	if err := json.Unmarshal([]byte(jr.raw), &jwks); jr.status != 200 || err != nil || len(jwks.Keys) != 1 {
+	// The call-token key first, then the dev issuer's.
+	if err := json.Unmarshal([]byte(jr.raw), &jwks); jr.status != 200 || err != nil || len(jwks.Keys) != 2 {
 		t.Fatalf("jwks: %d %v %s", jr.status, err, jr.raw)
 	}
 	key, err := devkey.LoadOrCreate(g.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := jwks.Keys[0]
+	k := jwks.Keys[1]
 	if k["kid"] != key.KeyID() || k["kty"] != "EC" || k["crv"] != "P-256" || k["x"] == nil {
 		t.Errorf("jwks key = %v", k)
 	}
-	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-		if _, ok := k[private]; ok {
-			t.Errorf("the served JWKS holds the private member %q", private)
+	for _, served := range jwks.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, ok := served[private]; ok {
+				t.Errorf("the served JWKS holds the private member %q", private)
+			}
 		}
 	}
 

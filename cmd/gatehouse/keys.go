@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/callcred"
 )
 
 // claimFlags collects repeated --claim k=v.
@@ -26,8 +27,11 @@ func (c claimFlags) Set(v string) error {
 }
 
 func runKeys(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rotate-call-token" {
+		return runRotateCallToken(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "new" {
-		fmt.Fprintln(stderr, "usage: gatehouse keys new --subject S --roles r1,r2 [--claim k=v]")
+		fmt.Fprintln(stderr, "usage: gatehouse keys new --subject S --roles r1,r2 [--claim k=v]\n       gatehouse keys rotate-call-token --key-file FILE")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("keys new", flag.ContinueOnError)
@@ -56,5 +60,26 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "        %s: %q\n", k, v)
 		}
 	}
+	return nil
+}
+
+// runRotateCallToken puts a new call-token key first in the key file and
+// keeps the one it replaces, published until its tokens expire.
+func runRotateCallToken(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys rotate-call-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("key-file", "", "auth.call_tokens.key_file (required)")
+	if err := fs.Parse(args); err != nil || *file == "" {
+		fmt.Fprintln(stderr, "usage: gatehouse keys rotate-call-token --key-file FILE")
+		return errUsage
+	}
+	if err := callcred.Rotate(*file); err != nil {
+		return err
+	}
+	keys, err := callcred.LoadKeys(*file)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s; reload gatehouse (POST /admin/reload) to sign with it\n", keys[0].KeyID())
 	return nil
 }

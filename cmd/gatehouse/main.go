@@ -21,7 +21,7 @@ func main() {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
 }
 
@@ -34,9 +34,13 @@ Usage:
   gatehouse serve --dev [--data-dir DIR] [--addr HOST:PORT]
   gatehouse serve --config FILE           (or GATEHOUSE_CONFIG)
   gatehouse keys new --subject S --roles r1,r2 [--claim k=v]
+  gatehouse keys rotate-call-token --key-file FILE
   gatehouse token --subject S --roles r1,r2 [--ttl 1h] [--claim k=v] [--data-dir DIR]
+  gatehouse token verify --jwks URL --aud AUD [--args FILE] [--iss URL] [--tool NAME] TOKEN|-
   gatehouse audit verify|tail|export|hash ...
   gatehouse config check FILE
+  gatehouse policy test [--config FILE] [--junit FILE] [--min-coverage PCT] [--run REGEXP] SUITE...
+  gatehouse policy diff --from OLD --to NEW [--since DURATION] [--config FILE] [--json]
   gatehouse mcp list SERVER --config FILE
   gatehouse mcp demo-server               (a stdio MCP server for the quickstart)
 `
@@ -53,11 +57,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "keys":
 		return runKeys(args[1:], stdout, stderr)
 	case "token":
-		return runToken(args[1:], stdout, stderr)
+		return runToken(ctx, args[1:], stdin, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return runConfig(ctx, args[1:], getenv, stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], getenv, stdout, stderr)
 	case "mcp":
 		return runMCP(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

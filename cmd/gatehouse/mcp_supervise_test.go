@@ -141,9 +141,13 @@ func TestMCP_RugPullAndMisbehavingServersThroughGatehouse(t *testing.T) {
 		t.Errorf("config check: %v %s", err, chkOut.String())
 	}
 
-	// The stdio servers stop with gatehouse.
-	if len(processesRunning(hang, flood)) == 0 {
-		t.Fatal("the stdio servers are not running (the check below would prove nothing)")
+	// The stdio servers stop with gatehouse. Under load one may be between
+	// restarts at any instant: wait until they run, or the check below
+	// would prove nothing.
+	for deadline := time.Now().Add(20 * time.Second); len(processesRunning(hang, flood)) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stdio servers are not running (the check below would prove nothing)")
+		}
 	}
 	if err := g.stop(); err != nil {
 		t.Fatal(err)

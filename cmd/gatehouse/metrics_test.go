@@ -101,7 +101,7 @@ func TestMetrics_ScrapeAfterARunWithAllowedAndDeniedToolCalls(t *testing.T) {
 	for _, tok := range []string{wrongKey, "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2ln"} {
 		req, _ := http.NewRequest("GET", g.base+"/v1/models", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		if r := g.send(req); r.status != http.StatusForbidden {
+		if r := g.send(req); r.status != http.StatusUnauthorized {
 			t.Fatalf("bad token: %d %s", r.status, r.raw)
 		}
 	}
@@ -126,7 +126,7 @@ func TestMetrics_ScrapeAfterARunWithAllowedAndDeniedToolCalls(t *testing.T) {
 	}{
 		{"gatehouse_http_requests_total", []string{"route", "POST /v1/chat", "status", "200"}, 1},
 		{"gatehouse_http_requests_total", []string{"route", "POST /v1/chat", "status", "401"}, 1},
-		{"gatehouse_http_requests_total", []string{"route", "GET /v1/models", "status", "403"}, 2},
+		{"gatehouse_http_requests_total", []string{"route", "GET /v1/models", "status", "401"}, 2},
 		{"gatehouse_http_request_duration_seconds", []string{"route", "POST /v1/chat"}, 2},
 		{"gatehouse_runs_total", []string{"agent", "support_agent", "outcome", "ok"}, 1},
 		{"gatehouse_run_duration_seconds", []string{"agent", "support_agent", "outcome", "ok"}, 1},

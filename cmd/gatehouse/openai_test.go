@@ -28,7 +28,9 @@ func openAIConfig(extraServer string) func(g *gateway) string {
                              properties: {to: {type: string}, subject: {type: string}, body: {type: string}}}}
   wire_money: {type: client, permission: payments.write, description: "Wire money",
                parameters: {type: object, required: [account, amount],
-                            properties: {account: {type: string}, amount: {type: number}}}}`})
+                            properties: {account: {type: string}, amount: {type: number}}}}
+  pay_invoice: {type: client, permission: email.send, approval: {approvers: [admin]}, description: "Pay an invoice",
+                parameters: {type: object, required: [invoice], properties: {invoice: {type: string}}}}`})
 		cfg = strings.Replace(cfg, "agent: [read, respond, claims.read]", "agent: [read, respond, claims.read, llm.use, email.send]", 1)
 		cfg = strings.Replace(cfg, "admin: [read, respond, admin,", "admin: [read, respond, admin, llm.use, email.send, payments.write,", 1)
 		cfg += `passthrough:
@@ -75,6 +77,8 @@ func interopScript(_ int, req *llmtest.Request) llmtest.Reply {
 	case m != nil:
 		return llmtest.Reply{Content: "Sending it now.", ToolCalls: []llmtest.ToolCall{
 			llmtest.Call("call_up_1", "send_email", `{"to":"`+m[1]+`","subject":"hi","body":"see you"}`)}}
+	case strings.Contains(user, "PLEASE_PAY"):
+		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_up_5", "pay_invoice", `{"invoice":"INV-7"}`)}}
 	case strings.Contains(user, "PLEASE_WIRE"):
 		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{llmtest.Call("call_up_2", "wire_money", `{"account":"DE00","amount":1000}`)}}
 	case strings.Contains(user, "DUP_KEYS"):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -11,8 +12,12 @@ import (
 )
 
 // runToken serves `gatehouse token`: a JWT signed by the data dir's dev key,
-// accepted by `serve --dev` through its dev issuer.
-func runToken(args []string, stdout, stderr io.Writer) error {
+// accepted by `serve --dev` through its dev issuer; `token verify` checks a
+// call token.
+func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return runTokenVerify(ctx, args[1:], stdin, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	subject := fs.String("subject", "", "the token's subject (required)")

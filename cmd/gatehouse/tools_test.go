@@ -198,9 +198,14 @@ func TestConfig_BadConditionAndUnknownToolAreRefused(t *testing.T) {
 	good := g.renderConfig(allUsers, gwOptions{})
 	badCond := strings.Replace(good, `condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'`,
 		`condition: 'args.customer_id == principal.claimz.customer_id'`, 1)
+	// A typo in an argument's name: checked against the tool's argument
+	// schema at load, not a condition that silently denies every call.
+	typoArg := strings.Replace(good, `condition: 'args.customer_id == principal.claims.customer_id`,
+		`condition: 'args.custmer_id == principal.claims.customer_id`, 1)
 	unknownTool := strings.Replace(good, "tools: [claims_status, payments_lookup, policy_update]", "tools: [claims_status, payments_lookup, policy_update, wire_money]", 1)
 	for _, c := range []struct{ name, yaml, want string }{
 		{"condition does not compile", badCond, "tools.payments_lookup.condition: 1:"},
+		{"condition names an argument the tool does not have", typoArg, "tools.payments_lookup.condition: 1:5: undefined field 'custmer_id' (the tool's arguments are: customer_id)"},
 		{"agent names an unknown tool", unknownTool, `agents.support_agent.tools[3]: unknown tool "wire_money"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,4 +88,7 @@ type Result struct {
 	Messages []llm.Message
 	// Paused is set when the run stopped at calls awaiting approval.
 	Paused *Paused
+	// AuditEvents are the ids (CHAIN:SEQ) of the run's audit events, from
+	// its start to its end, for receipts (GET /v1/audit/proof/{id}).
+	AuditEvents []string
 }

@@ -127,6 +127,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		defer cancel()
 	}
 	ctx = principal.With(ctx, req.Principal)
+	ctx, ids := audit.WithIDs(ctx)
 	base := r.baseEvent(req)
 	log := &runLog{sink: r.Audit, pending: req.Before, events: &emitter{sink: req.Events, run: req.RunID}}
 
@@ -183,6 +184,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		return nil, fmt.Errorf("record run end: %w", err)
 	}
 	outcome = finished.Outcome
+	res.AuditEvents = ids.List()
 	if res.Paused == nil || runErr != nil {
 		log.emit(Event{Type: EventRunFinished, Outcome: finished.Outcome, Reason: finished.Reason})
 	}

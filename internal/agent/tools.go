@@ -114,7 +114,7 @@ func (r *Runner) oneCall(ctx context.Context, req RunRequest, base audit.Event, 
 // tool.finished with the run's next write.
 func (r *Runner) execute(ctx context.Context, req RunRequest, base audit.Event, log *runLog, d gate.Decision, rec ToolCallRecord) (string, ToolCallRecord, error) {
 	tctx, toolSpan := r.startTool(ctx, d.Call.Name, d.Call.ID)
-	out := r.executor().Execute(tctx, gate.Run{Decision: d, Principal: req.Principal, Base: base, Timeout: req.Agent.Limits.ToolTimeout})
+	out := r.executor().Execute(tctx, gate.Run{Decision: d, Principal: req.Principal, Base: base, Timeout: req.Agent.Limits.ToolTimeout, Agent: req.Agent.Name})
 	rec.Status = out.Status
 	endTool(toolSpan, rec.Status)
 	log.later(out.Events()...)

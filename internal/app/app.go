@@ -33,6 +33,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	"github.com/gatehousehq/gatehouse/internal/metrics"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/session"
 	"github.com/gatehousehq/gatehouse/internal/store"
 	"github.com/gatehousehq/gatehouse/internal/telemetry"
@@ -54,6 +55,9 @@ type Options struct {
 	// AuditSink replaces the audit log's sink. For the load harness's
 	// no-op baseline only; no config key reaches it.
 	AuditSink audit.Sink
+	// AuditNoTree keeps no Merkle tree (the load harness's baseline for the
+	// tree's cost only; no config key reaches it).
+	AuditNoTree bool
 	// LogLevel of the JSON logs (default Info).
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
@@ -236,7 +240,18 @@ type stores struct {
 	checkpointKey ed25519.PublicKey
 	sessions      session.Store
 	approvals     approval.Store
+	responses     session.ResponseStore
+	witnessing    *audit.Witnessing // nil: no witnesses
 	closers       []func()
+}
+
+// witnessStatus is /ready's audit_witness detail.
+func (s *stores) witnessStatus(ctx context.Context) any {
+	ws, err := s.witnessing.Status(ctx)
+	if err != nil {
+		return map[string]string{"error": "witness status unavailable"}
+	}
+	return ws
 }
 
 // ready reports whether the audit log accepts writes and the session
@@ -276,12 +291,23 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		st.closers = append(st.closers, func() { demo.Close() })
 		w.demo = demo
 	}
-	auditLog, auditStore, checkpointKey, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log)
+	auditLog, auditStore, checkpointKey, witnessing, closeAudit, err := openAudit(ctx, cfg, o.Getenv, w.log, o.AuditNoTree)
 	if err != nil {
 		return nil, err
 	}
 	st.closers = append(st.closers, closeAudit)
-	st.auditLog, st.auditStore, st.checkpointKey = auditLog, auditStore, checkpointKey
+	st.auditLog, st.auditStore, st.checkpointKey, st.witnessing = auditLog, auditStore, checkpointKey, witnessing
+	if witnessing != nil {
+		w.metrics.Unwitnessed(func() int64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			ws, err := witnessing.Status(ctx)
+			if err != nil {
+				return -1
+			}
+			return ws.Unwitnessed
+		})
+	}
 	w.audit = auditLog
 	if o.AuditSink != nil {
 		w.audit = o.AuditSink
@@ -306,6 +332,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: the store %T keeps no paused runs", sessions)
 	}
 	w.approvals = st.approvals
+	if st.responses, ok = sessions.(session.ResponseStore); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T keeps no responses", sessions)
+	}
 	if w.vault, ok = sessions.(dlp.Vault); !ok {
 		return nil, fmt.Errorf("open sessions: the store %T keeps no data protection vault", sessions)
 	}
@@ -332,11 +361,12 @@ func listen(cfg *config.Config) (net.Listener, error) {
 // newServer is the API over rt, reloading from the same config source.
 func newServer(cfg *config.Config, loaded config.Config, src devData, o Options, w wiring, st *stores, rt *httpapi.Runtime) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
-		Log: w.log, Audit: w.audit, Sessions: st.sessions, Tracer: w.tracer,
+		Log: w.log, Audit: w.audit, Sessions: st.sessions, Responses: st.responses, Tracer: w.tracer,
 		AuthFailures: func(ctx context.Context, ev audit.Event) error {
 			return st.auditLog.RecordAuthFailure(ctx, telemetry.StampTraceID(ctx, []audit.Event{ev})[0])
 		},
 		Ready: st.ready, MCPStatus: func() any { return w.mcp.Status() }, MCPStarting: w.mcp.Starting,
+		WitnessStatus: witnessStatusOf(st),
 		Reload: func(ctx context.Context) (*httpapi.Runtime, error) {
 			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
 			if err != nil {
@@ -349,16 +379,37 @@ func newServer(cfg *config.Config, loaded config.Config, src devData, o Options,
 			rt, err := buildRuntime(ctx, c, w)
 			return rt, c.Redact(err)
 		},
+		DryRun: func(ctx context.Context, running *httpapi.Runtime, since time.Duration) (*policytest.Diff, error) {
+			c, err := config.LoadWith(src.cfgPath, o.Getenv, o.goToolConfigs())
+			if err != nil {
+				return nil, err
+			}
+			if err := restartOnly(&loaded, c); err != nil {
+				return nil, c.Redact(err)
+			}
+			return dryRun(ctx, running, c, o.Getenv, st.auditStore, time.Now().Add(-since))
+		},
 		AuditLog: st.auditStore, CheckpointKey: st.checkpointKey,
 		DevJWKS: src.jwks, ApprovalStore: st.approvals,
 		Metrics: w.metrics, MetricsHandler: mainListenerMetrics(cfg, w.metrics),
 	}, rt)
 }
 
+// witnessStatusOf is nil without witnesses (/ready then says nothing of them).
+func witnessStatusOf(st *stores) func(context.Context) any {
+	if st.witnessing == nil {
+		return nil
+	}
+	return st.witnessStatus
+}
+
 // announce logs the start and tells the operator (and Options.Listening)
 // where gatehouse listens.
 func announce(o Options, src devData, cfg *config.Config, log *slog.Logger, auditLog *audit.Log, ln net.Listener, base, modelNote string) {
 	log.Info("gatehouse started", "addr", ln.Addr().String(), "model", modelNote, "config", src.cfgPath, "audit_chain", auditLog.ChainID())
+	for _, w := range PolicyWarnings(cfg) {
+		log.Warn("policy", "warning", w)
+	}
 	if o.Dev {
 		printDev(o.Stdout, o.DataDir, base, src.creds, modelNote)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"time"
@@ -15,13 +16,13 @@ import (
 
 // buildApproval compiles a tool's approval rule; its when condition is
 // CEL over the same principal, args and tool as the tool's condition.
-func buildApproval(env *condition.Env, name string, tc config.Tool) (*authz.ApprovalRule, error) {
+func buildApproval(env *condition.Env, name string, tc config.Tool, argsSchema json.RawMessage) (*authz.ApprovalRule, error) {
 	a := tc.Approval
 	rule := &authz.ApprovalRule{WhenSource: a.When, Approvers: a.Approvers, TTL: a.TTL}
 	if strings.TrimSpace(a.When) == "" {
 		return rule, nil
 	}
-	cond, err := env.Compile(a.When)
+	cond, err := env.CompileFor(a.When, argsSchema)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ sessions: {dsn: "sqlite:///tmp/s.db"}
 			if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Check(context.Background(), p, func(string) string { return "" })
+			_, _, err := Check(context.Background(), p, func(string) string { return "" })
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("Check: %v", err)

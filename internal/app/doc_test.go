@@ -32,16 +32,7 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 
 func TestUndocumentedPackages_FindsPackagesWithoutADocComment(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, src string) {
-		t.Helper()
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, src string) { writeTree(t, root, rel, src) }
 	write("go.mod", "module example.com/m\n")
 	write("root.go", "// Package m is documented.\npackage m\n")
 	write("good/a.go", "package good\n")
@@ -139,5 +130,17 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("no go.mod above the test's directory")
 		}
 		dir = parent
+	}
+}
+
+// writeTree writes src at rel (slash-separated) under root, making folders.
+func writeTree(t *testing.T, root, rel, src string) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -66,16 +66,7 @@ func TestDocs_RelativeLinksResolve(t *testing.T) {
 
 func TestBrokenLinks_FindsMissingFilesAndAnchors(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, src string) {
-		t.Helper()
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, src string) { writeTree(t, root, rel, src) }
 	write("README.md", strings.Join([]string{
 		"# Top",
 		"## The tutorial's walk-through",

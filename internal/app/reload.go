@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -25,7 +26,7 @@ func restartOnly(running, next *config.Config) error {
 		"server.metrics_addr":      running.Server.MetricsAddr != next.Server.MetricsAddr,
 		"server.tls":               running.Server.TLS != next.Server.TLS,
 		"server.shutdown_timeout":  running.Server.ShutdownTimeout != next.Server.ShutdownTimeout,
-		"audit":                    running.Audit != next.Audit,
+		"audit":                    !sameAudit(running.Audit, next.Audit),
 		"sessions.dsn":             running.Sessions.DSN != next.Sessions.DSN,
 		"demo":                     running.Demo != next.Demo,
 		"telemetry":                running.Telemetry != next.Telemetry,
@@ -40,4 +41,14 @@ func restartOnly(running, next *config.Config) error {
 	}
 	slices.Sort(keys)
 	return fmt.Errorf("%s: changed, but read only at start; restart gatehouse to apply (nothing was reloaded)", strings.Join(keys, ", "))
+}
+
+// sameAudit compares audit sections: the struct with its one slice
+// (witnesses) compared apart.
+func sameAudit(a, b config.Audit) bool {
+	if !slices.Equal(a.Witnesses, b.Witnesses) {
+		return false
+	}
+	a.Witnesses, b.Witnesses = nil, nil
+	return reflect.DeepEqual(a, b)
 }

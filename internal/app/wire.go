@@ -54,6 +54,9 @@ type wiring struct {
 	modelOverride llm.Model
 	// checkOnly builds everything that validates config, without a model.
 	checkOnly bool
+	// offlineMCP, with checkOnly, builds type: mcp tools without their
+	// servers, to decide calls to them (policy test and diff).
+	offlineMCP bool
 	// dev is the quickstart (serve --dev), where the tutorial's short
 	// APP_BEARER_TOKEN is still taken.
 	dev bool
@@ -162,7 +165,13 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		rt.ResourceMetadata = jwtauth.ProtectedResourceMetadata(publicBase(cfg), iss)
 	}
 
-	gated, declareMCP, err := buildTools(cfg, w)
+	creds, err := buildCallCreds(cfg, w)
+	if err != nil {
+		errs = append(errs, err)
+		creds = &callCreds{}
+	}
+	rt.CallTokenJWKS = creds.jwks
+	gated, declareMCP, err := buildTools(cfg, w, creds)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -263,7 +272,7 @@ func buildPassthrough(cfg *config.Config, w wiring, g *gate.Gate, model llm.Mode
 		}
 	}
 	for name, m := range pc.Models {
-		svc.Models[name] = passthrough.Model{Name: name, Upstream: m.Upstream, Permission: m.Permission}
+		svc.Models[name] = passthrough.Model{Name: name, Upstream: m.Upstream, Permission: m.Permission, HostedTools: m.HostedTools}
 	}
 	return svc
 }
@@ -337,6 +346,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 				Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: is.JWKSURL, Algorithms: is.Algorithms,
 				RolesClaim: is.RolesClaim, SubjectClaim: is.SubjectClaim, Leeway: is.Leeway, RequiredTyp: is.RequiredTyp,
 				MinRefreshInterval: is.MinRefreshInterval, MaxKeyAge: is.MaxKeyAge, InsecureAllowHTTP: is.InsecureAllowHTTP,
+				Delegation: delegation(is.Delegation),
 			}
 			if is.JWKSFile != "" {
 				b, err := os.ReadFile(is.JWKSFile)
@@ -376,7 +386,7 @@ func buildAuthn(ctx context.Context, cfg *config.Config, w wiring) (*authn.Chain
 
 // buildTools builds the config's tools; declare then declares its MCP
 // tools to their servers, once the whole runtime has built.
-func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare func(), _ error) {
+func buildTools(cfg *config.Config, w wiring, creds *callCreds) (_ map[string]*agent.Tool, declare func(), _ error) {
 	env, err := condition.NewEnv()
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("tools: %w", err)
@@ -403,9 +413,15 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			if err != nil || tc.Parameters == nil {
 				params = tools.EmptySchema()
 			}
+			cred, err := creds.forTool(name, tc, w)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				continue
+			}
 			ht, err := httptool.New(httptool.Config{
 				Name: name, Description: tc.Description, Method: tc.Method, URL: tc.URL,
 				Headers: tc.Headers, Parameters: params, Timeout: tc.Timeout, MaxResponseBytes: tc.MaxResponseBytes,
+				Credential: cred,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))
@@ -426,6 +442,10 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 		case "mcp":
 			// The schema comes from the server, at run time: the tool
 			// decodes each call against what the server presents now.
+			if w.mcp == nil && w.offlineMCP {
+				impl, decode = offlineMCPTool(name, tc)
+				break
+			}
 			if w.mcp == nil {
 				continue // checking a config: no server is started
 			}
@@ -450,25 +470,39 @@ func buildTools(cfg *config.Config, w wiring) (_ map[string]*agent.Tool, declare
 			}
 			decode = sch.Decode
 		}
+		// The arguments' schema types args in conditions; an MCP server's
+		// tool has none here (it comes from the server, at run time).
+		var argsSchema json.RawMessage
+		if tc.Type != "mcp" {
+			argsSchema = impl.Spec().Parameters
+		}
 		pol := authz.ToolPolicy{Tool: name, Permission: tc.Permission, Source: tc.Condition}
 		if strings.TrimSpace(tc.Condition) != "" {
-			cond, err := env.Compile(tc.Condition)
+			cond, err := env.CompileFor(tc.Condition, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.condition: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.condition: %w (in %q)", key, err, tc.Condition))
 				continue
 			}
 			info := condition.ToolInfo{Name: name, Permission: tc.Permission}
+			pol.ClaimsRead, pol.AllClaims = cond.ClaimsRead()
 			pol.Condition = func(ctx context.Context, p *principal.Principal, args map[string]any) (bool, error) {
 				return cond.Eval(ctx, p, info, args)
 			}
 		}
 		if tc.Approval != nil {
-			rule, err := buildApproval(env, name, tc)
+			rule, err := buildApproval(env, name, tc, argsSchema)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.approval.when: %w", key, err))
+				errs = append(errs, fmt.Errorf("%s.approval.when: %w (in %q)", key, err, tc.Approval.When))
 				continue
 			}
 			pol.Approval = rule
+			if rule.When != nil {
+				// buildApproval compiled it: it compiles here too.
+				when, _ := env.Compile(tc.Approval.When)
+				names, all := when.ClaimsRead()
+				pol.ClaimsRead = slices.Compact(slices.Sorted(slices.Values(append(pol.ClaimsRead, names...))))
+				pol.AllClaims = pol.AllClaims || all
+			}
 		}
 		out[name] = &agent.Tool{Impl: impl, Policy: pol, Decode: decode}
 	}

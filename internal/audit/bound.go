@@ -17,7 +17,7 @@ const (
 	// MaxContentBytes bounds each content value as stored: hmac values are
 	// far shorter; with audit.content full a longer message is cut.
 	MaxContentBytes = 64 << 10
-	// MaxRoles bounds the roles listed; a longer list ends with one entry
+	// MaxRoles bounds the roles (and the scopes) listed; a longer list ends with one entry
 	// saying how many were left out.
 	MaxRoles = 64
 )
@@ -40,9 +40,21 @@ func Cut(s string, max int) string {
 	return s[:n] + mark
 }
 
+// boundList cuts a list of names (roles, scopes) in place to MaxRoles
+// entries of MaxFieldBytes each, saying how many were left out.
+func boundList(l []string, what string) []string {
+	if n := len(l); n > MaxRoles {
+		l = append(l[:MaxRoles:MaxRoles], "…(cut, "+strconv.Itoa(n)+" "+what+")")
+	}
+	for i, r := range l[:min(len(l), MaxRoles)] {
+		l[i] = Cut(r, MaxFieldBytes)
+	}
+	return l
+}
+
 // bound returns e with every field cut to its bound. Content is cut after
 // the content mode transformed it, so an HMAC covers the whole value. It
-// cuts e's roles and content in place: they must be e's own (prepare's
+// cuts e's roles, scopes and content in place: they must be e's own (prepare's
 // normalized copy), not the caller's.
 func bound(e Event) Event {
 	for _, f := range []*string{
@@ -51,12 +63,8 @@ func bound(e Event) Event {
 	} {
 		*f = Cut(*f, MaxFieldBytes)
 	}
-	if n := len(e.Roles); n > MaxRoles {
-		e.Roles = append(e.Roles[:MaxRoles:MaxRoles], "…(cut, "+strconv.Itoa(n)+" roles)")
-	}
-	for i, r := range e.Roles[:min(len(e.Roles), MaxRoles)] {
-		e.Roles[i] = Cut(r, MaxFieldBytes)
-	}
+	e.Roles = boundList(e.Roles, "roles")
+	e.Scopes = boundList(e.Scopes, "scopes")
 	var longKeys []string
 	for k, v := range e.Content {
 		if len(k) > MaxFieldBytes {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,6 +54,10 @@ type canonicalEvent struct {
 	// TraceID came after the format was fixed: omitted when empty, so an
 	// event without one encodes, and hashes, exactly as before.
 	TraceID string `json:"trace_id,omitempty"`
+	// Scopes came later still: omitted when empty, as TraceID.
+	Scopes []string `json:"scopes,omitempty"`
+	// Actor came later still, under the same rule.
+	Actor []Actor `json:"actor,omitempty"`
 }
 
 // EncodeCanonical returns the canonical encoding of e, the bytes its hash is
@@ -87,6 +92,8 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Usage:      e.Usage,
 		Count:      e.Count,
 		TraceID:    e.TraceID,
+		Scopes:     e.Scopes,
+		Actor:      e.Actor,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -133,6 +140,8 @@ func DecodeCanonical(b []byte) (Event, error) {
 		Usage:      c.Usage,
 		Count:      c.Count,
 		TraceID:    c.TraceID,
+		Scopes:     c.Scopes,
+		Actor:      c.Actor,
 	}, nil
 }
 
@@ -160,6 +169,9 @@ func hashOver(prevHash string, canonical []byte) string {
 type Sealed struct {
 	Event
 	Canonical []byte
+	// Tree holds the Merkle tree hashes this event adds (see TreeStore);
+	// none when the log keeps no tree.
+	Tree []StoredHash
 }
 
 // seal sets e.Hash from its canonical encoding (e is chained already).
@@ -208,6 +220,11 @@ func normalizeValid(e Event) Event {
 	} else {
 		e.Roles = append([]string(nil), e.Roles...)
 	}
+	if len(e.Scopes) == 0 {
+		e.Scopes = nil
+	} else {
+		e.Scopes = append([]string(nil), e.Scopes...)
+	}
 	if len(e.Content) == 0 {
 		e.Content = nil
 	} else {
@@ -221,6 +238,11 @@ func normalizeValid(e Event) Event {
 		u := *e.Usage
 		e.Usage = &u
 	}
+	if len(e.Actor) == 0 {
+		e.Actor = nil
+	} else {
+		e.Actor = append([]Actor(nil), e.Actor...)
+	}
 	return e
 }
 
@@ -231,8 +253,13 @@ func validUTF8(e Event) bool {
 			return false
 		}
 	}
-	for _, r := range e.Roles {
+	for _, r := range slices.Concat(e.Roles, e.Scopes) {
 		if !utf8.ValidString(r) {
+			return false
+		}
+	}
+	for _, a := range e.Actor {
+		if !utf8.ValidString(a.Subject) || !utf8.ValidString(a.ClientID) {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package audit
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,45 @@ func TestNormalizeMakesTimeUTCAndDropsMonotonic(t *testing.T) {
 	}
 	if n.Time.Location() != time.UTC || n.Time != n.Time.Round(0) || n.Roles != nil {
 		t.Errorf("normalize = %+v", n)
+	}
+}
+
+// An event stored before the actor field existed verifies with its old
+// hash; a delegated event's encoding names the chain, so editing it out
+// breaks the hash.
+func TestCanonicalEncoding_ActorAddedWithoutChangingOldHashes(t *testing.T) {
+	// The encoding and hash of TestCanonicalEncodingIsStable's event, as
+	// stored by a build before actors.
+	const stored = `{"v":1,"chain_id":"c1","seq":7,"time":"2025-03-01T12:00:00.12Z","prev_hash":"` +
+		"0000000000000000000000000000000000000000000000000000000000000000" +
+		`","type":"tool.decided","subject":"alice","roles":["agent"],"decision":"allow","resource":"claims_status",` +
+		`"content":{"a":"\u003c1\u003e","b":"2"},"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":3}}`
+	const storedHash = "23bb2a04519b4461d1382567f3012577215e73e6e79cace4c205347766acbc4f"
+	old, err := DecodeCanonical([]byte(stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := ComputeHash(old); h != storedHash {
+		t.Fatalf("old event's hash = %s, want %s", h, storedHash)
+	}
+	delegated := old
+	delegated.Actor = []Actor{{Subject: "support-bot"}, {ClientID: "platform"}}
+	b, err := EncodeCanonical(delegated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTail := `,"actor":[{"subject":"support-bot"},{"client_id":"platform"}]}`
+	if !strings.HasSuffix(string(b), wantTail) {
+		t.Errorf("encoding %s does not end with %s", b, wantTail)
+	}
+	back, err := DecodeCanonical(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(delegated.Actor, back.Actor); diff != "" {
+		t.Errorf("actor after a round trip (-want +got):\n%s", diff)
+	}
+	if h, _ := ComputeHash(delegated); h == storedHash {
+		t.Error("the actor chain is not covered by the hash")
 	}
 }

@@ -69,6 +69,9 @@ type Event struct {
 	AuthMethod string   `json:"auth_method,omitempty"`
 	Issuer     string   `json:"issuer,omitempty"`
 	Roles      []string `json:"roles,omitempty"`
+	// Scopes are the caller's OAuth scopes (recorded since policy diff
+	// replays decisions: a scope may grant a tool's permission).
+	Scopes []string `json:"scopes,omitempty"`
 
 	Decision string `json:"decision,omitempty"`
 	Rule     string `json:"rule,omitempty"`
@@ -93,12 +96,28 @@ type Event struct {
 	// tracing have none, and their hashes are unchanged: an empty trace
 	// id is left out of the canonical encoding.
 	TraceID string `json:"trace_id,omitempty"`
+
+	// Actor is the delegation chain the subject acted through, nearest
+	// first (principal.Actor). Empty for a subject acting itself, and then
+	// left out of the canonical encoding, so earlier events hash as before.
+	Actor []Actor `json:"actor,omitempty"`
+}
+
+// Actor is one party of a delegation chain, as recorded.
+type Actor struct {
+	Subject  string `json:"subject,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // By returns e with the caller's identity — subject, authentication
-// method, issuer and roles — taken from p.
+// method, issuer, roles, scopes and the actors acting for the subject —
+// taken from p.
 func (e Event) By(p *principal.Principal) Event {
-	e.Subject, e.AuthMethod, e.Issuer, e.Roles = p.Subject, string(p.Method), p.Issuer, p.Roles
+	e.Subject, e.AuthMethod, e.Issuer, e.Roles, e.Scopes = p.Subject, string(p.Method), p.Issuer, p.Roles, p.Scopes
+	e.Actor = nil
+	for _, a := range p.Actor {
+		e.Actor = append(e.Actor, Actor{Subject: a.Subject, ClientID: a.ClientID})
+	}
 	return e
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Config configures a Log. New fills defaults for zero values.
@@ -32,6 +34,16 @@ type Config struct {
 	MaxBatch int
 	// CheckpointKey signs checkpoints; nil disables them.
 	CheckpointKey ed25519.PrivateKey
+	// NoteKey signs the Merkle tree's checkpoints (C2SP tlog-checkpoint
+	// signed notes, origin gatehouse/<chain>); nil signs none. They are
+	// made at the same moments as the checkpoints of CheckpointKey.
+	NoteKey note.Signer
+	// NoTree keeps no Merkle tree even over a TreeStore (the bench's
+	// baseline). Without a TreeStore there is none either.
+	NoTree bool
+	// OnNote is called by the writer after each note checkpoint is stored
+	// (witnessing starts from it); it must not block.
+	OnNote func(NoteCheckpoint)
 	// CheckpointEvery writes a checkpoint after this many events. Default 1000.
 	CheckpointEvery int
 	// CheckpointInterval writes a checkpoint of a non-empty chain at least
@@ -67,7 +79,10 @@ type Log struct {
 	hash       string
 	stale      bool // head must be reloaded from the store before chaining
 	sinceCheck int
-	signedHead bool // a checkpoint of this process covers the head (the first one also covers a head it started on)
+	signedHead bool      // a checkpoint of this process covers the head (the first one also covers a head it started on)
+	tree       *frontier // the chain's Merkle tree; nil when kept by none
+	trees      TreeStore // cfg.Store when it keeps trees and NoTree is false
+	noted      int64     // the size of the last note checkpoint stored
 
 	limiter authLimiter
 	stats   struct{ events, batches, failures atomic.Int64 }
@@ -85,6 +100,7 @@ const (
 
 type request struct {
 	events []Event
+	ids    []EventID // set by the writer before done is sent
 	state  atomic.Int32
 	done   chan error
 }
@@ -128,6 +144,9 @@ func New(cfg Config) (*Log, error) {
 		done:    make(chan struct{}),
 		stale:   true,
 	}
+	if ts, ok := cfg.Store.(TreeStore); ok && !cfg.NoTree {
+		l.trees = ts
+	}
 	l.limiter.init(cfg.AuthFailureRate, cfg.AuthFailureBurst, cfg.Now())
 	go l.run()
 	return l, nil
@@ -150,14 +169,21 @@ func (l *Log) ChainID() string { return l.cfg.ChainID }
 // still have been committed if the timeout hit during the commit itself, in
 // which case the log shows an intent that did not take place.
 func (l *Log) Record(ctx context.Context, events ...Event) error {
+	_, err := l.RecordIDs(ctx, events...)
+	return err
+}
+
+// RecordIDs is Record that also returns the recorded events' ids, in order
+// (a run's answer names them: see EventID).
+func (l *Log) RecordIDs(ctx context.Context, events ...Event) ([]EventID, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	r := &request{events: make([]Event, len(events)), done: make(chan error, 1)}
 	for i, e := range events {
 		p, err := l.prepare(e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.events[i] = p
 	}
@@ -166,22 +192,29 @@ func (l *Log) Record(ctx context.Context, events ...Event) error {
 	select {
 	case l.queue <- r:
 	case <-timer.C:
-		return fmt.Errorf("%w: write queue full for %s", ErrUnavailable, l.cfg.CommitTimeout)
+		return nil, fmt.Errorf("%w: write queue full for %s", ErrUnavailable, l.cfg.CommitTimeout)
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	case <-l.closing:
-		return fmt.Errorf("%w: log closed", ErrUnavailable)
+		return nil, fmt.Errorf("%w: log closed", ErrUnavailable)
 	}
+	var err error
 	select {
-	case err := <-r.done:
-		return err
+	case err = <-r.done:
 	case <-timer.C:
-		return l.abandon(r, fmt.Errorf("%w: not committed within %s", ErrUnavailable, l.cfg.CommitTimeout))
+		err = l.abandon(r, fmt.Errorf("%w: not committed within %s", ErrUnavailable, l.cfg.CommitTimeout))
 	case <-ctx.Done():
-		return l.abandon(r, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()))
+		err = l.abandon(r, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()))
 	case <-l.done:
-		return l.abandon(r, fmt.Errorf("%w: log closed", ErrUnavailable))
+		err = l.abandon(r, fmt.Errorf("%w: log closed", ErrUnavailable))
 	}
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := ctx.Value(idsKey{}).(*IDs); ok {
+		c.add(r.ids)
+	}
+	return r.ids, nil
 }
 
 // abandon withdraws r unless the writer has already answered it.

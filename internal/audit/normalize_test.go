@@ -16,6 +16,8 @@ func TestNormalize_FastPathEqualsRoundTrip(t *testing.T) {
 			Content: map[string]string{"arguments": `{"a":"\u2028 & <b>"}`, "é": "ü"}, Usage: &Usage{1, 2, 3},
 			Subject: "spiffe://corp/ns/ops", Reason: "line\nbreak \"quoted\" \\ tab\t", Count: 7, LatencyMS: 12, Hash: "kept"},
 		{Type: "x", Time: time.Unix(0, 1), Usage: &Usage{}},
+		{Type: "x", Actor: []Actor{}},
+		{Type: "x", Actor: []Actor{{Subject: "bot <1>"}, {ClientID: "cli"}}},
 	}
 	for i, e := range events {
 		if !validUTF8(e) {

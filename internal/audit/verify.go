@@ -20,6 +20,8 @@ type VerifyOptions struct {
 	// Anchors are events of an export kept elsewhere: each must still be in
 	// the log with the same hash (see ReadExport).
 	Anchors []Anchor
+	// Tree checks the Merkle tree and its note checkpoints.
+	Tree TreeOptions
 }
 
 // Anchor is an event as an export kept elsewhere recorded it.
@@ -59,6 +61,9 @@ type VerifyResult struct {
 	// ProblemCount counts them all.
 	Problems     []Problem `json:"problems,omitempty"`
 	ProblemCount int       `json:"problem_count,omitempty"`
+	// Unwitnessed lists, with a witness quorum, each chain's events that no
+	// checkpoint cosigned by the quorum covers (a problem each).
+	Unwitnessed []Tail `json:"unwitnessed,omitempty"`
 }
 
 // MaxProblems bounds VerifyResult.Problems.
@@ -127,7 +132,12 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 		anchors[a.ChainID][a.Seq] = append(anchors[a.ChainID][a.Seq], a.Hash)
 	}
 
+	tc, err := newTreeCheck(ctx, s, opts.Tree, report)
+	if err != nil {
+		return res, fmt.Errorf("verify audit log: %w", err)
+	}
 	err = s.Scan(ctx, time.Time{}, func(e Event) error {
+		tc.event(e)
 		res.Events++
 		h, seen := res.Chains[e.ChainID]
 		if !seen {
@@ -178,6 +188,11 @@ func Verify(ctx context.Context, s Store, opts VerifyOptions) (VerifyResult, err
 			report(Problem{id, head.Seq + 1, fmt.Sprintf(
 				"log ends at seq %d but %s seq %d (tail cut off)", head.Seq, last.what, last.seq)})
 		}
+	}
+	res.Unwitnessed = tc.finish(res.Chains)
+	for _, t := range res.Unwitnessed {
+		report(Problem{t.ChainID, t.Witnessed + 1, fmt.Sprintf(
+			"seq %d to %d are in no checkpoint cosigned by %d witnesses (unwitnessed tail)", t.Witnessed+1, t.Head, opts.Tree.WitnessQuorum)})
 	}
 	res.OK = res.FirstBad == nil
 	return res, nil

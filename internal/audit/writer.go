@@ -12,7 +12,7 @@ func (l *Log) run() {
 	defer close(l.done)
 	var checkC <-chan time.Time
 	switch {
-	case l.cfg.CheckpointKey == nil:
+	case !l.signing():
 	case l.cfg.CheckpointTicks != nil:
 		checkC = l.cfg.CheckpointTicks
 	default:
@@ -45,7 +45,7 @@ func (l *Log) run() {
 				break
 			}
 			l.recordSuppressed()
-			if l.cfg.CheckpointKey != nil && (l.sinceCheck > 0 || !l.signedHead) {
+			if l.signing() && (l.sinceCheck > 0 || !l.signedHead) {
 				l.checkpoint()
 			}
 			return
@@ -87,7 +87,7 @@ func (l *Log) commit(batch []*request) {
 	for _, r := range batch {
 		r.done <- err
 	}
-	if err == nil && l.cfg.CheckpointKey != nil && l.sinceCheck >= l.cfg.CheckpointEvery {
+	if err == nil && l.signing() && l.sinceCheck >= l.cfg.CheckpointEvery {
 		l.checkpoint()
 	}
 }
@@ -101,15 +101,24 @@ func (l *Log) appendBatch(batch []*request) error {
 	}
 	var events []Sealed
 	seq, prev := l.seq, l.hash
+	var tree *frontier
+	if l.tree != nil {
+		tree = l.tree.clone()
+	}
 	for _, r := range batch {
-		for _, e := range r.events {
+		r.ids = make([]EventID, len(r.events))
+		for i, e := range r.events {
 			seq++
 			e.ChainID, e.Seq, e.PrevHash = l.cfg.ChainID, seq, prev
 			s, err := seal(e)
+			if err == nil && tree != nil {
+				s.Tree, err = tree.add(s.Hash)
+			}
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			prev = s.Hash
+			r.ids[i] = EventID{ChainID: l.cfg.ChainID, Seq: seq}
 			events = append(events, s)
 		}
 	}
@@ -120,7 +129,7 @@ func (l *Log) appendBatch(batch []*request) error {
 		l.stats.failures.Add(1)
 		return fmt.Errorf("%w: append events: %w", ErrUnavailable, err)
 	}
-	l.seq, l.hash = seq, prev
+	l.seq, l.hash, l.tree = seq, prev, tree
 	l.sinceCheck += len(events)
 	l.stats.events.Add(int64(len(events)))
 	l.stats.batches.Add(1)
@@ -141,8 +150,23 @@ func (l *Log) loadHead(ctx context.Context) error {
 	if ok {
 		l.seq, l.hash = e.Seq, e.Hash
 	}
+	if l.trees != nil {
+		f, err := loadFrontier(ctx, l.trees, l.cfg.ChainID)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if f.size != l.seq {
+			return fmt.Errorf("%w: chain %s has %d events but its tree %d leaves", ErrUnavailable, l.cfg.ChainID, l.seq, f.size)
+		}
+		l.tree = f
+	}
 	l.stale = false
 	return nil
+}
+
+// signing says whether the writer makes checkpoints of either kind.
+func (l *Log) signing() bool {
+	return l.cfg.CheckpointKey != nil || (l.cfg.NoteKey != nil && l.trees != nil)
 }
 
 // checkpoint signs and stores the current head of a non-empty chain.
@@ -156,12 +180,42 @@ func (l *Log) checkpoint() {
 	if l.seq == 0 {
 		return
 	}
-	c := SignCheckpoint(l.cfg.CheckpointKey, l.cfg.ChainID, l.seq, l.hash, l.cfg.Now())
-	if err := l.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
-		l.cfg.Logger.Error("audit checkpoint", "err", fmt.Errorf("save checkpoint: %w", err))
+	if l.cfg.CheckpointKey != nil {
+		c := SignCheckpoint(l.cfg.CheckpointKey, l.cfg.ChainID, l.seq, l.hash, l.cfg.Now())
+		if err := l.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+			l.cfg.Logger.Error("audit checkpoint", "err", fmt.Errorf("save checkpoint: %w", err))
+			return
+		}
+	}
+	if err := l.noteCheckpoint(ctx); err != nil {
+		l.cfg.Logger.Error("audit checkpoint", "err", err)
 		return
 	}
 	l.sinceCheck, l.signedHead = 0, true
+}
+
+// noteCheckpoint signs and stores the tree's checkpoint, unless one of
+// this size is stored already.
+func (l *Log) noteCheckpoint(ctx context.Context) error {
+	if l.cfg.NoteKey == nil || l.tree == nil || l.tree.size <= l.noted {
+		return nil
+	}
+	root, err := l.tree.root()
+	if err != nil {
+		return fmt.Errorf("tree root: %w", err)
+	}
+	n, err := SignNote(l.cfg.NoteKey, l.cfg.ChainID, l.tree.size, root)
+	if err != nil {
+		return err
+	}
+	if err := l.trees.SaveNote(ctx, n); err != nil {
+		return fmt.Errorf("save note checkpoint: %w", err)
+	}
+	l.noted = n.Size
+	if l.cfg.OnNote != nil {
+		l.cfg.OnNote(n)
+	}
+	return nil
 }
 
 // recordSuppressed records the count of authentication failures dropped by

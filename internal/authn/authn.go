@@ -19,6 +19,10 @@ var (
 	ErrInvalidCredentials = errors.New("invalid token")
 	// ErrNotMine: this authenticator does not handle this kind of token; the chain tries the next.
 	ErrNotMine = errors.New("token not handled by this authenticator")
+	// ErrDelegationRefused is wrapped with ErrInvalidCredentials for a
+	// token whose actor chain (RFC 8693 act) its issuer does not allow, so
+	// the refusal is recorded as such.
+	ErrDelegationRefused = errors.New("delegation refused")
 )
 
 // TokenVerifier verifies a bearer token. It returns ErrNotMine when the token
@@ -32,4 +36,19 @@ type TokenVerifier interface {
 // It returns (nil, nil) when the request carries no client certificate.
 type CertAuthenticator interface {
 	AuthenticateCert(r *http.Request) (*principal.Principal, error)
+}
+
+type bearerKey struct{}
+
+// WithBearer returns ctx carrying the caller's verified bearer token. Only
+// token exchange reads it, to send it to the identity provider that
+// issued it; nothing forwards it to a tool.
+func WithBearer(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, bearerKey{}, token)
+}
+
+// BearerFrom returns the caller's verified bearer token in ctx, or "".
+func BearerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(bearerKey{}).(string)
+	return s
 }

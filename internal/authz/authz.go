@@ -50,11 +50,29 @@ func toSets(m map[string][]string) map[string]map[string]bool {
 }
 
 // Check decides whether p holds permission perm through one of its own
-// roles or scopes.
+// roles or scopes. A delegated principal holds perm only when every actor
+// of its chain also holds it through one of the actor's roles: a delegated
+// caller never gains what the subject lacks, nor an actor what it lacks.
 func (ps *Permissions) Check(p *principal.Principal, perm string) Decision {
 	if p == nil {
 		return Decision{Rule: "default deny", Reason: "no authenticated caller"}
 	}
+	d := ps.checkSubject(p, perm)
+	if !d.Allow {
+		return d
+	}
+	for _, a := range p.Actor {
+		r, ok := ps.actorGrants(a, perm)
+		if !ok {
+			return Decision{Rule: "delegation: actor " + actorName(a) + " lacks " + perm,
+				Reason: fmt.Sprintf("the actor acting for the caller may not %s", perm)}
+		}
+		d.Rule += fmt.Sprintf("; actor %s role:%s grants %s", actorName(a), r, perm)
+	}
+	return d
+}
+
+func (ps *Permissions) checkSubject(p *principal.Principal, perm string) Decision {
 	for _, r := range p.Roles {
 		if ps.roles[r][perm] {
 			return Decision{Allow: true, Rule: fmt.Sprintf("role:%s grants %s", r, perm)}
@@ -66,6 +84,23 @@ func (ps *Permissions) Check(p *principal.Principal, perm string) Decision {
 		}
 	}
 	return Decision{Rule: "default deny", Reason: fmt.Sprintf("no role or scope of the caller grants %s", perm)}
+}
+
+// actorGrants names the actor's role granting perm.
+func (ps *Permissions) actorGrants(a principal.Actor, perm string) (string, bool) {
+	for _, r := range a.Roles {
+		if ps.roles[r][perm] {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+func actorName(a principal.Actor) string {
+	if a.Subject != "" {
+		return a.Subject
+	}
+	return "client:" + a.ClientID
 }
 
 // Has reports whether p holds perm.
@@ -82,7 +117,7 @@ func (ps *Permissions) Granted(p *principal.Principal) []string {
 	var out []string
 	add := func(set map[string]bool) {
 		for perm := range set {
-			if !slices.Contains(out, perm) {
+			if !slices.Contains(out, perm) && ps.Has(p, perm) {
 				out = append(out, perm)
 			}
 		}

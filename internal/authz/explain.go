@@ -67,3 +67,20 @@ func (ps *Permissions) Standing(role string, pol ToolPolicy) Cell {
 	}
 	return c
 }
+
+// Grants lists the rules that grant perm, as Check names them
+// ("role:admin grants payments.read", "scope:... grants ..."), sorted.
+func (ps *Permissions) Grants(perm string) []string {
+	var out []string
+	for _, r := range ps.Roles() {
+		if ps.roles[r][perm] {
+			out = append(out, "role:"+r+" grants "+perm)
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(ps.scopes)) {
+		if ps.scopes[s][perm] {
+			out = append(out, "scope:"+s+" grants "+perm)
+		}
+	}
+	return out
+}

@@ -20,6 +20,12 @@ type ToolPolicy struct {
 	Source    string
 	// Approval, when set, holds allowed calls for a person's approval.
 	Approval *ApprovalRule
+	// ClaimsRead are the claims Condition and Approval.When read by name;
+	// AllClaims, that they read claims in other ways too. The gate records
+	// these with each decision (as content), so it can be decided again
+	// under another policy (policy diff).
+	ClaimsRead []string
+	AllClaims  bool
 }
 
 // Visible reports whether a tool is shown to p: p holds its permission.

@@ -38,7 +38,7 @@ func (s *Service) pause(ctx context.Context, req *Request, ag *agent.Agent, runI
 		return nil, err
 	}
 	res := &Result{RunID: runID, SessionID: sessionID, Agent: ag.Name, Model: out.Model, ToolCalls: out.ToolCalls,
-		Usage: out.Usage, Status: approval.RunAwaiting, Approvals: as}
+		Usage: out.Usage, Status: approval.RunAwaiting, Approvals: as, AuditEvents: out.AuditEvents}
 	if res.ToolCalls == nil {
 		res.ToolCalls = []agent.ToolCallRecord{}
 	}

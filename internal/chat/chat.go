@@ -157,6 +157,8 @@ type Result struct {
 	// at Approvals (pending; the run continues on the server once decided).
 	Status    string
 	Approvals []approval.Approval
+	// AuditEvents are the run's audit event ids (see agent.Result).
+	AuditEvents []string
 }
 
 // Run runs one turn: the agent (req.Agent or the default), the caller's
@@ -245,7 +247,7 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 		return nil, &RunError{RunID: runID, Err: err}
 	}
 	res := &Result{RunID: runID, SessionID: sessionID, Agent: ag.Name, Model: out.Model,
-		Response: out.Response, ToolCalls: out.ToolCalls, Usage: out.Usage}
+		Response: out.Response, ToolCalls: out.ToolCalls, Usage: out.Usage, AuditEvents: out.AuditEvents}
 	if res.ToolCalls == nil {
 		res.ToolCalls = []agent.ToolCallRecord{}
 	}

@@ -87,6 +87,8 @@ type Auth struct {
 	APIKeys            []APIKey `yaml:"api_keys"`
 	JWT                JWT      `yaml:"jwt"`
 	MTLS               MTLS     `yaml:"mtls"`
+	// CallTokens signs the per-call JWTs of tools with call_token.
+	CallTokens CallTokens `yaml:"call_tokens"`
 }
 
 // APIKey is a configured key: only its SHA-256 digest is stored.
@@ -120,6 +122,22 @@ type Issuer struct {
 	MaxKeyAge          time.Duration `yaml:"max_key_age"`
 	// InsecureAllowHTTP permits plain-http issuer and JWKS URLs off loopback.
 	InsecureAllowHTTP bool `yaml:"insecure_allow_http"`
+	// Delegation accepts tokens with an RFC 8693 act claim (see
+	// docs/identity.md); without it such tokens are refused.
+	Delegation *Delegation `yaml:"delegation"`
+}
+
+// Delegation lists the actors that may act for an issuer's subjects.
+type Delegation struct {
+	MaxChain   int                        `yaml:"max_chain"`
+	RequireAct bool                       `yaml:"require_act"`
+	Actors     map[string]DelegationActor `yaml:"actors"` // by act.sub or client_id
+}
+
+// DelegationActor is one actor: the most it may do, and for whom.
+type DelegationActor struct {
+	Roles    []string `yaml:"roles"`
+	Subjects []string `yaml:"subjects"` // empty: any subject
 }
 
 // MTLS maps verified client certificate identities to roles.
@@ -157,6 +175,9 @@ type Tool struct {
 	Pin     string `yaml:"pin"`
 	// Approval, when set, holds allowed calls for a person's approval.
 	Approval *Approval `yaml:"approval"`
+	// CallToken or TokenExchange give an http tool's calls their bearer.
+	CallToken     *CallToken     `yaml:"call_token"`
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
 }
 
 // Approval is a tool's human approval: calls for which When (CEL over
@@ -198,6 +219,21 @@ type Audit struct {
 	CheckpointPublicKeyFile string        `yaml:"checkpoint_public_key_file"`
 	CheckpointEvery         int           `yaml:"checkpoint_every"`
 	CheckpointInterval      time.Duration `yaml:"checkpoint_interval"`
+	// NoteKeyFile is the Ed25519 note key signing the Merkle tree's
+	// checkpoints (C2SP tlog-checkpoint; made on first start, mode 0600).
+	NoteKeyFile string `yaml:"note_key_file"`
+	// Witnesses cosign each new checkpoint (C2SP tlog-witness);
+	// WitnessQuorum is how many cosignatures make a checkpoint witnessed
+	// (default: 1 when there are witnesses).
+	Witnesses     []Witness `yaml:"witnesses"`
+	WitnessQuorum int       `yaml:"witness_quorum"`
+}
+
+// Witness is one witness of the audit log: its base URL (POST
+// URL/add-checkpoint) and its note verifier key.
+type Witness struct {
+	URL string `yaml:"url"`
+	Key string `yaml:"key"`
 }
 
 // Sessions configures the session store.

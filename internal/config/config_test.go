@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,8 @@ func TestValidate_NamesTheKey(t *testing.T) {
 		{base + "telemetry: {otlp_endpoint: \"https://u:p@collector:4318\"}\n", "telemetry.otlp_endpoint: must not hold credentials"},
 		{base + "server: {metrics_addr: \"9090\"}\n", "server.metrics_addr: must be host:port"},
 		{base + "server: {addr: \"127.0.0.1:8080\", metrics_addr: \"127.0.0.1:8080\"}\n", "server.metrics_addr: must differ from server.addr"},
+		{base + "passthrough: {models: {m: {permission: llm.use, hosted_tools: [function]}}}\n", "passthrough.models.m.hosted_tools[0]: function tools are always served"},
+		{base + "passthrough: {models: {m: {permission: llm.use, hosted_tools: [web_search, Web Search]}}}\n", "passthrough.models.m.hosted_tools[1]: a tool type is lowercase"},
 		{base + "mcp_servers: {docs: {url: 'http://127.0.0.1:9/mcp', start_timeout: -1s}}\n", "mcp_servers.docs: refresh_interval, call_timeout, stderr_bytes, restart_min and start_timeout must be positive"},
 	}
 	for _, c := range cases {
@@ -181,7 +184,7 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
 		t.Errorf("dev config: %+v", c)
 	}
-	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,cards.read,payments.read" {
+	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,cards.read,payments.read,llm.use" {
 		t.Errorf("customer role: %v", got)
 	}
 	if dp := c.DataProtection; dp.KeyFile == "" || dp.Actions["card"] != "tokenize" || strings.Join(dp.Reveal["card"], ",") != "admin" ||
@@ -257,7 +260,7 @@ func TestLoadAudit_OnlyTheAuditSection(t *testing.T) {
 		t.Fatalf("LoadAudit = %+v, %v", a, err)
 	}
 	full, err := Load(write(shared), envs)
-	if err != nil || full.Audit != a {
+	if err != nil || !reflect.DeepEqual(full.Audit, a) {
 		t.Errorf("Load's audit section %+v, %v; LoadAudit's %+v", full.Audit, err, a)
 	}
 	for name, c := range map[string]struct{ yaml, want string }{

@@ -99,6 +99,9 @@ func (c *Config) SetDefaults() {
 	if c.Audit.HMACKeyEnv == "" {
 		c.Audit.HMACKeyEnv = "GATEHOUSE_AUDIT_HMAC_KEY"
 	}
+	if c.Audit.WitnessQuorum == 0 && len(c.Audit.Witnesses) > 0 {
+		c.Audit.WitnessQuorum = 1
+	}
 	if c.Audit.CommitTimeout == 0 {
 		c.Audit.CommitTimeout = 2 * time.Second
 	}

@@ -12,9 +12,11 @@ const (
 	DevConfigFile        = "gatehouse.yaml"
 	DevCredentialsFile   = "dev-credentials.env"
 	DevJWKSFile          = "dev-jwks.json"
+	DevCallTokenKeyFile  = "call-token-key.pem"
 	DevAuditDB           = "audit.db"
 	DevAuditHMACKeyFile  = "audit-hmac.key"
 	DevCheckpointKeyFile = "audit-checkpoint.key"
+	DevNoteKeyFile       = "audit-note.key"
 	DevSessionsDB        = "sessions.db"
 	DevDemoDB            = "demo.db"
 	DevVaultKeyFile      = "vault.key"
@@ -47,8 +49,9 @@ func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users,
-		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile,
-		"SessionsDB": DevSessionsDB, "DemoDB": DevDemoDB, "VaultKey": DevVaultKeyFile})
+		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile, "NoteKey": DevNoteKeyFile,
+		"CallTokenKey": DevCallTokenKeyFile,
+		"SessionsDB":   DevSessionsDB, "DemoDB": DevDemoDB, "VaultKey": DevVaultKeyFile})
 	return b.Bytes(), err
 }
 
@@ -91,6 +94,10 @@ auth:
         algorithms: [ES256]
         roles_claim: roles     # dotted path: realm_access.roles, groups, ...
         leeway: 30s
+        # delegation: {max_chain: 2, actors: {support-bot: {roles: [agent], subjects: []}}}   # tokens with an RFC 8693 act claim
+  call_tokens:                 # the JWT each call_token tool's call carries; keys published at /.well-known/jwks.json
+    key_file: "{{.Dir}}/{{.CallTokenKey}}"   # PKCS #8 PEM, P-256 (ES256) or Ed25519 (EdDSA), made on first start; later keys: previous, still published
+    ttl: 60s
   mtls:
     identities: []             # e.g. {match: "spiffe://corp/ns/ops/sa/bot", roles: [agent]}
 
@@ -99,7 +106,7 @@ authz:
     viewer: [read]
     agent: [read, respond, claims.read, cards.read, llm.use, email.send]
     admin: [read, respond, admin, audit.read, metrics, claims.read, cards.read, payments.read, policy.write, llm.use, email.send]
-    customer: [respond, claims.read, cards.read, payments.read]
+    customer: [respond, claims.read, cards.read, payments.read, llm.use]   # may use gpt-4o-mini, not its send_email (removed for this role)
     supervisor: [read]         # approves policy_update calls (GET /v1/approvals, POST /v1/approvals/{id})
   scopes: {}                   # OAuth scope -> permissions
 
@@ -160,6 +167,9 @@ audit:
   hmac_key_env: GATEHOUSE_AUDIT_HMAC_KEY      # the key, when set; else hmac_key_file
   hmac_key_file: "{{.Dir}}/{{.HMACKey}}"   # made on first start (mode 0600)
   checkpoint_key_file: "{{.Dir}}/{{.CheckpointKey}}"
+  note_key_file: "{{.Dir}}/{{.NoteKey}}"   # signs the Merkle tree's checkpoints (GET /audit/checkpoint); made on first start
+  # witnesses: [{url: "https://witness.example/", key: "witness.example+1234abcd+BASE64"}]   # cosign each checkpoint
+  # witness_quorum: 1
 
 data_protection:                # what the model, the client and the logs never see
   key_env: GATEHOUSE_VAULT_KEY  # the token vault's key, when set; else key_file

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"regexp"
+)
 
 // Passthrough configures governed pass-through on /v1/chat/completions:
 // client-side agents reach an upstream model through gatehouse, their
@@ -20,7 +23,15 @@ type PassthroughModel struct {
 	Permission string `yaml:"permission"`
 	// Upstream is the model id sent to the provider; default the name.
 	Upstream string `yaml:"upstream"`
+	// HostedTools are the tool types the provider would run itself
+	// (web_search, file_search, ...) that a Responses request may name
+	// without a 400. They are accepted and not forwarded: the upstream is
+	// asked with Chat Completions.
+	HostedTools []string `yaml:"hosted_tools"`
 }
+
+// hostedToolPattern is a provider tool type: lowercase words joined by _.
+var hostedToolPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // DefaultPassthroughRetries is passthrough.max_retries by default.
 const DefaultPassthroughRetries = 2
@@ -52,6 +63,14 @@ func (p *Passthrough) check(c *Config, bad func(string, string, ...any)) {
 		}
 		if _, clash := c.Agents[name]; clash {
 			bad(key, "an agent has the same name; a model name must say which one runs")
+		}
+		for i, ht := range m.HostedTools {
+			switch {
+			case ht == "function":
+				bad(fmt.Sprintf("%s.hosted_tools[%d]", key, i), "function tools are always served; list only tools the provider runs")
+			case !hostedToolPattern.MatchString(ht):
+				bad(fmt.Sprintf("%s.hosted_tools[%d]", key, i), "a tool type is lowercase letters, digits and _ (web_search, file_search, ...)")
+			}
 		}
 		if m.Permission == "" {
 			bad(key+".permission", "is required (everything is denied unless a rule allows it)")

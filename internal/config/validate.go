@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	c.checkAuth(bad)
 	c.Authz.check(bad)
 	c.checkTools(bad)
+	c.checkCallCredentials(bad)
 	c.checkAgents(bad)
 	c.Audit.check(bad)
 	c.checkDemo(bad)
@@ -108,6 +109,18 @@ func (c *Config) checkAuth(bad func(string, string, ...any)) {
 		}
 		seenHash[strings.ToLower(k.SHA256)] = true
 		c.checkRoles(key+".roles", k.Roles, bad)
+	}
+	for i, is := range c.Auth.JWT.Issuers {
+		if is.Delegation == nil {
+			continue
+		}
+		key := fmt.Sprintf("auth.jwt.issuers[%d].delegation", i)
+		if len(is.Delegation.Actors) == 0 {
+			bad(key+".actors", "is required: the actors that may act for this issuer's subjects")
+		}
+		for _, name := range sortedKeys(is.Delegation.Actors) {
+			c.checkRoles(key+".actors."+name+".roles", is.Delegation.Actors[name].Roles, bad)
+		}
 	}
 	for i, id := range c.Auth.MTLS.Identities {
 		key := fmt.Sprintf("auth.mtls.identities[%d]", i)
@@ -246,6 +259,7 @@ func (a *Audit) check(bad func(string, string, ...any)) {
 	if a.DSN == "" {
 		bad("audit.dsn", "is required (sqlite://path or postgres://...)")
 	}
+	a.checkWitnesses(bad)
 }
 
 func (c *Config) checkRoles(key string, roles []string, bad func(string, string, ...any)) {

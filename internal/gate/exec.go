@@ -9,9 +9,11 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/principal"
+	"github.com/gatehousehq/gatehouse/internal/tools"
 )
 
 // Executor runs allowed calls: the one place a tool is called. Its zero
@@ -34,6 +36,9 @@ type Run struct {
 	Base audit.Event
 	// Timeout bounds the call (0: only ctx).
 	Timeout time.Duration
+	// Agent names the agent whose run made the call; empty for a call the
+	// caller made itself (/mcp tools/call).
+	Agent string
 }
 
 // Outcome is what a call did.
@@ -67,12 +72,6 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 		return Outcome{Status: "error", Err: ErrNotAllowed, Content: toolErrorContent(d.Call.Name, ErrNotAllowed.Error())}
 	}
 	start := x.now()
-	tctx := principal.With(ctx, r.Principal)
-	if r.Timeout > 0 {
-		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(tctx, r.Timeout)
-		defer cancel()
-	}
 	fin := r.Base
 	fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+d.Call.Name, "ok"
 	args, err := x.detokenize(ctx, r)
@@ -81,7 +80,18 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 		fin.Outcome, fin.Reason = "refused", errTokenRefused.Error()
 		return Outcome{Status: "error", Err: err, Content: ToolError{Error: "not_run", Tool: d.Call.Name, Reason: errTokenRefused.Error()}.Encode(), Finished: fin}
 	}
-	d.Args = args
+	// The tool, and a call token's args_sha256, get the arguments it runs with.
+	d.Args, r.Decision.Args = args, args
+	call, err := callOf(r)
+	if err != nil {
+		return Outcome{Status: "error", Err: err, Content: toolErrorContent(d.Call.Name, "the arguments cannot be encoded")}
+	}
+	tctx := tools.WithCall(principal.With(ctx, r.Principal), call)
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(tctx, r.Timeout)
+		defer cancel()
+	}
 	o := x.run(tctx, ctx, r, d)
 	fin.LatencyMS = x.now().Sub(start).Milliseconds()
 	if o.Err != nil {
@@ -131,6 +141,20 @@ func (x *Executor) run(ctx, outer context.Context, r Run, d Decision) Outcome {
 	}
 	o.Content = toolErrorContent(d.Call.Name, msg)
 	return o
+}
+
+// callOf is what the tool may know of r's call.
+func callOf(r Run) (tools.Call, error) {
+	canon, err := CanonicalArgs(r.Decision.Args)
+	if err != nil {
+		return tools.Call{}, fmt.Errorf("encode arguments: %w", err)
+	}
+	actor := "agent:" + r.Agent
+	if r.Agent == "" {
+		actor = "client:" + r.Principal.Subject
+	}
+	return tools.Call{ID: r.Base.RunID + "/" + r.Decision.Call.ID, RunID: r.Base.RunID, Tool: r.Decision.Call.Name,
+		Actor: actor, ArgsSHA256: approval.ArgsHash(canon)}, nil
 }
 
 // errToolPanicked is what the model and the caller see of a tool that

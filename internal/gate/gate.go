@@ -9,6 +9,7 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -57,7 +59,8 @@ func (v Verdict) String() string {
 // Gate decides tool calls. Its zero value is not usable: Perms is required.
 type Gate struct {
 	Perms *authz.Permissions
-	// Now is the clock a held call's approval is timed by (time.Now when nil).
+	// Now is the clock a held call's approval is timed by, and the now
+	// conditions see (time.Now when nil).
 	Now func() time.Time
 	// NewApprovalID names a held call's approval (ids.New("apr_") when nil).
 	NewApprovalID func() string
@@ -156,6 +159,8 @@ func (g *Gate) Decide(ctx context.Context, in Input) Decision {
 		return g.invalid(in, t, err)
 	}
 	ctx = g.withFindings(ctx, in.Call.Arguments)
+	// Conditions read the time from the gate's clock, as approvals do.
+	ctx = condition.WithNow(ctx, g.now())
 	dec := g.decided(in, t, args, g.Perms.AuthorizeTool(ctx, in.Principal, t.Policy, args))
 	if dec.Verdict == Allow && t.Policy.Approval != nil {
 		return g.approval(ctx, in, dec)
@@ -172,23 +177,48 @@ func decodeArgs(t *Tool, raw string) (tools.Args, error) {
 	return t.Decode([]byte(raw))
 }
 
-// event is the tool.decided event of a call, before its verdict.
-func event(in Input, resource string) audit.Event {
+// event is the tool.decided event of a call, before its verdict; t is the
+// declared tool, nil for a name that is none.
+func event(in Input, t *Tool) audit.Event {
 	ev := in.Base
 	ev.Type = audit.TypeToolDecided
-	ev.Resource = resource
+	ev.Resource = unknownTool
 	ev.Content = map[string]string{"arguments": in.Call.Arguments}
+	if t != nil {
+		ev.Resource = "tool:" + t.Policy.Tool
+		if c, ok := claimsContent(in.Principal, t.Policy); ok {
+			ev.Content["claims"] = c
+		}
+	}
 	return ev
+}
+
+// claimsContent is the caller's claims the tool's conditions read, as
+// JSON (null for one the caller lacks), for replaying the decision. They
+// are identity attributes: content, stored per audit.content like the
+// arguments.
+func claimsContent(p *principal.Principal, pol authz.ToolPolicy) (string, bool) {
+	if p == nil || (len(pol.ClaimsRead) == 0 && !pol.AllClaims) {
+		return "", false
+	}
+	read := p.Claims
+	if !pol.AllClaims {
+		read = make(map[string]any, len(pol.ClaimsRead))
+		for _, name := range pol.ClaimsRead {
+			read[name] = p.Claims[name]
+		}
+	}
+	b, err := json.Marshal(read)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
 // refuse is a denial before the arguments were looked at; t is the
 // declared tool when there is one.
 func (g *Gate) refuse(in Input, t *Tool, rule authz.Decision) Decision {
-	resource := unknownTool
-	if t != nil {
-		resource = "tool:" + t.Policy.Tool
-	}
-	dec := Decision{Call: in.Call, Event: event(in, resource)}
+	dec := Decision{Call: in.Call, Event: event(in, t)}
 	return dec.settle(rule, "denied")
 }
 
@@ -201,7 +231,7 @@ func (g *Gate) invalid(in Input, t *Tool, err error) Decision {
 	if errors.As(err, &re) {
 		reason = re.Redacted()
 	}
-	dec := Decision{Call: in.Call, Tool: t, Event: event(in, "tool:"+t.Policy.Tool)}
+	dec := Decision{Call: in.Call, Tool: t, Event: event(in, t)}
 	dec = dec.settle(authz.Decision{Rule: "argument schema of " + t.Policy.Tool, Reason: reason}, "invalid_arguments")
 	dec.Reason = err.Error()
 	dec.Event.Content["error"] = err.Error()
@@ -210,7 +240,7 @@ func (g *Gate) invalid(in Input, t *Tool, err error) Decision {
 
 // decided is the verdict of permission and condition over decoded args.
 func (g *Gate) decided(in Input, t *Tool, args tools.Args, rule authz.Decision) Decision {
-	dec := Decision{Call: in.Call, Tool: t, Args: args, Event: event(in, "tool:"+t.Policy.Tool)}
+	dec := Decision{Call: in.Call, Tool: t, Args: args, Event: event(in, t)}
 	return dec.settle(rule, "denied")
 }
 

@@ -83,7 +83,11 @@ func (g *Gate) approval(ctx context.Context, in Input, dec Decision) Decision {
 		ev.Rule += " when " + rule.WhenSource
 	}
 	ev.Reason = "approval " + h.ApprovalID + " requested"
+	claims, hasClaims := ev.Content["claims"]
 	ev.Content = map[string]string{"arguments": canon, "args_sha256": h.ArgsSHA256}
+	if hasClaims {
+		ev.Content["claims"] = claims
+	}
 	return dec
 }
 
@@ -97,7 +101,10 @@ func (g *Gate) Recheck(ctx context.Context, in Input, a approval.Approval) Decis
 	in.Call.Arguments = a.Arguments
 	name := "approval " + a.ID
 	t := in.Declared[a.Tool]
-	dec := Decision{Call: in.Call, Tool: t, Event: event(in, "tool:"+a.Tool)}
+	dec := Decision{Call: in.Call, Tool: t, Event: event(in, t)}
+	if t == nil {
+		dec.Event.Resource = "tool:" + a.Tool // configured when it was held
+	}
 	var rule authz.Decision
 	switch {
 	case a.Status == approval.StatusDenied:

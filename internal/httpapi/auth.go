@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
+	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 		if s.overLimit(w, r, rt, p) {
 			return
 		}
-		d := rt.Perms.Check(p, perm)
+		d := checkAnyOf(rt.Perms, p, perm)
 		ev := audit.Event{
 			Type: audit.TypeAuthzDecided, RequestID: info.requestID,
 			Rule: d.Rule, Reason: d.Reason, Resource: route(r),
@@ -62,7 +63,14 @@ func (s *Server) guard(perm string, deferAllow bool, h http.Handler) http.Handle
 			writeError(w, r, errForbidden)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(principal.With(r.Context(), p)))
+		ctx := principal.With(r.Context(), p)
+		if p.Method == principal.MethodJWT {
+			// For token exchange at its issuer only (package callcred).
+			if tok, err := authn.BearerToken(r); err == nil {
+				ctx = authn.WithBearer(ctx, tok)
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -133,6 +141,8 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	switch {
 	case errors.Is(err, authn.ErrNoCredentials):
 		reason, code = "missing bearer token", "missing_token"
+	case errors.Is(err, authn.ErrDelegationRefused):
+		reason = "delegation refused by the issuer's delegation config"
 	case errors.Is(err, authn.ErrInvalidCredentials):
 	default:
 		s.log.ErrorContext(r.Context(), "authentication error", "request_id", info.requestID, "error", err.Error())
@@ -156,7 +166,11 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 		w.Header().Set("WWW-Authenticate", realm)
 		writeError(w, r, err)
 	case errors.Is(err, authn.ErrInvalidCredentials):
-		if rt.InvalidTokenStatus == http.StatusUnauthorized {
+		// The OpenAI-compatible routes answer 401 whatever
+		// auth.invalid_token_status says: OpenAI does, and SDK users catch
+		// AuthenticationError for a bad key. The tutorial's 403 holds on its
+		// own routes (/chat and the rest).
+		if rt.InvalidTokenStatus == http.StatusUnauthorized || info.openAI {
 			w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token"`)
 			writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Detail: "Invalid token"})
 			return
@@ -165,4 +179,16 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, rt *Runtime,
 	default:
 		writeError(w, r, errAuthDown)
 	}
+}
+
+// checkAnyOf decides a route's permission, "a|b" meaning either: the first
+// granted, else the last refusal.
+func checkAnyOf(ps *authz.Permissions, p *principal.Principal, perms string) authz.Decision {
+	var d authz.Decision
+	for _, perm := range strings.Split(perms, "|") {
+		if d = ps.Check(p, perm); d.Allow {
+			return d
+		}
+	}
+	return d
 }

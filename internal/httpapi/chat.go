@@ -34,6 +34,8 @@ type chatResponse struct {
 	Model     string                 `json:"model"`
 	ToolCalls []agent.ToolCallRecord `json:"tool_calls"`
 	Usage     usage                  `json:"usage"`
+	// AuditEvents are the run's audit event ids, for receipts.
+	AuditEvents []string `json:"audit_events,omitempty"`
 }
 
 type usage struct {
@@ -109,8 +111,8 @@ func (s *Server) handleChat(tutorial bool) http.Handler {
 		}
 		respond(w, r, http.StatusOK, chatResponse{
 			Response: res.Response, RunID: res.RunID, SessionID: res.SessionID, Agent: res.Agent, Model: res.Model,
-			ToolCalls: res.ToolCalls,
-			Usage:     usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
+			ToolCalls: res.ToolCalls, AuditEvents: res.AuditEvents,
+			Usage: usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.TotalTokens},
 		})
 	})
 }

@@ -66,11 +66,13 @@ type gatehouseInfo struct {
 	// approvals it waits for (GET /v1/runs/{run_id} follows it).
 	Status    string         `json:"status,omitempty"`
 	Approvals []approvalJSON `json:"approvals,omitempty"`
+	// AuditEvents are the run's audit event ids, for receipts.
+	AuditEvents []string `json:"audit_events,omitempty"`
 }
 
 // agentInfo is the gatehouse object of an agent run.
 func agentInfo(res *chat.Result) *gatehouseInfo {
-	gi := &gatehouseInfo{RunID: res.RunID, Agent: res.Agent, Model: res.Model, ToolCalls: res.ToolCalls}
+	gi := &gatehouseInfo{RunID: res.RunID, Agent: res.Agent, Model: res.Model, ToolCalls: res.ToolCalls, AuditEvents: res.AuditEvents}
 	if res.Status == approval.RunAwaiting {
 		gi.Status, gi.Approvals = res.Status, approvalsJSON(res.Approvals)
 	}

@@ -24,7 +24,7 @@ func (p *patterns) HandleFunc(pattern string, _ func(http.ResponseWriter, *http.
 // allRoutes are the patterns of a server with every optional route on.
 func allRoutes(t *testing.T) []string {
 	s, _ := testServer(t, &memSink{})
-	s.AuditLog = struct{ audit.Store }{}
+	s.AuditLog = struct{ audit.TreeStore }{}
 	s.DevJWKS = []byte(`{"keys":[]}`)
 	s.MetricsHandler = http.NotFoundHandler()
 	var p patterns
@@ -58,8 +58,8 @@ func TestOpenAPI_EveryRouteIsDocumented(t *testing.T) {
 		if !ok {
 			method, path = "", pat
 		}
-		if path == "/" {
-			continue // the catch-all: 404 in the Error shape
+		if path == "/" || path == "/v1/" {
+			continue // the catch-alls: 404 in the Error shape (OpenAI's under /v1/)
 		}
 		item := doc.Paths.Value(path)
 		if method == "" {

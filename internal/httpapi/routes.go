@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/jwtauth"
 )
 
@@ -31,6 +32,9 @@ func (s *Server) routes(mux registrar) {
 	mux.Handle("POST /v1/chat", s.protectRun("respond", s.handleChat(false)))
 	mux.Handle("GET /v1/models", openAIRoute(s.protect("respond", s.handleModels())))
 	mux.Handle("POST /v1/chat/completions", openAIRoute(s.protectRun("respond", s.handleCompletions())))
+	mux.Handle("POST /v1/responses", openAIRoute(s.protectRun("respond", s.handleResponses())))
+	mux.Handle("GET /v1/responses/{id}", openAIRoute(s.protect("respond", s.handleGetResponse())))
+	mux.Handle("DELETE /v1/responses/{id}", openAIRoute(s.protect("respond", s.handleDeleteResponse())))
 	mux.Handle("GET /v1/sessions/{id}", s.protect("read", s.handleGetSession()))
 	mux.Handle("GET /v1/runs/{id}", s.protect("respond", s.handleGetRun()))
 	mux.Handle("GET /v1/approvals", s.protect("read", s.handleListApprovals()))
@@ -44,6 +48,10 @@ func (s *Server) routes(mux registrar) {
 		mux.Handle("GET /admin/audit", s.protect("audit.read", AuditList(s.AuditLog)))
 		mux.Handle("GET /admin/audit/verify", s.protect("audit.read", AuditVerify(s.AuditLog, s.CheckpointKey)))
 	}
+	if ts, ok := s.AuditLog.(audit.TreeStore); ok {
+		mux.Handle("GET /audit/checkpoint", AuditCheckpoint(ts))
+		mux.Handle("GET /v1/audit/proof/{event_id}", s.protect("respond|audit.read", s.AuditProof(ts)))
+	}
 	mux.HandleFunc("GET "+jwtauth.ProtectedResourceMetadataPath, func(w http.ResponseWriter, r *http.Request) {
 		if h := s.runtime(r).ResourceMetadata; h != nil {
 			h.ServeHTTP(w, r)
@@ -55,10 +63,14 @@ func (s *Server) routes(mux registrar) {
 		mux.Handle("GET /metrics", s.protect("metrics", s.MetricsHandler))
 	}
 	s.consoleRoutes(mux)
-	if s.DevJWKS != nil {
-		mux.Handle("GET /.well-known/jwks.json", serveJSON(s.DevJWKS))
-	}
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
+	// Under /v1/, a route that does not exist answers in OpenAI's shape:
+	// the SDKs pointed here show its code and message.
+	mux.Handle("/v1/", openAIRoute(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found",
+			Detail: "No route " + r.Method + " " + quoteInput(r.URL.Path) + " (gatehouse serves /v1/models, /v1/chat/completions and /v1/responses)"})
+	})))
 }
 
 // serveJSON serves a fixed JSON document.
@@ -68,3 +80,8 @@ func serveJSON(doc []byte) http.Handler {
 		_, _ = w.Write(doc)
 	})
 }
+
+// RoutePermissions are the permissions the routes above (and the console's)
+// require, for config check's warning about a permission nothing uses. A
+// test reads the protect calls of this package and fails when they drift.
+var RoutePermissions = []string{"respond", "read", "admin", "audit.read", "metrics"}

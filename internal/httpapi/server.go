@@ -27,6 +27,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/logbound"
 	mcpserver "github.com/gatehousehq/gatehouse/internal/mcp/server"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
+	"github.com/gatehousehq/gatehouse/internal/policytest"
 	"github.com/gatehousehq/gatehouse/internal/runs"
 	"github.com/gatehousehq/gatehouse/internal/session"
 )
@@ -65,6 +66,10 @@ type Runtime struct {
 	// issuers changes what is served.
 	ResourceMetadataURL string
 	ResourceMetadata    http.Handler
+	// CallTokenJWKS is the public key set of the call tokens this
+	// runtime signs (nil: none), served at /.well-known/jwks.json; a
+	// reload with a rotated key file publishes the new and previous keys.
+	CallTokenJWKS []byte
 	// ServedTools are the tools gatehouse runs (every type but client),
 	// offered on /mcp in ToolOrder.
 	ServedTools map[string]*agent.Tool
@@ -127,13 +132,24 @@ type Deps struct {
 	// request; it is bounded so a flood cannot drown the audit writer.
 	AuthFailures func(context.Context, audit.Event) error
 	Sessions     session.Store
+	// Responses keeps stored responses (POST /v1/responses with store);
+	// nil: none are kept, and GET /v1/responses/{id} is 404.
+	Responses session.ResponseStore
 	// Reload builds a new Runtime from the current config source.
 	Reload func(ctx context.Context) (*Runtime, error)
+	// DryRun reports what reloading the current config source would change
+	// in the policy of running (replaying the decisions recorded since
+	// since), applying nothing; nil when it cannot (no audit log).
+	DryRun func(ctx context.Context, running *Runtime, since time.Duration) (*policytest.Diff, error)
 	// Ready reports whether the audit store accepts writes.
 	Ready func(ctx context.Context) error
 	// MCPStatus, when set, is the MCP servers' health for /ready's detail:
 	// a server that is down is named there, without making gatehouse unready.
 	MCPStatus func() any
+	// WitnessStatus, when set, is the audit log's witnessing for /ready's
+	// detail: the lag is named there, never making gatehouse unready (a
+	// witness that is down stops no run).
+	WitnessStatus func(ctx context.Context) any
 	// MCPStarting, when set, names the MCP servers whose first connection
 	// attempt since start has not ended: while it names any, /ready
 	// answers 503 (their tools are not offered yet).

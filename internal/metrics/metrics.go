@@ -90,6 +90,14 @@ func (m *Metrics) RunsInFlight(n func() int64) {
 	}, func() float64 { return float64(n()) }))
 }
 
+// Unwitnessed reports n(), read at each scrape, as the audit events no
+// checkpoint cosigned by the witness quorum covers yet.
+func (m *Metrics) Unwitnessed(n func() int64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_audit_unwitnessed_events", Help: "Audit events of this process's chain not yet covered by a checkpoint cosigned by the witness quorum.",
+	}, func() float64 { return float64(n()) }))
+}
+
 // Request counts a served request; route is the mux pattern, never the
 // path ("" when none matched).
 func (m *Metrics) Request(route string, status int, d time.Duration) {

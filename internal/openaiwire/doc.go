@@ -1,7 +1,9 @@
 // Package openaiwire owns the JSON of the OpenAI Chat Completions protocol,
 // in both directions: the request a client sends and a model server
 // receives, the whole completion and the streamed chunks it answers with,
-// the error object, and the model list. The API (internal/httpapi), the
+// the error object, and the model list; and of the Responses API
+// (responses*.go): its request and input items, the response object and
+// its output items, and its stream events. The API (internal/httpapi), the
 // model client (internal/llm/openai), the scripted upstream of the tests
 // (internal/llm/llmtest) and the load harness (bench) all speak it through
 // these types, so the copies cannot drift apart.
@@ -15,6 +17,8 @@
 //
 // The types are plain structs encoded by either encoding/json or
 // github.com/go-json-experiment/json: their tags mean the same to both.
-// The Responses API is to join this package, one file per part (chat.go,
-// chunk.go, errors.go, models.go, decode.go).
+// DecodeResponsesRequest decodes a Responses request as strictly; an
+// item's members that are not the protocol's are skipped (the Agents SDK
+// spreads its provider data into items), but a case variant of one is
+// refused.
 package openaiwire

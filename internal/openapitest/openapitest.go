@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -95,7 +96,7 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 			return fmt.Errorf("no documented route (%v), yet status %d", err, status)
 		}
-		return v.checkError(header, body)
+		return v.checkError(r.URL.Path, header, body)
 	}
 	input := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
@@ -114,9 +115,9 @@ func (v *Validator) check(req *http.Request, status int, header http.Header, bod
 	return openapi3filter.ValidateResponse(context.Background(), input)
 }
 
-// checkError checks an answer of the catch-all route against the Error
-// schema.
-func (v *Validator) checkError(header http.Header, body []byte) error {
+// checkError checks an answer of a catch-all route against the Error
+// schema: OpenAI's (OpenAIError) under /v1/, gatehouse's elsewhere.
+func (v *Validator) checkError(path string, header http.Header, body []byte) error {
 	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt != "application/json" {
 		return fmt.Errorf("content type %q, want application/json", header.Get("Content-Type"))
 	}
@@ -124,7 +125,11 @@ func (v *Validator) checkError(header http.Header, body []byte) error {
 	if err != nil {
 		return err
 	}
-	return v.Doc.Components.Schemas["Error"].Value.VisitJSON(val, openapi3.EnableJSONSchema2020())
+	schema := "Error"
+	if strings.HasPrefix(path, "/v1/") {
+		schema = "OpenAIError"
+	}
+	return v.Doc.Components.Schemas[schema].Value.VisitJSON(val, openapi3.EnableJSONSchema2020())
 }
 
 func decodeJSON(body []byte) (any, error) {

@@ -28,11 +28,24 @@ type PausedTurn struct {
 	Calls     []llm.ToolCall       `json:"calls"`
 	// Held maps a held call's id to its approval id.
 	Held map[string]string `json:"held"`
+	// Door names the door the turn came through (gate.Door.Name); empty
+	// in turns held before it was kept: the Chat Completions door.
+	Door string `json:"door,omitempty"`
+}
+
+// door is the registered door the turn came through; a name the registry
+// does not know stays unknown, and the gate refuses its calls.
+func (t PausedTurn) door() gate.Door {
+	if t.Door == "" {
+		return gate.DoorPassthrough
+	}
+	d, _ := gate.DoorNamed(t.Door)
+	return d
 }
 
 // pause stores a held turn; the client is told it awaits approval.
 func (s *Service) pause(ctx context.Context, req Request, m Model, calls []llm.ToolCall, decided []gate.Decision, res *Result) error {
-	turn := PausedTurn{Principal: req.Principal, RequestID: req.RequestID, Calls: calls, Held: map[string]string{}}
+	turn := PausedTurn{Principal: req.Principal, RequestID: req.RequestID, Calls: calls, Held: map[string]string{}, Door: req.door().Name()}
 	var as []approval.Approval
 	for _, d := range decided {
 		if d.Held != nil {
@@ -80,7 +93,7 @@ func (s *Service) Continue(ctx context.Context, run approval.Run, as []approval.
 	}
 	p := turn.Principal
 	base := audit.Event{RequestID: turn.RequestID, RunID: run.ID}.By(p)
-	in := gate.Input{Door: gate.DoorPassthrough, Principal: p, Base: base, Declared: s.Tools, Offered: s.visible(p)}
+	in := gate.Input{Door: turn.door(), Principal: p, Base: base, Declared: s.Tools, Offered: s.visible(p)}
 	var recs []agent.ToolCallRecord
 	var evs []audit.Event
 	var rel []Released

@@ -29,6 +29,10 @@ type Model struct {
 	// (Name when empty).
 	Name, Upstream string
 	Permission     string
+	// HostedTools are the tool types the provider runs itself that a
+	// Responses request may name (passthrough.models.NAME.hosted_tools):
+	// accepted, and not forwarded to a Chat Completions upstream.
+	HostedTools []string
 }
 
 // Released is a tool call released to a client.
@@ -122,6 +126,17 @@ type Request struct {
 	Before []audit.Event
 	// OnContent, when set, receives the answer's text as it arrives.
 	OnContent func(string) error
+	// Door is the way the request came in: gate.DoorPassthrough (Chat
+	// Completions) when zero, or gate.DoorResponses.
+	Door gate.Door
+}
+
+// door is the request's door, gate.DoorPassthrough by default.
+func (r Request) door() gate.Door {
+	if r.Door == (gate.Door{}) {
+		return gate.DoorPassthrough
+	}
+	return r.Door
 }
 
 // Result is what the client receives.
@@ -179,7 +194,10 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		answered[i].content = s.Data.Scrub(answered[i].content)
 	}
 
-	if err := s.Audit.Record(ctx, append(startEvents(req, base, m, res, answered), found...)...); err != nil {
+	// The findings of what the client sent are recorded with the run's end,
+	// after its decisions: records, not preconditions.
+	res.found = found
+	if err := s.Audit.Record(ctx, startEvents(req, base, m, res, answered)...); err != nil {
 		return nil, err
 	}
 	runErr := s.report(ctx, p, answered)
@@ -270,7 +288,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			// replicas whatever ids the upstream chose.
 			c.ID = s.NewCallID()
 			calls[i].ID = c.ID
-			decided[i] = s.gate().Decide(ctx, gate.Input{Door: gate.DoorPassthrough, Principal: req.Principal, Base: base,
+			decided[i] = s.gate().Decide(ctx, gate.Input{Door: req.door(), Principal: req.Principal, Base: base,
 				Declared: s.Tools, Offered: offered, Call: c})
 			decided[i], calls[i].Arguments = s.release(ctx, req.Principal, decided[i])
 			refused = refused || decided[i].Verdict == gate.Deny

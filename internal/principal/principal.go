@@ -31,7 +31,23 @@ type Principal struct {
 	// CertIdentity is the verified client certificate identity when the
 	// request also came over mTLS (recorded even when a token names the subject).
 	CertIdentity string
+	// Actor is who acts for Subject (an RFC 8693 "act" chain), nearest
+	// first; empty when the subject acts itself. Only a JWT verifier sets
+	// it, and only for actors its issuer's delegation config lists.
+	Actor []Actor
 }
+
+// Actor is one party of a delegation chain.
+type Actor struct {
+	Subject  string
+	ClientID string
+	// Roles are the most this actor may do for anyone: a delegated call
+	// holds only what both the subject's and every actor's roles grant.
+	Roles []string
+}
+
+// Delegated reports whether someone acts for the subject.
+func (p *Principal) Delegated() bool { return p != nil && len(p.Actor) > 0 }
 
 // Key identifies the principal across authentication methods and issuers:
 // the same subject string from another issuer or method is someone else.
@@ -52,6 +68,13 @@ func (p *Principal) Clone() *Principal {
 	cp := *p
 	cp.Roles = slices.Clone(p.Roles)
 	cp.Scopes = slices.Clone(p.Scopes)
+	if p.Actor != nil {
+		cp.Actor = make([]Actor, len(p.Actor))
+		for i, a := range p.Actor {
+			a.Roles = slices.Clone(a.Roles)
+			cp.Actor[i] = a
+		}
+	}
 	if p.Claims != nil {
 		cp.Claims = cloneJSON(p.Claims).(map[string]any)
 	}

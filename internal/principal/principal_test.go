@@ -17,6 +17,7 @@ func TestClone_SharesNothing(t *testing.T) {
 				"tags":        []string{"t1"},
 			},
 			Method: MethodJWT, Issuer: "https://idp.example", CertIdentity: "spiffe://x",
+			Actor: []Actor{{Subject: "bot", ClientID: "c1", Roles: []string{"agent"}}},
 		}
 	}
 	orig, want := sample(), sample()
@@ -33,6 +34,8 @@ func TestClone_SharesNothing(t *testing.T) {
 	cp.Claims["realm"].(map[string]any)["roles"].([]any)[0] = "admin"
 	cp.Claims["tags"].([]string)[0] = "t2"
 	cp.Claims["new"] = true
+	cp.Actor[0].Roles[0] = "admin"
+	cp.Actor[0].Subject = "root"
 	if diff := cmp.Diff(want, orig); diff != "" {
 		t.Errorf("changing the clone changed the original (-want +got):\n%s", diff)
 	}

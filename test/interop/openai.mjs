@@ -154,7 +154,7 @@ async function errorPaths() {
   });
   await expectError('missing token', () => noAuth.chat.completions.create({ model: agentModel, messages: user('hi') }), OpenAI.AuthenticationError, 401, 'missing_token');
   await expectError('models without token', () => noAuth.models.list(), OpenAI.AuthenticationError, 401, 'missing_token');
-  await expectError('invalid token', () => client('gh_not-a-key').chat.completions.create({ model: agentModel, messages: user('hi') }), OpenAI.PermissionDeniedError, 403, 'invalid_token');
+  await expectError('invalid token', () => client('gh_not-a-key').chat.completions.create({ model: agentModel, messages: user('hi') }), OpenAI.AuthenticationError, 401, 'invalid_token');
   await expectError('no respond permission', () => client(process.env.KEY_VIEWER).chat.completions.create({ model: agentModel, messages: user('hi') }), OpenAI.PermissionDeniedError, 403, 'forbidden');
   await expectError('pass-through model without its permission', () => client(process.env.KEY_CUSTOMER).chat.completions.create({ model: ptModel, messages: user('hi') }), OpenAI.PermissionDeniedError, 403, 'forbidden');
   await expectError('unknown model', () => agentClient.chat.completions.create({ model: 'no-such-model', messages: user('hi') }), OpenAI.NotFoundError, 404, 'model_not_found');

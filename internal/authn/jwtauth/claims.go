@@ -12,7 +12,12 @@ func (iss *issuer) newPrincipal(claims map[string]any) (*principal.Principal, er
 	if sub == "" {
 		return nil, invalid("missing subject")
 	}
+	actors, err := iss.actors(claims, sub)
+	if err != nil {
+		return nil, err
+	}
 	return &principal.Principal{
+		Actor:   actors,
 		Subject: sub,
 		Roles:   stringList(claimAt(claims, iss.cfg.RolesClaim), false),
 		Scopes:  scopes(claims),

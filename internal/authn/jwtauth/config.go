@@ -81,6 +81,9 @@ type IssuerConfig struct {
 	// InsecureAllowHTTP permits http:// issuer and JWKS URLs that are not on
 	// a loopback address. Loopback http is always permitted (tests, sidecars).
 	InsecureAllowHTTP bool
+	// Delegation, when set, accepts tokens with an RFC 8693 "act" claim
+	// from the actors it lists; without it such tokens are refused.
+	Delegation *Delegation
 }
 
 // Config configures a Verifier.
@@ -209,6 +212,11 @@ func (ic *IssuerConfig) setDefaults() error {
 	}
 	if ic.MinRefreshInterval < 0 || ic.MaxKeyAge < ic.MinRefreshInterval {
 		return errors.New("need 0 < min_refresh_interval <= max_key_age")
+	}
+	if ic.Delegation != nil {
+		d := *ic.Delegation // the caller's config stays as it was
+		ic.Delegation = &d
+		return d.setDefaults()
 	}
 	return nil
 }

@@ -4,7 +4,8 @@
 //
 //	args.customer_id == principal.claims.customer_id || "admin" in principal.roles
 //
-// Conditions are compiled and type-checked once, when the config loads, so a
+// and now, the time of the call (a timestamp: now.getHours("Europe/London")
+// < 18). Conditions are compiled and type-checked once, when the config loads, so a
 // bad expression is reported with its position before anything serves. At
 // run time a condition either evaluates to true, or the call is denied: a
 // runtime error (a missing claim, a type mismatch, the cost limit) is a deny,
@@ -44,6 +45,15 @@ type Principal struct {
 	Claims  map[string]any `cel:"claims"`
 	Method  string         `cel:"method"`
 	Issuer  string         `cel:"issuer"`
+	// Actor is the delegation chain, nearest actor first; empty when the
+	// subject acts itself.
+	Actor []Actor `cel:"actor"`
+}
+
+// Actor is one party of the chain as a condition sees it.
+type Actor struct {
+	Subject  string `cel:"subject"`
+	ClientID string `cel:"client_id"`
 }
 
 // ToolInfo is the view of the tool a condition sees as `tool`.
@@ -68,8 +78,12 @@ func (e *Error) Error() string {
 
 // Condition is a compiled condition. It is safe for concurrent use.
 type Condition struct {
-	expr string
-	prg  cel.Program
+	expr     string
+	prg      cel.Program
+	constant bool
+	// claims the expression reads by name; allClaims: by other means too.
+	claims    []string
+	allClaims bool
 }
 
 // Env holds the declarations every condition is checked against. One Env is
@@ -80,20 +94,7 @@ type Env struct {
 
 // NewEnv builds the CEL environment of tool conditions.
 func NewEnv() (*Env, error) {
-	opts := append([]cel.EnvOption{
-		cel.Types(
-			cel.NativeTypeFor[Principal](cel.NativeTypeAlias("gatehouse.Principal"), types.ParseStructTags(true)),
-			cel.NativeTypeFor[ToolInfo](cel.NativeTypeAlias("gatehouse.Tool"), types.ParseStructTags(true)),
-		),
-		cel.Variable("principal", cel.ObjectType("gatehouse.Principal")),
-		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
-		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
-		// findings: what data protection found in the arguments, each
-		// {type, path} — findings.exists(f, f.type == "card").
-		cel.Variable("findings", cel.ListType(cel.MapType(cel.StringType, cel.StringType))),
-		cel.ParserExpressionSizeLimit(maxExpressionSize),
-	}, helpers()...)
-	env, err := cel.NewEnv(opts...)
+	env, err := cel.NewEnv(envOptions(cel.MapType(cel.StringType, cel.DynType))...)
 	if err != nil {
 		return nil, fmt.Errorf("build condition environment: %w", err)
 	}
@@ -131,7 +132,49 @@ func (e *Env) Compile(expr string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan condition: %w", err)
 	}
-	return &Condition{expr: expr, prg: prg}, nil
+	claims, all := claimsRead(ast.NativeRep().Expr())
+	return &Condition{expr: expr, prg: prg, constant: !readsVariables(ast), claims: claims, allClaims: all}, nil
+}
+
+// readsVariables reports whether a checked expression refers to any of
+// the variables (principal, tool, args, now).
+func readsVariables(ast *cel.Ast) bool {
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		switch ref.Name {
+		case "principal", "tool", "args", "now":
+			return true
+		}
+	}
+	return false
+}
+
+// Constant reports whether the condition reads nothing of the call (no
+// principal, tool, args or now): its value is the same for every call, so
+// it either allows everything its permission allows or denies everything.
+func (c *Condition) Constant() bool { return c.constant }
+
+// envOptions are the declarations of every condition, args being of
+// argsType: a map of any values where conditions are planned, a tool's own
+// object type where they are checked (CompileFor).
+func envOptions(argsType *cel.Type) []cel.EnvOption {
+	return append([]cel.EnvOption{
+		cel.Types(
+			cel.NativeTypeFor[Principal](cel.NativeTypeAlias("gatehouse.Principal"), types.ParseStructTags(true)),
+			cel.NativeTypeFor[ToolInfo](cel.NativeTypeAlias("gatehouse.Tool"), types.ParseStructTags(true)),
+			cel.NativeTypeFor[Actor](cel.NativeTypeAlias("gatehouse.Actor"), types.ParseStructTags(true)),
+		),
+		cel.Variable("principal", cel.ObjectType("gatehouse.Principal")),
+		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
+		cel.Variable("args", argsType),
+		cel.Variable("now", cel.TimestampType),
+		// findings: what data protection found in the arguments, each
+		// {type, path} — findings.exists(f, f.type == "card").
+		cel.Variable("findings", cel.ListType(cel.MapType(cel.StringType, cel.StringType))),
+		// args.amount > 100 for a number amount: the checker knows amount
+		// is a double since args are typed by the tool's schema.
+		cel.CrossTypeNumericComparisons(true),
+		cel.ParserExpressionSizeLimit(maxExpressionSize),
+	}, helpers()...)
 }
 
 func issueError(iss *cel.Issues) error {
@@ -169,9 +212,11 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 			Claims:  p.Claims,
 			Method:  string(p.Method),
 			Issuer:  p.Issuer,
+			Actor:   actors(p.Actor),
 		},
 		tool:     &tool,
 		args:     args,
+		now:      Now(ctx),
 		findings: authz.FindingsFrom(ctx),
 	}
 	out, _, err := c.prg.ContextEval(ctx, act)
@@ -183,4 +228,14 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 		return false, fmt.Errorf("evaluate condition: result is %s, not bool", out.Type())
 	}
 	return bool(b), nil
+}
+
+// actors is the chain as conditions see it: an empty list, never null, for
+// a subject acting itself.
+func actors(chain []principal.Actor) []Actor {
+	out := make([]Actor, len(chain))
+	for i, a := range chain {
+		out[i] = Actor{Subject: a.Subject, ClientID: a.ClientID}
+	}
+	return out
 }

@@ -32,7 +32,7 @@ export function auditPage(root, { args }) {
   const tbody = h('tbody');
   const table = h('table', { class: 'events' },
     h('caption', { class: 'sr-only' }, 'Audit events, newest first'),
-    h('thead', {}, h('tr', {}, ...['Time', 'Type', 'Subject', 'Decision', 'Resource', 'Rule / reason', 'Run'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ...['Time', 'Type', 'Subject', 'Decision', 'Resource', 'Rule / reason', 'Run', 'Witnessed'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
   const prev = h('button', { type: 'button', disabled: true }, 'Newer');
   const next = h('button', { type: 'button', disabled: true }, 'Older');
@@ -67,8 +67,9 @@ export function auditPage(root, { args }) {
       const page = await getJSON(query(cursors[i]), { signal: ctl.signal });
       cursors = cursors.slice(0, i + 1);
       if (page.next_cursor) cursors.push(page.next_cursor);
-      clear(tbody, ...page.events.map(row));
-      if (!page.events.length) tbody.append(h('tr', {}, h('td', { colspan: '7' }, 'No events match.')));
+      const witnessed = await witnessedSizes(page.events, ctl.signal);
+      clear(tbody, ...page.events.map((e) => row(e, witnessed && (witnessed[e.chain_id] || {}))));
+      if (!page.events.length) tbody.append(h('tr', {}, h('td', { colspan: '8' }, 'No events match.')));
       prev.disabled = i === 0;
       next.disabled = !page.next_cursor;
       prev.onclick = () => show(i - 1);
@@ -79,7 +80,7 @@ export function auditPage(root, { args }) {
     }
   }
 
-  function row(e) {
+  function row(e, w) {
     const runLink = e.run_id
       ? h('a', { href: `#/audit/run/${encodeURIComponent(e.run_id)}/${encodeURIComponent(e.subject || '')}/${encodeURIComponent(e.time)}`, class: 'mono' }, e.run_id)
       : '';
@@ -90,7 +91,8 @@ export function auditPage(root, { args }) {
       h('td', {}, e.decision ? badge(e.decision) : e.outcome || ''),
       h('td', { class: 'mono' }, e.resource || ''),
       h('td', {}, [e.rule, e.reason].filter(Boolean).join(' — ')),
-      h('td', {}, runLink));
+      h('td', {}, runLink),
+      h('td', { class: 'witnessed' }, inclusion(e, w)));
   }
 
   filters.addEventListener('submit', (ev) => { ev.preventDefault(); cursors = ['']; show(0); });
@@ -143,6 +145,40 @@ export function auditPage(root, { args }) {
 
   show(0);
   return () => ctl.abort();
+}
+
+// witnessedSizes reads, for each chain of events, its latest checkpoint
+// cosigned by a witness (GET /audit/checkpoint?cosigned=1, a signed note:
+// origin, size, root, then signature lines, the log's first).
+// Without witnesses (/ready has no audit_witness) nothing is asked.
+async function witnessedSizes(events, signal) {
+  const out = {};
+  const ready = await fetch('/ready', { signal }).then((r) => (r.ok ? r.json() : {})).catch((e) => {
+    if (e.name === 'AbortError') throw e;
+    return {};
+  });
+  if (!ready.audit_witness) return null;
+  for (const chain of new Set(events.map((e) => e.chain_id))) {
+    try {
+      const res = await fetch(`/audit/checkpoint?chain=${encodeURIComponent(chain)}&cosigned=1`, { signal });
+      if (!res.ok) continue;
+      const [body, sigs = ''] = (await res.text()).split('\n\n');
+      const lines = body.split('\n');
+      out[chain] = { size: Number(lines[1]), cosigners: sigs.split('\n').filter((l) => l.startsWith('— ')).slice(1).map((l) => l.split(' ')[1]) };
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+    }
+  }
+  return out;
+}
+
+// inclusion says whether e is in its chain's latest witnessed checkpoint
+// (its receipt: GET /v1/audit/proof/CHAIN:SEQ).
+function inclusion(e, w) {
+  if (!w) return h('span', { class: 'muted' }, 'no witnesses');
+  if (!w.size) return h('span', { class: 'muted' }, 'not yet');
+  if (e.seq <= w.size) return h('span', { title: `in checkpoint of size ${w.size}, cosigned by ${w.cosigners.join(', ')}` }, `✓ in ${w.size}`);
+  return h('span', { class: 'muted', title: `after the witnessed checkpoint of size ${w.size}` }, 'not yet');
 }
 
 // timeline draws one run: the caller, the run, each decision, each tool

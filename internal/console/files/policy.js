@@ -1,6 +1,8 @@
-// policy.js: for admins, the role × tool matrix of the live config and
+// policy.js: for admins, the role × tool matrix of the live config,
 // "explain" — the decision the gate itself makes for a principal and a
-// call (POST /admin/authz/explain). No policy is evaluated here.
+// call (POST /admin/authz/explain) — and what reloading the config on disk
+// would change (POST /admin/reload?dry_run=true). No policy is evaluated
+// here.
 import { h, clear, field, badge } from './dom.js';
 import { call, getJSON } from './api.js';
 
@@ -25,10 +27,27 @@ export function policyPage(root) {
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Explain')),
     out);
 
+  const dryOut = h('div', { 'aria-live': 'polite', id: 'dryrun-result' });
+  const dry = h('div', { class: 'card dryrun', 'aria-labelledby': 'dryrun-title' },
+    h('h2', { id: 'dryrun-title' }, 'Before reloading'),
+    h('p', { class: 'hint' }, 'What the config file on disk would change: cells, conditions, and the tool decisions of the last week decided again under it. Nothing is applied.'),
+    h('div', { class: 'actions' }, h('button', { type: 'button', id: 'dry-run' }, 'Check the config on disk')),
+    dryOut);
+
   clear(root, h('section', { 'aria-labelledby': 'policy-title' },
     h('h1', { id: 'policy-title' }, 'Policy'),
     h('p', { class: 'hint' }, 'Who may call which tool, from the configuration serving now. Hover or focus a conditional cell for its condition.'),
-    status, matrix, form));
+    status, matrix, form, dry));
+
+  dry.querySelector('#dry-run').addEventListener('click', async () => {
+    clear(dryOut, h('p', { class: 'status-line', role: 'status' }, 'Checking…'));
+    try {
+      const res = await call('/admin/reload?dry_run=true', { method: 'POST', signal: ctl.signal });
+      clear(dryOut, dryRunReport((await res.json()).report));
+    } catch (err) {
+      if (err.name !== 'AbortError') clear(dryOut, h('p', { class: 'error', role: 'alert' }, err.message));
+    }
+  });
 
   getJSON('/admin/authz/matrix', { signal: ctl.signal }).then((m) => {
     const cells = new Map(m.cells.map((c) => [`${c.role}\u0000${c.tool}`, c]));
@@ -75,4 +94,22 @@ export function policyPage(root) {
     }
   });
   return () => ctl.abort();
+}
+
+// dryRunReport shows a policy diff report (gatehouse policy diff).
+function dryRunReport(d) {
+  const list = (cls, items, empty) => (items.length
+    ? h('ul', { class: cls }, ...items)
+    : h('p', { class: `${cls} hint` }, empty));
+  const r = d.replay;
+  return h('div', {},
+    h('h3', {}, 'Cells that change'),
+    list('cells', d.cells.map((c) => h('li', {}, `${c.role} × ${c.tool}: ${c.from} → ${c.to}`)), 'None.'),
+    h('h3', {}, 'Conditions that change'),
+    list('conditions', d.conditions.map((c) => h('li', { class: 'mono' }, `${c.key}: ${c.from || '(none)'} → ${c.to || '(none)'}`)), 'None.'),
+    h('h3', {}, 'Recorded decisions'),
+    h('p', { class: 'replay-summary' }, `${r.decisions} recorded, ${r.replayed} decided again, ${r.changed} would change.`),
+    list('changes', r.changes.map((g) => h('li', {}, `${g.tool}, roles [${g.roles}]: ${g.from} → ${g.to}: ${g.count}`,
+      h('ul', {}, ...g.examples.map((ex) => h('li', { class: 'mono' }, `${ex.chain_id} seq ${ex.seq} by ${ex.subject}: now ${ex.to_rule}`))))), 'No verdict would change.'),
+    list('not-replayed', r.not_replayed.map((s) => h('li', {}, `not decided again: ${s.count}: ${s.reason}`)), ''));
 }

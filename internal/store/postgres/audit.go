@@ -57,6 +57,9 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 				(chain_id, seq, time_ns, type, subject, decision, prev_hash, hash, body, trace_id)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 				e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject, e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID))
+			for _, h := range e.Tree {
+				b.Queue(`INSERT INTO audit_tree (chain_id, idx, hash) VALUES ($1, $2, $3)`, e.ChainID, h.Index, h.Hash[:])
+			}
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("append audit events: %w", err)

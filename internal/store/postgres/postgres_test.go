@@ -31,6 +31,11 @@ func TestAuditStoreConformance(t *testing.T) {
 	storetest.TestAuditStore(t, func(t *testing.T) audit.Store { return openAudit(t, storetest.PostgresDSN(t)) })
 }
 
+func TestAuditTreeConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestAuditTree(t, func(t *testing.T) audit.Store { return openAudit(t, storetest.PostgresDSN(t)) })
+}
+
 func TestAuditTamper(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
@@ -301,6 +306,18 @@ func TestApprovalStoreConformance(t *testing.T) {
 func TestRateCounterConformance(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestResponseStoreConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
 		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)

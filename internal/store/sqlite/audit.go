@@ -61,8 +61,31 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
 		}
+		tree := treeRows(events)
+		if err := insertTree.exec(tx, len(tree), func(i int, args []any) ([]any, error) {
+			return append(args, tree[i].chain, tree[i].h.Index, tree[i].h.Hash[:]), nil
+		}); err != nil {
+			return fmt.Errorf("append audit tree: %w", err)
+		}
 		return nil
 	})
+}
+
+var insertTree = newRowInsert("audit_tree", "chain_id", "idx", "hash")
+
+type treeRow struct {
+	chain string
+	h     audit.StoredHash
+}
+
+func treeRows(events []audit.Sealed) []treeRow {
+	var out []treeRow
+	for _, e := range events {
+		for _, h := range e.Tree {
+			out = append(out, treeRow{e.ChainID, h})
+		}
+	}
+	return out
 }
 
 var insertEvents = newRowInsert("audit_events",

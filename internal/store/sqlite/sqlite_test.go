@@ -49,6 +49,12 @@ func TestAuditStoreConformance(t *testing.T) {
 	})
 }
 
+func TestAuditTreeConformance(t *testing.T) {
+	storetest.TestAuditTree(t, func(t *testing.T) audit.Store {
+		return openAudit(t, filepath.Join(t.TempDir(), "audit.db"))
+	})
+}
+
 func TestAuditTamper(t *testing.T) {
 	storetest.TestAuditTamper(t, func(t *testing.T) (audit.Store, storetest.Exec) {
 		path := filepath.Join(t.TempDir(), "audit.db")
@@ -527,6 +533,17 @@ func TestApprovalStoreConformance(t *testing.T) {
 
 func TestRateCounterConformance(t *testing.T) {
 	storetest.TestRateCounter(t, func(t *testing.T) storetest.RateCounter {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestResponseStoreConformance(t *testing.T) {
+	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
 		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/session"
@@ -237,6 +239,92 @@ func CollectReleased(rows Rows, owner string) (map[string]passthrough.Released, 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("look up released tool calls: %w", err)
+	}
+	return out, nil
+}
+
+// CollectTreeHashes reads (idx, hash) rows into the order of indexes; each
+// must be present.
+func CollectTreeHashes(rows Rows, indexes []int64) ([]tlog.Hash, error) {
+	got := map[int64]tlog.Hash{}
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, fmt.Errorf("read tree hash: %w", err)
+		}
+		if len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("tree hash %d is %d bytes", idx, len(b))
+		}
+		got[idx] = tlog.Hash(b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read tree hashes: %w", err)
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := got[x]
+		if !ok {
+			return nil, fmt.Errorf("tree hash %d is not stored", x)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// NotesQuery selects note checkpoints (chain_id = p, or all for an empty
+// p value) with their cosignatures, one row per cosignature (or one with
+// NULLs), by chain, size and witness; p is the backend's placeholder.
+func NotesQuery(p string) string {
+	return `SELECT n.chain_id, n.size, n.root, n.note, c.witness, c.line
+		FROM audit_notes n LEFT JOIN audit_cosignatures c ON c.chain_id = n.chain_id AND c.size = n.size
+		WHERE ` + p + ` = '' OR n.chain_id = ` + p + `
+		ORDER BY n.chain_id, n.size, c.witness`
+}
+
+// CollectNotes reads NotesQuery's rows.
+func CollectNotes(rows Rows) ([]audit.NoteCheckpoint, error) {
+	var out []audit.NoteCheckpoint
+	for rows.Next() {
+		var n audit.NoteCheckpoint
+		var root []byte
+		var note string
+		var witness, line *string
+		if err := rows.Scan(&n.ChainID, &n.Size, &root, &note, &witness, &line); err != nil {
+			return nil, fmt.Errorf("read note checkpoint: %w", err)
+		}
+		if len(root) != tlog.HashSize {
+			return nil, fmt.Errorf("note checkpoint %s/%d: root is %d bytes", n.ChainID, n.Size, len(root))
+		}
+		n.Root, n.Note = tlog.Hash(root), []byte(note)
+		if k := len(out) - 1; k >= 0 && out[k].ChainID == n.ChainID && out[k].Size == n.Size {
+			n = out[k]
+			out = out[:k]
+		}
+		if witness != nil && line != nil {
+			n.Cosignatures = append(n.Cosignatures, audit.Cosignature{Witness: *witness, Line: *line})
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read note checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// CollectChainHeads reads (chain_id, max seq) rows.
+func CollectChainHeads(rows Rows) (map[string]int64, error) {
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("read chain head: %w", err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read chain heads: %w", err)
 	}
 	return out, nil
 }

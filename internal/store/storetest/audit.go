@@ -46,6 +46,9 @@ func chain(t *testing.T, chainID string, n int, start time.Time) []audit.Event {
 		if i%2 == 1 { // events with a trace id and without (as before tracing)
 			e.TraceID = fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e%04x", i)
 		}
+		if i%3 == 0 { // a delegated caller's events carry the actor chain
+			e.Actor = []audit.Actor{{Subject: "support-bot"}, {ClientID: "platform"}}
+		}
 		h, err := audit.ComputeHash(e)
 		if err != nil {
 			t.Fatal(err)

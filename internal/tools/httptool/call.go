@@ -50,6 +50,14 @@ func (t *Tool) Call(ctx context.Context, args tools.Args) (any, error) {
 	if p.Issuer != "" {
 		req.Header.Set(IssuerHeader, p.Issuer)
 	}
+	if t.cred != nil {
+		tok, err := t.cred.Bearer(ctx)
+		if err != nil {
+			// Fail closed: without its credential the call is not sent.
+			return nil, &Error{Msg: t.spec.Name + ": no credential for this call; it was not sent", Err: err}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	// The upstream joins the run's trace; traceparent is set after the
 	// configured headers, so a config cannot forge it.
 	telemetry.Inject(ctx, req.Header)

@@ -12,6 +12,7 @@
 package httptool
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -66,6 +67,16 @@ type Config struct {
 	// Client sends the requests; nil means a new http.Client. It is copied,
 	// and the copy never follows redirects.
 	Client *http.Client
+	// Credential, when set, gives each call its Authorization bearer (a
+	// call token, or a token exchanged for the caller's); Headers may then
+	// not set Authorization. The caller's own token is never sent.
+	Credential Credential
+}
+
+// Credential supplies the bearer of one call from the call's context. An
+// error stops the call before anything is sent.
+type Credential interface {
+	Bearer(ctx context.Context) (string, error)
 }
 
 // Tool is an HTTP tool. It is safe for concurrent use.
@@ -78,6 +89,7 @@ type Tool struct {
 	timeout  time.Duration
 	maxBytes int64
 	client   *http.Client
+	cred     Credential
 }
 
 var _ tools.Tool = (*Tool)(nil)
@@ -151,6 +163,9 @@ func build(cfg Config) (*Tool, error) {
 			strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
 			return nil, fmt.Errorf("header %s is set by gatehouse", k)
 		}
+		if cfg.Credential != nil && strings.EqualFold(k, "Authorization") {
+			return nil, fmt.Errorf("header %s is set by the tool's call_token or token_exchange", k)
+		}
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return nil, fmt.Errorf("header %s: value contains a control character", k)
 		}
@@ -182,6 +197,7 @@ func build(cfg Config) (*Tool, error) {
 		timeout:  timeout,
 		maxBytes: maxBytes,
 		client:   client,
+		cred:     cfg.Credential,
 	}, nil
 }
 
