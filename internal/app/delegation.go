@@ -16,7 +16,8 @@ func delegation(d *config.Delegation) *jwtauth.Delegation {
 	if d == nil {
 		return nil
 	}
-	out := &jwtauth.Delegation{MaxChain: d.MaxChain, RequireAct: d.RequireAct, Actors: map[string]jwtauth.ActorPolicy{}}
+	out := &jwtauth.Delegation{MaxChain: d.MaxChain, RequireAct: d.RequireAct, SubjectGrants: d.Grants == "subject",
+		Actors: map[string]jwtauth.ActorPolicy{}}
 	for name, a := range d.Actors {
 		out.Actors[name] = jwtauth.ActorPolicy{Roles: a.Roles, Subjects: a.Subjects}
 	}
@@ -65,14 +66,24 @@ func buildCallCreds(cfg *config.Config, w wiring) (*callCreds, error) {
 
 // forTool is the credential of http tool name's calls (nil: none).
 func (c *callCreds) forTool(name string, tc config.Tool, w wiring) (httptool.Credential, error) {
+	return c.credential(name, tc.CallToken, tc.TokenExchange, tc.CallTokenAudience(), w)
+}
+
+// forMCP is the credential of the tools/call requests of MCP tool name,
+// served by server (nil: none).
+func (c *callCreds) forMCP(name string, server config.MCPServer, w wiring) (callcred.Credential, error) {
+	return c.credential(name, server.CallToken, server.TokenExchange, server.CallTokenAudience(), w)
+}
+
+// credential is a call token for aud, or a token exchange, or nil.
+func (c *callCreds) credential(name string, tok *config.CallToken, x *config.TokenExchange, aud string, w wiring) (callcred.Credential, error) {
 	switch {
-	case tc.CallToken != nil:
+	case tok != nil:
 		if c.signer == nil {
 			return nil, errors.New("call_token needs auth.call_tokens.key_file")
 		}
-		return callcred.CallToken{Signer: c.signer, Audience: tc.CallTokenAudience()}, nil
-	case tc.TokenExchange != nil:
-		x := tc.TokenExchange
+		return callcred.CallToken{Signer: c.signer, Audience: aud}, nil
+	case x != nil:
 		secret := w.getenv(x.ClientSecretEnv)
 		if secret == "" && !w.checkOnly {
 			return nil, fmt.Errorf("token_exchange: the variable %s is empty", x.ClientSecretEnv)

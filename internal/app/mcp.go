@@ -76,6 +76,8 @@ func clientConfig(name string, cfg config.MCPServer, log *slog.Logger) mcpclient
 // at start: changing it keeps the connection).
 func sameMCP(a, b config.MCPServer) bool {
 	a.StartTimeout, b.StartTimeout = 0, 0
+	// Call credentials are per call, given by the runtime's tools.
+	a.CallToken, b.CallToken, a.TokenExchange, b.TokenExchange = nil, nil, nil, nil
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)

@@ -455,7 +455,12 @@ func buildTools(cfg *config.Config, w wiring, creds *callCreds) (_ map[string]*a
 				continue
 			}
 			decls[tc.Server] = append(decls[tc.Server], mcpclient.Decl{Name: name, Remote: tc.MCPTool, Pin: tc.Pin})
-			mt := mcpclient.NewTool(src, name, tc.MCPTool)
+			cred, err := creds.forMCP(name, cfg.MCPServers[tc.Server], w)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("mcp_servers.%s: %w", tc.Server, err))
+				continue
+			}
+			mt := mcpclient.NewTool(src, name, tc.MCPTool).WithCredential(cred)
 			impl, decode = mt, mt.Decode
 		}
 		if impl == nil {

@@ -34,6 +34,10 @@ func TestPermissions_DelegationIsTheIntersection(t *testing.T) {
 			Rule: "delegation: actor client:report-cli lacks respond", Reason: "the actor acting for the caller may not respond"}},
 		{"actor without roles", user(principal.Actor{Subject: "bare"}), "respond", authz.Decision{
 			Rule: "delegation: actor bare lacks respond", Reason: "the actor acting for the caller may not respond"}},
+		{"grants: subject — the issuer's actors bound nothing", user(principal.Actor{Subject: "vouched", Unbounded: true}), "payments.read",
+			authz.Decision{Allow: true, Rule: "role:customer grants payments.read"}},
+		{"grants: subject never adds to the subject's grants", user(principal.Actor{Subject: "vouched", Unbounded: true}), "policies.write",
+			authz.Decision{Rule: "default deny", Reason: "no role or scope of the caller grants policies.write"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

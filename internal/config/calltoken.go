@@ -32,15 +32,22 @@ type TokenExchange struct {
 }
 
 // CallTokenAudience is the audience of tool t's call tokens.
-func (t *Tool) CallTokenAudience() string {
-	if t.CallToken == nil {
+func (t *Tool) CallTokenAudience() string { return t.CallToken.audience(t.URL) }
+
+// CallTokenAudience is the audience of the call tokens of server m's
+// tools/call requests.
+func (m *MCPServer) CallTokenAudience() string { return m.CallToken.audience(m.URL) }
+
+// audience is the configured one, else the origin of rawURL.
+func (ct *CallToken) audience(rawURL string) string {
+	if ct == nil {
 		return ""
 	}
-	if t.CallToken.Audience != "" {
-		return t.CallToken.Audience
+	if ct.Audience != "" {
+		return ct.Audience
 	}
-	u, err := url.Parse(t.URL)
-	if err != nil {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
@@ -63,30 +70,47 @@ func (c *Config) checkCallCredentials(bad func(string, string, ...any)) {
 			continue
 		}
 		if t.Type != "http" {
-			bad(key, "call_token and token_exchange are for http tools")
+			bad(key, "call_token and token_exchange are for http tools (and streamable-HTTP MCP servers, under mcp_servers)")
 			continue
 		}
-		if t.CallToken != nil && t.TokenExchange != nil {
-			bad(key, "call_token and token_exchange exclude each other: a call has one bearer")
+		checkCallCredential(bad, key, ct, t.CallToken, t.TokenExchange, t.CallTokenAudience())
+	}
+	for _, name := range sortedKeys(c.MCPServers) {
+		m := c.MCPServers[name]
+		key := "mcp_servers." + name
+		if m.CallToken == nil && m.TokenExchange == nil {
+			continue
 		}
-		if t.CallToken != nil {
-			if ct.KeyFile == "" {
-				bad(key+".call_token", "needs auth.call_tokens.key_file (the key call tokens are signed with)")
-			}
-			if t.CallTokenAudience() == "" {
-				bad(key+".call_token.audience", "is required when the url has no origin")
-			}
+		if m.URL == "" {
+			bad(key, "call_token and token_exchange are for streamable-HTTP servers (url), not stdio ones")
+			continue
 		}
-		if x := t.TokenExchange; x != nil {
-			if u, err := url.Parse(x.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				bad(key+".token_exchange.token_url", "must be an http(s) URL")
-			}
-			if x.ClientID == "" || x.ClientSecretEnv == "" {
-				bad(key+".token_exchange", "client_id and client_secret_env are required")
-			}
-			if x.Audience == "" {
-				bad(key+".token_exchange.audience", "is required: the exchanged token is for that audience only")
-			}
+		checkCallCredential(bad, key, ct, m.CallToken, m.TokenExchange, m.CallTokenAudience())
+	}
+}
+
+// checkCallCredential checks one tool's or server's call credential.
+func checkCallCredential(bad func(string, string, ...any), key string, ct CallTokens, tok *CallToken, x *TokenExchange, aud string) {
+	if tok != nil && x != nil {
+		bad(key, "call_token and token_exchange exclude each other: a call has one bearer")
+	}
+	if tok != nil {
+		if ct.KeyFile == "" {
+			bad(key+".call_token", "needs auth.call_tokens.key_file (the key call tokens are signed with)")
+		}
+		if aud == "" {
+			bad(key+".call_token.audience", "is required when the url has no origin")
+		}
+	}
+	if x != nil {
+		if u, err := url.Parse(x.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(key+".token_exchange.token_url", "must be an http(s) URL")
+		}
+		if x.ClientID == "" || x.ClientSecretEnv == "" {
+			bad(key+".token_exchange", "client_id and client_secret_env are required")
+		}
+		if x.Audience == "" {
+			bad(key+".token_exchange.audience", "is required: the exchanged token is for that audience only")
 		}
 	}
 }

@@ -132,6 +132,11 @@ type Delegation struct {
 	MaxChain   int                        `yaml:"max_chain"`
 	RequireAct bool                       `yaml:"require_act"`
 	Actors     map[string]DelegationActor `yaml:"actors"` // by act.sub or client_id
+	// Grants is what a delegated call holds: "intersection" (default) of
+	// the subject's and every actor's grants, or "subject" — the issuer
+	// vouches for its actors, which bound nothing of their own (they are
+	// still checked against actors, recorded, and seen by conditions).
+	Grants string `yaml:"grants"`
 }
 
 // DelegationActor is one actor: the most it may do, and for whom.

@@ -31,6 +31,11 @@ type MCPServer struct {
 	// StartTimeout bounds how long /ready waits, after gatehouse starts,
 	// for the server's first connection attempt to end.
 	StartTimeout time.Duration `yaml:"start_timeout"`
+	// CallToken or TokenExchange give each tools/call of a streamable-HTTP
+	// server its own bearer, as for an http tool; the connection's other
+	// requests carry Headers only.
+	CallToken     *CallToken     `yaml:"call_token"`
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
 }
 
 // MCP defaults.

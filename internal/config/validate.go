@@ -121,6 +121,11 @@ func (c *Config) checkAuth(bad func(string, string, ...any)) {
 		for _, name := range sortedKeys(is.Delegation.Actors) {
 			c.checkRoles(key+".actors."+name+".roles", is.Delegation.Actors[name].Roles, bad)
 		}
+		switch is.Delegation.Grants {
+		case "", "intersection", "subject":
+		default:
+			bad(key+".grants", "must be intersection (the default) or subject, not %q", is.Delegation.Grants)
+		}
 	}
 	for i, id := range c.Auth.MTLS.Identities {
 		key := fmt.Sprintf("auth.mtls.identities[%d]", i)

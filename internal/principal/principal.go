@@ -44,6 +44,9 @@ type Actor struct {
 	// Roles are the most this actor may do for anyone: a delegated call
 	// holds only what both the subject's and every actor's roles grant.
 	Roles []string
+	// Unbounded: the issuer's delegation config gives the subject's grants
+	// to its actors' calls (grants: subject); Roles bound nothing.
+	Unbounded bool
 }
 
 // Delegated reports whether someone acts for the subject.

@@ -26,6 +26,9 @@ type Delegation struct {
 	Actors map[string]ActorPolicy
 	// RequireAct refuses this issuer's tokens that carry no "act".
 	RequireAct bool
+	// SubjectGrants: a delegated call holds the subject's grants alone;
+	// the actors bound nothing (by default every actor's roles do).
+	SubjectGrants bool
 }
 
 // ActorPolicy is what one actor may do.
@@ -105,6 +108,9 @@ func (d *Delegation) actor(act map[string]any, subject string) (principal.Actor,
 	}
 	if len(pol.Subjects) > 0 && !slices.Contains(pol.Subjects, subject) {
 		return principal.Actor{}, refused("actor not allowed for this subject")
+	}
+	if d.SubjectGrants {
+		return principal.Actor{Subject: sub, ClientID: cid, Unbounded: true}, nil
 	}
 	return principal.Actor{Subject: sub, ClientID: cid, Roles: slices.Clone(pol.Roles)}, nil
 }

@@ -109,3 +109,24 @@ func TestVerifyToken_ActRefusedWithoutDelegationOrRequired(t *testing.T) {
 		t.Errorf("delegated token refused: %v", err)
 	}
 }
+
+// grants: subject — the issuer vouches for its actors: they are still
+// checked against the list and recorded, but bound nothing of their own.
+func TestVerifyToken_SubjectGrantsActorsAreUnbounded(t *testing.T) {
+	k := newTestKey(t, "ES256", "k")
+	srv := newKeyServer(t, k)
+	ic := issuerConfig(srv.URL)
+	ic.Delegation = &Delegation{SubjectGrants: true, Actors: map[string]ActorPolicy{"support-bot": {Roles: []string{"agent"}}}}
+	v := newVerifier(t, Config{Issuers: []IssuerConfig{ic}})
+	c := claimsFor(srv.URL, time.Now())
+	c["act"] = map[string]any{"sub": "support-bot"}
+	p, err := v.VerifyToken(context.Background(), k.sign(t, c, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]principal.Actor{{Subject: "support-bot", Unbounded: true}}, p.Actor); diff != "" {
+		t.Errorf("actors (-want +got):\n%s", diff)
+	}
+	c["act"] = map[string]any{"sub": "evil-bot"}
+	mustBeInvalid(t, verify(t, v, k.sign(t, c, nil)))
+}

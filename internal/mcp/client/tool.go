@@ -32,6 +32,22 @@ type Tool struct {
 	src    *Source
 	name   string
 	remote string
+	cred   Credential
+}
+
+// Credential gives one call its bearer from the call's context (a call
+// token, or a token exchanged for the caller's); an error stops the call
+// before anything is sent.
+type Credential interface {
+	Bearer(ctx context.Context) (string, error)
+}
+
+// WithCredential makes each call of t carry cred's bearer as its
+// Authorization, in place of the server's configured header; the
+// connection's other requests carry the configured headers only.
+func (t *Tool) WithCredential(cred Credential) *Tool {
+	t.cred = cred
+	return t
 }
 
 // NewTool returns the tool name (gatehouse's) calling remote on src. The
@@ -97,6 +113,14 @@ func (t *Tool) Call(ctx context.Context, args tools.Args) (any, error) {
 		if v := h.Get(k); v != "" {
 			meta[k] = v
 		}
+	}
+	if t.cred != nil {
+		tok, err := t.cred.Bearer(ctx)
+		if err != nil {
+			// Fail closed: nothing is sent without the call's credential.
+			return nil, fmt.Errorf("the call's credential could not be made: %w", err)
+		}
+		ctx = context.WithValue(ctx, bearerKey{}, tok)
 	}
 	res, err := t.src.Call(ctx, t.remote, args, meta)
 	if err != nil {

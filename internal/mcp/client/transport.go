@@ -54,10 +54,16 @@ type headerTransport struct {
 	headers map[string]string
 }
 
+// bearerKey carries one call's bearer in the context of its request.
+type bearerKey struct{}
+
 func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	for k, v := range h.headers {
 		r.Header.Set(k, v)
+	}
+	if tok, ok := r.Context().Value(bearerKey{}).(string); ok {
+		r.Header.Set("Authorization", "Bearer "+tok)
 	}
 	base := h.base
 	if base == nil {
