@@ -115,6 +115,7 @@ type gatewaySpec struct {
 	cacheSize int
 	sink      string // "", sinkNoop or sinkFileLog: replaces the configured audit log
 	pprof     bool   // serve pprof on a loopback debug listener
+	noDLP     bool   // data protection off
 }
 
 const configTemplate = `server:
@@ -160,6 +161,9 @@ audit:
   checkpoint_key_file: "{{DIR}}/checkpoint.key"
 sessions:
   dsn: "sqlite://{{DIR}}/sessions.db"
+data_protection:
+  disabled: {{NODLP}}
+  key_file: "{{DIR}}/vault.key"
 demo:
   dsn: "sqlite://{{DIR}}/demo.db"
 `
@@ -177,7 +181,7 @@ func (s gatewaySpec) config() string {
 		auditDSN = "sqlite://" + s.dir + "/audit.db"
 	}
 	return strings.NewReplacer("{{UPSTREAM}}", s.upstream, "{{KEYHASH}}", s.apiKeyHex, "{{JWT}}", jwt,
-		"{{AUDIT}}", auditDSN, "{{DIR}}", s.dir).Replace(configTemplate)
+		"{{AUDIT}}", auditDSN, "{{DIR}}", s.dir, "{{NODLP}}", fmt.Sprint(s.noDLP)).Replace(configTemplate)
 }
 
 // startGateway writes the spec's config and starts the child, waiting until

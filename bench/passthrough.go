@@ -96,7 +96,9 @@ func streamBody(model string) []byte {
 // streamRun POSTs body and reads the event stream to [DONE], returning
 // the moment the line carrying the first content piece arrived.
 func streamRun(client *http.Client, url string, body []byte, auth string) runFunc {
-	first := []byte(`"content":"` + streamChunks[0] + `"`)
+	// A prefix: data protection sends a word once the next separator
+	// arrives ("Hello " with the next piece's space), not a word alone.
+	first := []byte(`"content":"` + streamChunks[0])
 	done := []byte("data: [DONE]")
 	return func(ctx context.Context) (time.Time, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

@@ -24,6 +24,8 @@ import (
 // the gateway are G minus direct. G-stream is the harness's G-stream (the
 // agent model streamed on /v1/chat/completions) next to direct-stream;
 // both also report first-byte-µs, the mean time to the first content.
+// dlp=off is the same with data_protection.disabled: the difference is
+// what detection costs a run.
 //
 //	go test -run '^$' -bench WholeRun -benchmem ./bench/
 func BenchmarkWholeRun(b *testing.B) {
@@ -42,20 +44,23 @@ func BenchmarkWholeRun(b *testing.B) {
 		loopFirstByte(b, streamRun(client, up+"/chat/completions", streamBody("bench-model"), "sk-bench"))
 	})
 	for _, sc := range []struct {
-		name string
-		sink audit.Sink
-		run  func(base string) runFunc
+		name  string
+		sink  audit.Sink
+		noDLP bool
+		run   func(base string) runFunc
 	}{
-		{"G/audit=sqlite", nil, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
-		{"G/audit=noop", noopSink{}, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
-		{"GP/audit=sqlite", nil, func(base string) runFunc { return viaPassthrough(client, base, key) }},
-		{"GR/audit=sqlite", nil, func(base string) runFunc { return viaResponses(client, base, key) }},
-		{"G-stream/audit=sqlite", nil, func(base string) runFunc {
+		{"G/audit=sqlite", nil, false, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
+		{"G/audit=sqlite/dlp=off", nil, true, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
+		{"G/audit=noop", noopSink{}, false, func(base string) runFunc { return viaGateway(client, base, []string{key}) }},
+		{"GP/audit=sqlite", nil, false, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+		{"GP/audit=sqlite/dlp=off", nil, true, func(base string) runFunc { return viaPassthrough(client, base, key) }},
+		{"GR/audit=sqlite", nil, false, func(base string) runFunc { return viaResponses(client, base, key) }},
+		{"G-stream/audit=sqlite", nil, false, func(base string) runFunc {
 			return streamRun(client, base+"/v1/chat/completions", streamBody("support_agent"), key)
 		}},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
-			base := startInProcess(b, gatewaySpec{dir: b.TempDir(), upstream: up, apiKeyHex: keyHex}, sc.sink)
+			base := startInProcess(b, gatewaySpec{dir: b.TempDir(), upstream: up, apiKeyHex: keyHex, noDLP: sc.noDLP}, sc.sink)
 			if strings.HasSuffix(strings.Split(sc.name, "/")[0], "-stream") {
 				loopFirstByte(b, sc.run(base))
 				return

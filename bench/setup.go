@@ -39,6 +39,8 @@ const (
 	scNoAudit    = "G-noaudit"
 	scFileLog    = "G-filelog"
 	scPG         = "G-pg"
+	scGNoDLP     = "G-nodlp"
+	scGPNoDLP    = "GP-nodlp"
 	scGNoTree    = "G-notree"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
@@ -47,7 +49,7 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scD, scG, scNoAudit, scFileLog, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
+	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scG, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
 	defaultScenarios = []string{scD1, scPortkey, scGP, scGR, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
 )
 
@@ -72,6 +74,8 @@ var descriptions = map[string]string{
 	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
 	scFileLog:    "G's audit log over a bare preallocated file, one write + fdatasync per group commit (harness only): the ceiling of any durable store here",
 	scPG:         "G with the audit log on PostgreSQL",
+	scGNoDLP:     "G with data protection off (data_protection.disabled); G and GP run its detectors on every message, result and answer",
+	scGPNoDLP:    "GP with data protection off (data_protection.disabled)",
 	scGNoTree:    "G without the audit log's Merkle tree (harness only): the tree's cost on the hot path",
 }
 
@@ -159,7 +163,8 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 			t.run = viaPortkey(client, gw.base, up)
 			continue
 		}
-		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name]}
+		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name],
+			noDLP: name == scGNoDLP || name == scGPNoDLP}
 		tokens := []string{key}
 		spec.pprof = o.profileDir != "" && slices.Contains(profiled, name)
 		switch name {
@@ -195,7 +200,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		e.closers = append(e.closers, gw.stop)
 		t.gw = gw
 		switch name {
-		case scGP, scGPNoAudit, scGPFileLog:
+		case scGP, scGPNoAudit, scGPFileLog, scGPNoDLP:
 			t.run = viaPassthrough(client, gw.base, key)
 		case scGR:
 			t.run = viaResponses(client, gw.base, key)

@@ -105,13 +105,13 @@ func TestPolicyTest_DevSuite(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"40 cases: 40 passed, 0 failed", "coverage 100.0%: tools 5/5, role and scope grants 8/8, condition outcomes 6/6"} {
+	for _, want := range []string{"48 cases: 48 passed, 0 failed", "coverage 100.0%: tools 6/6, role and scope grants 11/11, condition outcomes 6/6"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	j := readJUnit(t, junit)
-	if j.Tests != 40 || j.Fails != 0 || len(j.Suites) != 1 || j.Suites[0].Name != "dev-policy.yaml" || len(j.Suites[0].Cases) != 40 {
+	if j.Tests != 48 || j.Fails != 0 || len(j.Suites) != 1 || j.Suites[0].Name != "dev-policy.yaml" || len(j.Suites[0].Cases) != 48 {
 		t.Errorf("JUnit: %+v", j)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -33,6 +34,11 @@ type Runner struct {
 	Tracer trace.Tracer
 	// Gate decides each tool call (nil: a gate over Perms and Now).
 	Gate *gate.Gate
+	// Data, when set, protects what the caller sends, what tools return and
+	// what the model answers (package dlp); Exec carries it to the tools.
+	Data *dlp.Protector
+	// Exec runs allowed calls (nil: an executor over Log, Now and Data).
+	Exec *gate.Executor
 }
 
 // RunRequest is one run's input.
@@ -55,6 +61,12 @@ type RunRequest struct {
 	// Door is the way the run's tool calls came in, for the gate
 	// (gate.DoorAgent when zero).
 	Door gate.Door
+	// Stateless says History is the client's, not a stored session's: data
+	// protection protects it before the model sees it.
+	Stateless bool
+	// found are the findings in what the caller sent, recorded after
+	// run.started.
+	found []audit.Event
 }
 
 // runLog records a run's events. tool.finished events wait and join the
@@ -71,9 +83,9 @@ type runLog struct {
 
 func (l *runLog) emit(ev Event) { l.events.emit(ev) }
 
-func (l *runLog) later(ev audit.Event) {
+func (l *runLog) later(evs ...audit.Event) {
 	l.mu.Lock()
-	l.pending = append(l.pending, ev)
+	l.pending = append(l.pending, evs...)
 	l.mu.Unlock()
 }
 
@@ -93,6 +105,9 @@ func (l *runLog) record(ctx context.Context, evs ...audit.Event) error {
 // returns a Result with Paused set (recorded as run.paused): Resume
 // continues it.
 func (r *Runner) Run(ctx context.Context, req RunRequest) (*Result, error) {
+	if err := r.protectRequest(ctx, &req); err != nil {
+		return nil, err
+	}
 	return r.run(ctx, req, audit.TypeRunStarted, func(ctx context.Context, base audit.Event, log *runLog) (*Result, error) {
 		return r.loop(ctx, req, base, log)
 	})
@@ -122,7 +137,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		content = map[string]string{"message": req.Message}
 	}
 	started := runs.Started(base, frame, first, "", content)
-	if err := log.record(ctx, started); err != nil {
+	if err := log.record(ctx, append([]audit.Event{started}, req.found...)...); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
 	msg := "run started"
@@ -158,7 +173,7 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		end.Type, end.Outcome, end.Model = audit.TypeRunPaused, "awaiting_approval", res.Model
 	default:
 		end.Outcome, end.Model = OutcomeOK, res.Model
-		end.Content = map[string]string{"response": res.Response}
+		end.Content = map[string]string{"response": r.recorded(res)}
 	}
 	finished := runs.Finished(base, frame, start, r.Now(), end)
 	// The run's end is recorded even when the caller's deadline passed or
@@ -177,6 +192,15 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		return res, runErr
 	}
 	return res, nil
+}
+
+// recorded is the answer as the log keeps it: as the model's turn was
+// protected, before any value was revealed to the caller's roles.
+func (r *Runner) recorded(res *Result) string {
+	if n := len(res.Messages); r.Data != nil && n > 0 {
+		return res.Messages[n-1].Content
+	}
+	return res.Response
 }
 
 func (r *Runner) modelName(a *Agent) string {
@@ -218,8 +242,11 @@ func (r *Runner) turns(ctx context.Context, req RunRequest, log *runLog, base au
 	a := req.Agent
 	offered := r.offered(req.Principal, a)
 	for ; ; round++ {
-		resp, err := r.turn(ctx, llm.Request{Model: a.Model, Messages: msgs, Tools: offered}, round, req.Events != nil, log)
+		resp, err := r.turn(ctx, req, base, llm.Request{Model: a.Model, Messages: msgs, Tools: offered}, round, log)
 		if err != nil {
+			return res, err
+		}
+		if err := r.protectAnswer(ctx, req, base, log, &resp.Message); err != nil {
 			return res, err
 		}
 		res.Usage.PromptTokens += resp.Usage.PromptTokens
@@ -229,7 +256,7 @@ func (r *Runner) turns(ctx context.Context, req RunRequest, log *runLog, base au
 		msgs = append(msgs, resp.Message)
 		res.Messages = append(res.Messages, resp.Message)
 		if len(resp.Message.ToolCalls) == 0 {
-			res.Response = resp.Message.Content
+			res.Response = r.reveal(ctx, req, base, resp.Message.Content)
 			return res, nil
 		}
 		if round >= a.Limits.MaxToolRounds {
@@ -275,16 +302,21 @@ func (r *Runner) pause(req RunRequest, res *Result, results []llm.Message, held 
 
 // turn is one model turn: streamed when someone listens, so the content
 // reaches them as it arrives.
-func (r *Runner) turn(ctx context.Context, mr llm.Request, round int, stream bool, log *runLog) (*llm.Response, error) {
-	if !stream {
+func (r *Runner) turn(ctx context.Context, req RunRequest, base audit.Event, mr llm.Request, round int, log *runLog) (*llm.Response, error) {
+	if req.Events == nil {
 		return r.Model.Complete(ctx, mr)
 	}
-	return llm.Stream(ctx, r.Model, mr, func(d llm.Delta) error {
+	write, done := r.stream(req, base, log, round)
+	resp, err := llm.Stream(ctx, r.Model, mr, func(d llm.Delta) error {
 		if d.Content != "" {
-			log.emit(Event{Type: EventMessageDelta, Turn: round, Content: d.Content})
+			return write(ctx, d.Content)
 		}
 		return nil
 	})
+	if err != nil {
+		return resp, err
+	}
+	return resp, done(ctx)
 }
 
 // offered lists the tools shown to the model: those whose permission the

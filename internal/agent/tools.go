@@ -117,7 +117,7 @@ func (r *Runner) execute(ctx context.Context, req RunRequest, base audit.Event, 
 	out := r.executor().Execute(tctx, gate.Run{Decision: d, Principal: req.Principal, Base: base, Timeout: req.Agent.Limits.ToolTimeout, Agent: req.Agent.Name})
 	rec.Status = out.Status
 	endTool(toolSpan, rec.Status)
-	log.later(out.Finished)
+	log.later(out.Events()...)
 	finishedRec := rec
 	log.emit(Event{Type: EventToolFinished, Call: &finishedRec})
 	if out.TimedOut {
@@ -151,11 +151,14 @@ func (r *Runner) gate() *gate.Gate {
 	if r.Gate != nil {
 		return r.Gate
 	}
-	return &gate.Gate{Perms: r.Perms, Now: r.Now}
+	return &gate.Gate{Perms: r.Perms, Now: r.Now, Data: r.Data}
 }
 
 func (r *Runner) executor() *gate.Executor {
-	return &gate.Executor{Log: r.Log, Now: r.Now}
+	if r.Exec != nil {
+		return r.Exec
+	}
+	return &gate.Executor{Log: r.Log, Now: r.Now, Data: r.Data}
 }
 
 // CutName is gate.CutName: a name a model or client chose, cut short.

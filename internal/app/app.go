@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn/mtls"
 	"github.com/gatehousehq/gatehouse/internal/config"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
+	"github.com/gatehousehq/gatehouse/internal/dlp/secrets"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/llm/openai"
@@ -88,7 +91,9 @@ func (o Options) goToolConfigs() map[string]config.Tool {
 func Run(ctx context.Context, o Options) error {
 	o = o.withDefaults()
 	// Bounded: many logged values come from callers.
-	log := slog.New(telemetry.LogHandler(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))))
+	// Scrubbed by data protection once a config is served.
+	live := &dlp.Live{}
+	log := slog.New(dlp.LogHandler(live, telemetry.LogHandler(logbound.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: o.LogLevel})))))
 	src, err := configSource(o)
 	if err != nil {
 		return err
@@ -106,6 +111,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	w.live = live
 	w.tracer = telemetry.Tracer(tp)
 	st, err := openStores(ctx, cfg, o, &w)
 	if err != nil {
@@ -215,7 +221,8 @@ func loadConfig(cfgPath string, o Options) (cfg *config.Config, loaded config.Co
 // newWiring is what every runtime is built with; in dev mode it carries
 // the model dev mode chose, and modelNote says which.
 func newWiring(cfg *config.Config, o Options, log *slog.Logger) (w wiring, modelNote string, err error) {
-	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev, metrics: metrics.New()}
+	w = wiring{getenv: o.Getenv, log: log, goTools: o.GoTools, limiters: &limiterCache{}, dev: o.Dev, metrics: metrics.New(),
+		secretRules: sync.OnceValues(secrets.New)}
 	if o.Dev {
 		if w.modelOverride, modelNote, err = devModel(cfg, o.Getenv); err != nil {
 			return w, "", err
@@ -306,6 +313,10 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		w.audit = o.AuditSink
 	}
 	w.audit = telemetry.Sink{Next: w.metrics.AuditSink(w.audit), Tracer: w.tracer}
+	if w.live != nil {
+		// Every value, before the log's clear fields or its content.
+		w.audit = dlp.Sink{Next: w.audit, Live: w.live}
+	}
 	sessions, err := store.OpenSessions(ctx, cfg.Sessions.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
@@ -323,6 +334,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 	w.approvals = st.approvals
 	if st.responses, ok = sessions.(session.ResponseStore); !ok {
 		return nil, fmt.Errorf("open sessions: the store %T keeps no responses", sessions)
+	}
+	if w.vault, ok = sessions.(dlp.Vault); !ok {
+		return nil, fmt.Errorf("open sessions: the store %T keeps no data protection vault", sessions)
 	}
 	if w.counter, ok = sessions.(httpapi.RateCounter); !ok {
 		return nil, fmt.Errorf("open sessions: the store %T counts no shared rate limits", sessions)

@@ -110,12 +110,25 @@ func printDev(w io.Writer, dataDir, baseURL string, creds map[string]string, mod
 	fmt.Fprintf(w, "  curl %s/v1/approvals -H 'Authorization: Bearer %s'   # the supervisor sees the call, its arguments and args_sha256\n", baseURL, creds["supervisor"])
 	fmt.Fprintf(w, "  curl -X POST %s/v1/approvals/APPROVAL_ID -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"decision\":\"approve\",\"args_sha256\":\"ARGS_SHA256\"}'\n", baseURL, creds["supervisor"])
 	fmt.Fprintf(w, "  curl %s/v1/runs/RUN_ID -H 'Authorization: Bearer %s'   # the run continues on the server: completed, with the answer\n", baseURL, creds["admin"])
+	printDataProtection(w, baseURL, creds)
 	printPassthrough(w, baseURL, creds["agent"])
 	fmt.Fprintf(w, "\nMCP under policy (the demo knowledge base, an MCP server over stdio; kb_read may read /kb/public only):\n")
 	for _, doc := range []string{"/kb/public/claims.md", "/kb/internal/fraud-rules.md"} {
 		fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"read %s\"}'\n", baseURL, creds["agent"], doc)
 	}
 	fmt.Fprintln(w)
+}
+
+// printDataProtection shows a card number the model never sees: the model
+// gets a token, card_status gets the number, the agent's answer shows the
+// token and the admin's the number.
+func printDataProtection(w io.Writer, baseURL string, creds map[string]string) {
+	fmt.Fprintf(w, "\ndata protection (the model sees ⟦card:…⟧; card_status receives the number):\n")
+	for _, c := range []struct{ who, note string }{{"agent", "card_status ran; the answer names the card by its token"}, {"admin", "admin is in data_protection.reveal: the answer shows the number"}} {
+		fmt.Fprintf(w, "  curl -X POST %s/v1/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer %s' -d '{\"message\":\"Is my card 4111 1111 1111 1111 still active?\"}'   # %s\n",
+			baseURL, creds[c.who], c.note)
+	}
+	fmt.Fprintf(w, "  # the audit log records data.found (type, where, action, keyed hash), never the number\n")
 }
 
 // printPassthrough shows the governed pass-through: a client tool call to

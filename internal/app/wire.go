@@ -25,6 +25,8 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
 	"github.com/gatehousehq/gatehouse/internal/config"
 	"github.com/gatehousehq/gatehouse/internal/console"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
+	"github.com/gatehousehq/gatehouse/internal/dlp/secrets"
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/httpapi"
 	"github.com/gatehousehq/gatehouse/internal/ids"
@@ -77,6 +79,15 @@ type wiring struct {
 	// mcp keeps the MCP servers' connections across reloads (nil when only
 	// checking a config: no server is started).
 	mcp *mcpSources
+	// vault keeps data protection's tokens (the session store; nil when
+	// only checking a config).
+	vault dlp.Vault
+	// secretRules loads gitleaks' rule set once per process: a reload does
+	// not compile its two hundred expressions again.
+	secretRules func() (*secrets.Detector, error)
+	// live is the data protection the server log and the audit sink
+	// scrub with; each runtime built sets it.
+	live *dlp.Live
 }
 
 // limiterCache hands every runtime the limiter made for its
@@ -212,10 +223,24 @@ func buildRuntime(ctx context.Context, cfg *config.Config, w wiring) (*httpapi.R
 		model = w.metrics.Model(model, modelID, configuredModels(cfg))
 		model = telemetry.Model{Next: model, Provider: provider, DefaultModel: modelID, Tracer: w.tracer}
 	}
-	rt.Gate = &gate.Gate{Perms: rt.Perms, Now: time.Now}
-	rt.Exec = &gate.Executor{Log: w.log, Now: time.Now}
-	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer, Gate: rt.Gate}
+	data, err := buildData(cfg, w)
+	if err != nil {
+		if rt.Close != nil {
+			rt.Close()
+		}
+		return nil, err
+	}
+	if w.live != nil && !w.checkOnly {
+		w.live.Set(data)
+	}
+	rt.Gate = &gate.Gate{Perms: rt.Perms, Now: time.Now, Data: data}
+	rt.Exec = &gate.Executor{Log: w.log, Now: time.Now, Data: data}
+	rt.Runner = &agent.Runner{Model: model, DefaultModel: modelID, Perms: rt.Perms, Audit: w.audit, Log: w.log, Now: time.Now, Tracer: w.tracer, Gate: rt.Gate,
+		Data: data, Exec: rt.Exec}
 	rt.Passthrough = buildPassthrough(cfg, w, rt.Gate, model, gated)
+	if rt.Passthrough != nil {
+		rt.Passthrough.Data = data
+	}
 	rt.ServedTools = map[string]*agent.Tool{}
 	for name, t := range gated {
 		if cfg.Tools[name].Type != "client" {

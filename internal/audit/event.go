@@ -32,6 +32,9 @@ const (
 	// TypeMCPToolChanged records an MCP server presenting a declared tool
 	// differently from its pin; the tool is disabled.
 	TypeMCPToolChanged = "mcp.tool_changed"
+	// TypeDataFound records a data protection finding: its type, where it
+	// was, the action taken and a keyed hash, never the value.
+	TypeDataFound = "data.found"
 )
 
 // Decisions.

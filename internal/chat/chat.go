@@ -230,7 +230,7 @@ func (s *Service) run(ctx context.Context, req *Request, denied *[]audit.Event) 
 	out, err := s.cfg.Runner.Run(ctx, agent.RunRequest{
 		Agent: ag, Principal: req.Principal, Message: req.Message, History: history,
 		RequestID: req.RequestID, RunID: runID, SessionID: sessionID, Before: before,
-		Events: req.OnRunEvent, Door: req.Door,
+		Events: req.OnRunEvent, Door: req.Door, Stateless: req.Stateless,
 	})
 	if err != nil {
 		return nil, &RunError{RunID: runID, Err: err}

@@ -25,6 +25,8 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 	// MCPServers are the MCP servers whose tools type: mcp tools declare.
 	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
+	// DataProtection configures detectors and their actions.
+	DataProtection DataProtection `yaml:"data_protection"`
 
 	// goTools names the tools an embedding Go program registered (type go).
 	goTools map[string]bool

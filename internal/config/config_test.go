@@ -184,8 +184,12 @@ func TestDevYAML_LoadsAsAConfig(t *testing.T) {
 		c.Tools["payments_lookup"].Condition == "" || c.DefaultAgent() != "support_agent" {
 		t.Errorf("dev config: %+v", c)
 	}
-	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,payments.read,llm.use" {
+	if got := c.Authz.Roles["customer"]; strings.Join(got, ",") != "respond,claims.read,cards.read,payments.read,llm.use" {
 		t.Errorf("customer role: %v", got)
+	}
+	if dp := c.DataProtection; dp.KeyFile == "" || dp.Actions["card"] != "tokenize" || strings.Join(dp.Reveal["card"], ",") != "admin" ||
+		c.Tools["card_status"].Type != "builtin" {
+		t.Errorf("dev data protection: %+v, card_status %+v", dp, c.Tools["card_status"])
 	}
 	if a := c.Tools["policy_update"].Approval; a == nil || strings.Join(a.Approvers, ",") != "supervisor" || a.TTL != 30*time.Minute ||
 		c.Auth.APIKeys[4].Subject != "supervisor" || strings.Join(c.Authz.Roles["supervisor"], ",") != "read" {

@@ -106,6 +106,7 @@ func (c *Config) SetDefaults() {
 		c.Audit.CommitTimeout = 2 * time.Second
 	}
 	c.Passthrough.defaults()
+	c.DataProtection.defaults()
 	for name, m := range c.MCPServers {
 		m.defaults()
 		c.MCPServers[name] = m

@@ -19,6 +19,7 @@ const (
 	DevNoteKeyFile       = "audit-note.key"
 	DevSessionsDB        = "sessions.db"
 	DevDemoDB            = "demo.db"
+	DevVaultKeyFile      = "vault.key"
 )
 
 // DevUser is a demo user of dev mode.
@@ -50,7 +51,7 @@ func DevYAML(dataDir string, users []DevUser) ([]byte, error) {
 	err = devTemplate.Execute(&b, map[string]any{"Dir": filepath.ToSlash(abs), "Users": users,
 		"JWKS": DevJWKSFile, "AuditDB": DevAuditDB, "HMACKey": DevAuditHMACKeyFile, "CheckpointKey": DevCheckpointKeyFile, "NoteKey": DevNoteKeyFile,
 		"CallTokenKey": DevCallTokenKeyFile,
-		"SessionsDB":   DevSessionsDB, "DemoDB": DevDemoDB})
+		"SessionsDB":   DevSessionsDB, "DemoDB": DevDemoDB, "VaultKey": DevVaultKeyFile})
 	return b.Bytes(), err
 }
 
@@ -103,9 +104,9 @@ auth:
 authz:
   roles:                       # role -> permissions; everything else is denied
     viewer: [read]
-    agent: [read, respond, claims.read, llm.use, email.send]
-    admin: [read, respond, admin, audit.read, metrics, claims.read, payments.read, policy.write, llm.use, email.send]
-    customer: [respond, claims.read, payments.read, llm.use]   # may use gpt-4o-mini, not its send_email (removed for this role)
+    agent: [read, respond, claims.read, cards.read, llm.use, email.send]
+    admin: [read, respond, admin, audit.read, metrics, claims.read, cards.read, payments.read, policy.write, llm.use, email.send]
+    customer: [respond, claims.read, cards.read, payments.read, llm.use]   # may use gpt-4o-mini, not its send_email (removed for this role)
     supervisor: [read]         # approves policy_update calls (GET /v1/approvals, POST /v1/approvals/{id})
   scopes: {}                   # OAuth scope -> permissions
 
@@ -113,6 +114,9 @@ tools:
   claims_status:   {type: builtin, permission: claims.read}
   payments_lookup: {type: builtin, permission: payments.read,
                     condition: 'args.customer_id == principal.claims.customer_id || "admin" in principal.roles'}
+  # needs a card number: the model sees only a token (data_protection below),
+  # the tool receives the number
+  card_status:     {type: builtin, permission: cards.read}
   policy_update:   {type: builtin, permission: policy.write,
                     # a person holding an approver role (not the requester) must approve
                     # these exact arguments first; when: CEL like condition (default: always)
@@ -138,7 +142,7 @@ agents:
   support_agent:
     default: true
     system_message: "You are a concise support assistant for authenticated users."
-    tools: [claims_status, payments_lookup, policy_update, kb_read]
+    tools: [claims_status, payments_lookup, card_status, policy_update, kb_read]
     max_tool_rounds: 8
 
 mcp_servers:                    # MCP servers whose tools are declared above (type: mcp)
@@ -166,6 +170,16 @@ audit:
   note_key_file: "{{.Dir}}/{{.NoteKey}}"   # signs the Merkle tree's checkpoints (GET /audit/checkpoint); made on first start
   # witnesses: [{url: "https://witness.example/", key: "witness.example+1234abcd+BASE64"}]   # cosign each checkpoint
   # witness_quorum: 1
+
+data_protection:                # what the model, the client and the logs never see
+  key_env: GATEHOUSE_VAULT_KEY  # the token vault's key, when set; else key_file
+  key_file: "{{.Dir}}/{{.VaultKey}}"   # made on first start (mode 0600)
+  actions: {card: tokenize, iban: tokenize, secret: block, email: allow, phone: allow}   # tokenize | redact | block | allow
+  reveal: {card: [admin]}       # roles that see a tokenized value in answers
+  detectors: {}                 # your own: {policy_no: {pattern: 'POL-[0-9]{3,12}', check: "", action: allow, examples: [POL-500]}}
+  ttl: 24h                      # a token lives this long after it was last made
+  max_tokens: 1000              # per session (or run)
+  # CEL conditions and approval when see findings: e.g. condition: '!findings.exists(f, f.type == "card")'
 
 sessions:
   dsn: "sqlite://{{.Dir}}/{{.SessionsDB}}"

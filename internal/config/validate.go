@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 	c.checkConsole(bad)
 	c.Telemetry.check(bad)
 	c.checkMCP(bad)
+	c.checkDataProtection(bad)
 	return errors.Join(errs...)
 }
 
@@ -283,11 +284,12 @@ const (
 	BuiltinClaimsStatus   = "claims_status"
 	BuiltinPaymentsLookup = "payments_lookup"
 	BuiltinPolicyUpdate   = "policy_update"
+	BuiltinCardStatus     = "card_status"
 )
 
 // BuiltinTools returns the tool names that exist with type: builtin.
 func BuiltinTools() []string {
-	return []string{BuiltinClaimsStatus, BuiltinPaymentsLookup, BuiltinPolicyUpdate}
+	return []string{BuiltinClaimsStatus, BuiltinPaymentsLookup, BuiltinPolicyUpdate, BuiltinCardStatus}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

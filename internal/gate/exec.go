@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 	"github.com/gatehousehq/gatehouse/internal/tools"
 )
@@ -20,6 +21,10 @@ import (
 type Executor struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// Data, when set, is data protection at the tool boundary: the tool
+	// receives the values behind the tokens in its arguments (the gate
+	// decided on the tokens), and its result reaches the model protected.
+	Data *dlp.Protector
 }
 
 // Run is one allowed call to execute.
@@ -47,7 +52,13 @@ type Outcome struct {
 	TimedOut bool
 	// Finished is the call's tool.finished event, for the door to record.
 	Finished audit.Event
+	// Found are the data.found events of the result, recorded with it.
+	Found []audit.Event
 }
+
+// Events are o's events for the door to record: tool.finished and the
+// findings of the result.
+func (o Outcome) Events() []audit.Event { return append([]audit.Event{o.Finished}, o.Found...) }
 
 // ErrNotAllowed: Execute was handed a decision that is not Allow.
 var ErrNotAllowed = errors.New("the gate did not allow this call")
@@ -61,6 +72,16 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 		return Outcome{Status: "error", Err: ErrNotAllowed, Content: toolErrorContent(d.Call.Name, ErrNotAllowed.Error())}
 	}
 	start := x.now()
+	fin := r.Base
+	fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+d.Call.Name, "ok"
+	args, err := x.detokenize(ctx, r)
+	if err != nil {
+		// Not run: a token the model made up, or another caller's.
+		fin.Outcome, fin.Reason = "refused", errTokenRefused.Error()
+		return Outcome{Status: "error", Err: err, Content: ToolError{Error: "not_run", Tool: d.Call.Name, Reason: errTokenRefused.Error()}.Encode(), Finished: fin}
+	}
+	// The tool, and a call token's args_sha256, get the arguments it runs with.
+	d.Args, r.Decision.Args = args, args
 	call, err := callOf(r)
 	if err != nil {
 		return Outcome{Status: "error", Err: err, Content: toolErrorContent(d.Call.Name, "the arguments cannot be encoded")}
@@ -71,25 +92,13 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 		tctx, cancel = context.WithTimeout(tctx, r.Timeout)
 		defer cancel()
 	}
-	out, err := x.call(tctx, d)
-	var content string
-	if err == nil {
-		b, merr := json.Marshal(out)
-		if merr != nil {
-			err = fmt.Errorf("encode result: %w", merr)
-		}
-		content = string(b)
-	}
-	o := Outcome{Content: content, Status: "ok", Err: err}
-	fin := r.Base
-	fin.Type, fin.Resource, fin.Outcome = audit.TypeToolFinished, "tool:"+d.Call.Name, "ok"
+	o := x.run(tctx, ctx, r, d)
 	fin.LatencyMS = x.now().Sub(start).Milliseconds()
-	if err != nil {
-		msg := err.Error()
-		if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && r.Timeout > 0 {
-			msg, o.TimedOut = "the tool timed out", true
+	if o.Err != nil {
+		msg := o.Err.Error()
+		if o.TimedOut {
+			msg = "the tool timed out"
 		}
-		o.Status, o.Content = "error", toolErrorContent(d.Call.Name, msg)
 		// A tool's error text may quote its arguments (claim X: not found),
 		// so it is content, stored as audit.content says; Reason is not.
 		fin.Outcome, fin.Reason = "error", "the tool returned an error"
@@ -98,12 +107,39 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 			fin.Reason = msg
 		}
 	}
+	var found []dlp.Found
+	if o.Content, found, err = x.protect(ctx, r, o.Content); err != nil {
+		// The model is told why, never the value.
+		o.Status, o.Content = "error", ToolError{Error: "blocked", Tool: d.Call.Name, Reason: err.Error()}.Encode()
+		fin.Outcome, fin.Reason = "blocked", err.Error()
+	}
+	o.Found = FoundEvents(r.Base, found)
 	if src, ok := d.Tool.Impl.(interface{ Server() (string, string) }); ok {
 		// An MCP tool: which server and which of its tools ran.
 		server, remote := src.Server()
 		fin.Reason = joinReason(fin.Reason, fmt.Sprintf("MCP server %s, tool %s", server, remote))
 	}
 	o.Finished = fin
+	return o
+}
+
+// run calls the tool with the arguments d holds, ctx bounding the call
+// and outer telling a timeout from the caller's own end.
+func (x *Executor) run(ctx, outer context.Context, r Run, d Decision) Outcome {
+	out, err := x.call(ctx, d)
+	if err == nil {
+		b, merr := json.Marshal(out)
+		if merr == nil {
+			return Outcome{Content: string(b), Status: "ok"}
+		}
+		err = fmt.Errorf("encode result: %w", merr)
+	}
+	o := Outcome{Status: "error", Err: err}
+	msg := err.Error()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && outer.Err() == nil && r.Timeout > 0 {
+		msg, o.TimedOut = "the tool timed out", true
+	}
+	o.Content = toolErrorContent(d.Call.Name, msg)
 	return o
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/authz/condition"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/ids"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -63,6 +64,9 @@ type Gate struct {
 	Now func() time.Time
 	// NewApprovalID names a held call's approval (ids.New("apr_") when nil).
 	NewApprovalID func() string
+	// Data, when set, finds what the call's arguments hold (values, and
+	// tokens standing for them) for conditions and approval rules.
+	Data *dlp.Protector
 }
 
 // Input is one proposed call and what it is judged against.
@@ -154,6 +158,7 @@ func (g *Gate) Decide(ctx context.Context, in Input) Decision {
 	if err != nil {
 		return g.invalid(in, t, err)
 	}
+	ctx = g.withFindings(ctx, in.Call.Arguments)
 	// Conditions read the time from the gate's clock, as approvals do.
 	ctx = condition.WithNow(ctx, g.now())
 	dec := g.decided(in, t, args, g.Perms.AuthorizeTool(ctx, in.Principal, t.Policy, args))

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 	"github.com/gatehousehq/gatehouse/internal/chat"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"github.com/gatehousehq/gatehouse/internal/runs"
@@ -72,6 +73,7 @@ func toAPIError(err error) *apiError {
 	var mbe *http.MaxBytesError
 	var re *chat.RunError
 	var ua *chat.UnknownAgentError
+	var be *dlp.BlockedError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -119,6 +121,9 @@ func toAPIError(err error) *apiError {
 		return errTooLarge
 	case errors.As(err, &le):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "run_limit", Detail: le.Error()}
+	case errors.As(err, &be):
+		// Names the types found, never the values.
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "data_blocked", Detail: "The request was refused: " + be.Error()}
 	case errors.Is(err, agent.ErrRunTimeout), errors.Is(err, errRequestTimeout):
 		return &apiError{Status: http.StatusGatewayTimeout, Code: "timeout", Detail: "The run timed out"}
 	case errors.Is(err, agent.ErrRunCancelled):

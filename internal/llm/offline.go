@@ -34,6 +34,9 @@ var (
 	// the dev config's MCP tool kb_read.
 	kbPath    = regexp.MustCompile(`/kb/[^\s"']*`)
 	policySet = regexp.MustCompile(`(?i)\bset\b.*?\b(status|premium)\b.*?\bto\s+"?([A-Za-z0-9_.-]+)`)
+	// cardToken is a card number as data protection shows it to a model
+	// (the dev config's card_status tool takes it).
+	cardToken = regexp.MustCompile(`⟦card:[0-9a-f]{16}⟧`)
 )
 
 const offlinePrefix = "[offline demo model: no LLM is connected] "
@@ -73,6 +76,9 @@ func (Offline) Complete(_ context.Context, req Request) (*Response, error) {
 	if m := emailTo.FindStringSubmatch(text); m != nil && has["send_email"] {
 		// A client tool (pass-through): the client sends it, if allowed.
 		call("send_email", map[string]string{"to": m[1], "subject": "From your assistant", "body": truncate(text, 200)})
+	}
+	for _, tok := range unique(cardToken.FindAllString(text, -1)) {
+		call("card_status", map[string]string{"card_number": tok})
 	}
 	for _, p := range unique(kbPath.FindAllString(text, -1)) {
 		call("kb_read", map[string]string{"path": strings.TrimRight(p, ".,;")})
@@ -148,7 +154,17 @@ func summarize(msgs []Message) string {
 	var b strings.Builder
 	b.WriteString("Here is what the tools returned:")
 	for _, m := range msgs[start:] {
-		fmt.Fprintf(&b, "\n- %s: %s", names[m.ToolCallID], m.Content)
+		label := names[m.ToolCallID]
+		if label == "card_status" {
+			// Name the card as the model was shown it (a token, under data
+			// protection), as a model answering about it would.
+			for _, um := range msgs[:start] {
+				if t := cardToken.FindString(um.Content); um.Role == "user" && t != "" {
+					label += " for " + t
+				}
+			}
+		}
+		fmt.Fprintf(&b, "\n- %s: %s", label, m.Content)
 	}
 	return b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/principal"
@@ -98,6 +99,10 @@ type Service struct {
 	Approvals approval.Store
 	// Gate decides each proposed call (nil: a gate over Perms and Now).
 	Gate *gate.Gate
+	// Data, when set, protects the client's messages before the model, and
+	// the model's answer before the client; released calls get the values
+	// behind their tokens.
+	Data *dlp.Protector
 }
 
 // OfferedTool is a tool as the client's request offers it.
@@ -150,6 +155,11 @@ type Result struct {
 	// Approvals are set when the turn is held for approval: the client got
 	// a message saying so, and no call.
 	Approvals []approval.Approval
+	// found are the findings in the model's answers, recorded with the
+	// run's end; protected is the answer as recorded (Message.Content
+	// before values were revealed to the caller's roles).
+	found     []audit.Event
+	protected string
 }
 
 // Complete runs one governed pass-through request.
@@ -174,7 +184,19 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, s.refuse(ctx, req, base, m, err)
 	}
+	msgs, found, err := s.protectMessages(ctx, p, base, req.Messages)
+	if err != nil {
+		req.Before = append(req.Before, found...)
+		return nil, s.refuse(ctx, req, base, m, err)
+	}
+	req.Messages = msgs
+	for i := range answered {
+		answered[i].content = s.Data.Scrub(answered[i].content)
+	}
 
+	// The findings of what the client sent are recorded with the run's end,
+	// after its decisions: records, not preconditions.
+	res.found = found
 	if err := s.Audit.Record(ctx, startEvents(req, base, m, res, answered)...); err != nil {
 		return nil, err
 	}
@@ -196,12 +218,12 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		end.Outcome, end.Reason = "refused", "the model kept proposing refused tool calls"
 	default:
 		end.Outcome = "ok"
-		end.Content = map[string]string{"response": res.Message.Content}
+		end.Content = map[string]string{"response": res.protected}
 	}
 	fin := runs.Finished(base, m.frame(), start, s.Now(), end)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.Audit.Record(rctx, fin); err != nil {
+	if err := s.Audit.Record(rctx, append(res.found, fin)...); err != nil {
 		return nil, err
 	}
 	if runErr != nil {
@@ -235,17 +257,26 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 	for attempt := 0; ; attempt++ {
 		// A client that did not ask for a stream gets the turn whole, so
 		// the upstream is not asked for one either (OnContent nil).
-		resp, err := s.Upstream.Stream(ctx, llm.Request{Model: m.upstream(), Messages: msgs, Tools: defs, Options: req.Options}, req.OnContent)
+		write, done := s.onContent(ctx, req.Principal, req.OnContent)
+		resp, err := s.Upstream.Stream(ctx, llm.Request{Model: m.upstream(), Messages: msgs, Tools: defs, Options: req.Options}, write)
+		if err == nil {
+			err = done()
+		}
 		if err != nil {
 			return err
 		}
+		var shown string
+		var found []audit.Event
+		resp.Message.Content, shown, found = s.protectAnswer(ctx, req.Principal, base, resp.Message.Content)
+		res.found = append(res.found, found...)
+		res.protected = resp.Message.Content
 		res.Usage.PromptTokens += resp.Usage.PromptTokens
 		res.Usage.CompletionTokens += resp.Usage.CompletionTokens
 		res.Usage.TotalTokens += resp.Usage.TotalTokens
 		res.Model = m.Name
 		calls := resp.Message.ToolCalls
 		if len(calls) == 0 {
-			res.Message = llm.Message{Role: "assistant", Content: resp.Message.Content}
+			res.Message = llm.Message{Role: "assistant", Content: shown}
 			res.FinishReason = "stop"
 			return nil
 		}
@@ -259,6 +290,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			calls[i].ID = c.ID
 			decided[i] = s.gate().Decide(ctx, gate.Input{Door: req.door(), Principal: req.Principal, Base: base,
 				Declared: s.Tools, Offered: offered, Call: c})
+			decided[i], calls[i].Arguments = s.release(ctx, req.Principal, decided[i])
 			refused = refused || decided[i].Verdict == gate.Deny
 			held = held || decided[i].Verdict == gate.Hold
 		}
@@ -292,7 +324,7 @@ func (s *Service) turns(ctx context.Context, req Request, m Model, base audit.Ev
 			if err := s.Calls.Release(ctx, rel); err != nil {
 				return fmt.Errorf("store released tool calls: %w", err)
 			}
-			res.Message = llm.Message{Role: "assistant", Content: resp.Message.Content, ToolCalls: calls}
+			res.Message = llm.Message{Role: "assistant", Content: shown, ToolCalls: calls}
 			res.FinishReason = "tool_calls"
 			return nil
 		}

@@ -6,6 +6,8 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/interpreter"
+
+	"github.com/gatehousehq/gatehouse/internal/authz"
 )
 
 // activation binds the three condition variables without building a map per
@@ -14,6 +16,7 @@ type activation struct {
 	principal *Principal
 	tool      *ToolInfo
 	args      map[string]any
+	findings  []authz.Finding
 	now       time.Time
 }
 
@@ -25,6 +28,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.principal, true
 	case "tool":
 		return a.tool, true
+	case "findings":
+		out := make([]map[string]string, len(a.findings))
+		for i, f := range a.findings {
+			out[i] = map[string]string{"type": f.Type, "path": f.Path}
+		}
+		return out, true
 	case "args":
 		if a.args == nil {
 			return map[string]any{}, true

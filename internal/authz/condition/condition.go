@@ -21,6 +21,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
+	"github.com/gatehousehq/gatehouse/internal/authz"
 	"github.com/gatehousehq/gatehouse/internal/principal"
 )
 
@@ -166,6 +167,9 @@ func envOptions(argsType *cel.Type) []cel.EnvOption {
 		cel.Variable("tool", cel.ObjectType("gatehouse.Tool")),
 		cel.Variable("args", argsType),
 		cel.Variable("now", cel.TimestampType),
+		// findings: what data protection found in the arguments, each
+		// {type, path} — findings.exists(f, f.type == "card").
+		cel.Variable("findings", cel.ListType(cel.MapType(cel.StringType, cel.StringType))),
 		// args.amount > 100 for a number amount: the checker knows amount
 		// is a double since args are typed by the tool's schema.
 		cel.CrossTypeNumericComparisons(true),
@@ -210,9 +214,10 @@ func (c *Condition) Eval(ctx context.Context, p *principal.Principal, tool ToolI
 			Issuer:  p.Issuer,
 			Actor:   actors(p.Actor),
 		},
-		tool: &tool,
-		args: args,
-		now:  Now(ctx),
+		tool:     &tool,
+		args:     args,
+		now:      Now(ctx),
+		findings: authz.FindingsFrom(ctx),
 	}
 	out, _, err := c.prg.ContextEval(ctx, act)
 	if err != nil {

@@ -126,7 +126,7 @@ func (k *Continuer) Continue(ctx context.Context, run approval.Run, as []approva
 	if d.Allowed() {
 		out := k.Exec.Execute(ctx, gate.Run{Decision: d, Principal: h.Principal, Base: base, Timeout: k.ToolTimeout})
 		fin := runs.Finished(base, frame, start, k.now(), runs.End{Outcome: out.Status})
-		if err := k.Audit.Record(context.WithoutCancel(ctx), out.Finished, fin); err != nil {
+		if err := k.Audit.Record(context.WithoutCancel(ctx), append(out.Events(), fin)...); err != nil {
 			return approval.Continued{}, err
 		}
 		res.ToolCalls[0].Status, res.Response = out.Status, out.Content

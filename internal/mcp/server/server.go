@@ -208,7 +208,7 @@ func (s *service) callTool(name string) mcp.ToolHandler {
 		}
 		out := c.Exec.Execute(ctx, gate.Run{Decision: d, Principal: c.Principal, Base: base, Timeout: c.ToolTimeout})
 		fin := runs.Finished(base, frame, run.Start, s.cfg.Now(), runs.End{Outcome: out.Status})
-		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), out.Finished, fin); rerr != nil {
+		if rerr := s.cfg.Audit.Record(context.WithoutCancel(ctx), append(out.Events(), fin)...); rerr != nil {
 			s.cfg.Log.Error("record tool.finished", "tool", name, "error", rerr.Error())
 		}
 		if out.Err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"github.com/gatehousehq/gatehouse/internal/approval"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"net"
 	"strings"
@@ -317,6 +318,18 @@ func TestRateCounterConformance(t *testing.T) {
 func TestResponseStoreConformance(t *testing.T) {
 	storetest.RequirePostgres(t)
 	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
+		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestVaultConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
+	storetest.TestVault(t, func(t *testing.T) dlp.Vault {
 		s, err := OpenSessions(context.Background(), storetest.PostgresDSN(t))
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gatehousehq/gatehouse/internal/approval"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
 	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"os"
 	"path/filepath"
@@ -543,6 +544,17 @@ func TestRateCounterConformance(t *testing.T) {
 
 func TestResponseStoreConformance(t *testing.T) {
 	storetest.TestResponseStore(t, func(t *testing.T) session.ResponseStore {
+		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestVaultConformance(t *testing.T) {
+	storetest.TestVault(t, func(t *testing.T) dlp.Vault {
 		s, err := OpenSessions(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 type DB struct {
 	db *sql.DB
 
-	getPolicy, claimStatus, payments, setStatus, setPremium *sql.Stmt
+	getPolicy, claimStatus, payments, setStatus, setPremium, cardStatus *sql.Stmt
 }
 
 const schema = `
@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, customer_id TEXT NOT NUL
   policy_id TEXT NOT NULL REFERENCES policies(id), status TEXT NOT NULL, amount REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
   date TEXT NOT NULL, amount REAL NOT NULL, method TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cards (number TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+  brand TEXT NOT NULL, status TEXT NOT NULL);
 `
 
 const seed = `
@@ -73,6 +75,11 @@ func OpenDemo(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("seed demo database: %w", err)
 		}
 	}
+	// Cards came after the first demo databases: added to them too.
+	if _, err := db.ExecContext(ctx, cardSeed); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("seed demo cards: %w", err)
+	}
 	d := &DB{db: db}
 	for _, q := range []struct {
 		dst   **sql.Stmt
@@ -83,6 +90,7 @@ func OpenDemo(ctx context.Context, dsn string) (*DB, error) {
 		{&d.payments, `SELECT id, date, amount, method FROM payments WHERE customer_id = ? ORDER BY date`},
 		{&d.setStatus, `UPDATE policies SET status = ? WHERE id = ? AND (? = '' OR customer_id = ?)`},
 		{&d.setPremium, `UPDATE policies SET premium = ? WHERE id = ? AND (? = '' OR customer_id = ?)`},
+		{&d.cardStatus, `SELECT customer_id, brand, status FROM cards WHERE number = ? AND (? = '' OR customer_id = ?)`},
 	} {
 		if *q.dst, err = db.PrepareContext(ctx, q.query); err != nil {
 			db.Close()

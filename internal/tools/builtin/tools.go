@@ -17,7 +17,7 @@ import (
 // Tools returns the builtin tools over db, by name.
 func Tools(db *DB) map[string]tools.Tool {
 	m := map[string]tools.Tool{}
-	for _, t := range []tools.Tool{claimsStatus{db}, paymentsLookup{db}, policyUpdate{db}} {
+	for _, t := range []tools.Tool{claimsStatus{db}, paymentsLookup{db}, policyUpdate{db}, cardStatus{db}} {
 		m[t.Spec().Name] = t
 	}
 	return m
