@@ -209,7 +209,11 @@ func TestConsole_AdminAuditsAndExplainsPolicy(t *testing.T) {
 	b.screenshots("audit-timeline")
 
 	// Export downloads the filtered events.
-	b.do(chromedp.Click(chromedp.CSS(`#nav a[data-page="audit"]`)), chromedp.WaitVisible(chromedp.CSS(`#export`)), chromedp.Click(chromedp.CSS(`#export`)))
+	// The page's own first load writes the same status line: let it end
+	// first, or under load it can overwrite the export's.
+	b.do(chromedp.Click(chromedp.CSS(`#nav a[data-page="audit"]`)), chromedp.WaitVisible(chromedp.CSS(`#export`)))
+	b.waitFor("the page's first load", `document.querySelector('.pager [role=status]').textContent.startsWith('Page ')`)
+	b.do(chromedp.Click(chromedp.CSS(`#export`)))
 	b.waitFor("the export", `document.querySelector('.pager [role=status]').textContent.startsWith('Exported ')`)
 
 	// Policy: the matrix and an explain.
