@@ -20,19 +20,27 @@ import (
 // values of the wrong type, so nothing a lenient reader in front of
 // gatehouse would take differently gets through.
 func decodeCompletion(r *http.Request) (*openaiwire.ChatRequest, error) {
+	return decodeWire(r, openaiwire.DecodeChatRequest)
+}
+
+// decodeWire reads the body with one of openaiwire's strict decoders: a
+// fault it names is a 400 naming the member (the caller's key quoted
+// bounded), anything else is malformed JSON.
+func decodeWire[T any](r *http.Request, decode func([]byte) (T, error)) (T, error) {
+	var zero T
 	body, err := readBody(r)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	req, err := openaiwire.DecodeChatRequest(body)
+	req, err := decode(body)
 	if err != nil {
 		var we *openaiwire.Error
 		if !errors.As(err, &we) {
-			return nil, errBadRequest("malformed JSON")
+			return zero, errBadRequest("malformed JSON")
 		}
 		ae := errBadRequest(we.Detail(quoteInput))
 		ae.Param = we.Param
-		return nil, ae
+		return zero, ae
 	}
 	return req, nil
 }

@@ -95,21 +95,7 @@ func (s *Server) handleResponses() http.Handler {
 // decodeResponses reads a Responses request as decodeCompletion reads a
 // chat completion request: strictly, every fault a 400 naming the member.
 func decodeResponses(r *http.Request) (*openaiwire.ResponsesRequest, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	req, err := openaiwire.DecodeResponsesRequest(body)
-	if err != nil {
-		var we *openaiwire.Error
-		if !errors.As(err, &we) {
-			return nil, errBadRequest("malformed JSON")
-		}
-		ae := errBadRequest(we.Detail(quoteInput))
-		ae.Param = we.Param
-		return nil, ae
-	}
-	return req, nil
+	return decodeWire(r, openaiwire.DecodeResponsesRequest)
 }
 
 // hostedToolsAllowed refuses a tool the provider would run itself — it
