@@ -137,13 +137,7 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	if req.Stream {
 		stream = newSSE(w)
 		cs = &chunkStream{sse: stream, id: id, created: created, model: req.Model}
-		preq.OnContent = func(text string) error {
-			if err := cs.content(text); err != nil {
-				cancel() // the client is gone: the run stops, and its end is recorded
-				return err
-			}
-			return nil
-		}
+		preq.OnContent = stopOnWriteError(cs.content, cancel)
 	}
 	res, err := rt.Passthrough.Complete(ctx, preq)
 	if err != nil {
@@ -156,13 +150,7 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 		writeError(w, r, &ae)
 		return
 	}
-	gi := &gatehouseInfo{RunID: runID, Model: req.Model, ToolCalls: res.Decisions, OfferedTools: res.Offered, RemovedTools: res.Removed, Refused: res.Refused}
-	if len(res.Approvals) > 0 {
-		gi.Status, gi.Approvals = approval.RunAwaiting, approvalsJSON(res.Approvals)
-	}
-	if gi.ToolCalls == nil {
-		gi.ToolCalls = []agent.ToolCallRecord{}
-	}
+	gi := passthroughInfo(runID, req.Model, res)
 	finish := res.FinishReason
 	if stream == nil {
 		msg := openaiwire.Message{Role: "assistant", ToolCalls: wireCalls(res.Message.ToolCalls, false)}
@@ -327,4 +315,29 @@ func (c *chunkStream) end(last completionChunk, includeUsage bool, u llm.Usage) 
 			Choices: []openaiwire.ChunkChoice{}, Usage: wireUsage(u)})
 	}
 	_ = c.sse.done()
+}
+
+// passthroughInfo is the gatehouse object of a pass-through answer, the
+// same on Chat Completions and the Responses API.
+func passthroughInfo(runID, model string, res *passthrough.Result) *gatehouseInfo {
+	gi := &gatehouseInfo{RunID: runID, Model: model, ToolCalls: res.Decisions, OfferedTools: res.Offered, RemovedTools: res.Removed, Refused: res.Refused}
+	if len(res.Approvals) > 0 {
+		gi.Status, gi.Approvals = approval.RunAwaiting, approvalsJSON(res.Approvals)
+	}
+	if gi.ToolCalls == nil {
+		gi.ToolCalls = []agent.ToolCallRecord{}
+	}
+	return gi
+}
+
+// stopOnWriteError passes streamed text to write; when the client is gone
+// the run is cancelled (it stops, and its end is recorded).
+func stopOnWriteError(write func(string) error, cancel context.CancelFunc) func(string) error {
+	return func(text string) error {
+		if err := write(text); err != nil {
+			cancel()
+			return err
+		}
+		return nil
+	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/gatehousehq/gatehouse/internal/agent"
-	"github.com/gatehousehq/gatehouse/internal/approval"
 	"github.com/gatehousehq/gatehouse/internal/gate"
 	"github.com/gatehousehq/gatehouse/internal/llm"
 	"github.com/gatehousehq/gatehouse/internal/openaiwire"
@@ -30,13 +28,7 @@ func (s *Server) passthroughResponse(w http.ResponseWriter, r *http.Request, rt 
 	var st *respStream
 	if req.Stream {
 		st = newRespStream(w, c)
-		preq.OnContent = func(text string) error {
-			if err := st.content(text); err != nil {
-				cancel() // the client is gone: the run stops, and its end is recorded
-				return err
-			}
-			return nil
-		}
+		preq.OnContent = stopOnWriteError(st.content, cancel)
 	}
 	res, err := rt.Passthrough.Complete(ctx, preq)
 	if err != nil {
@@ -49,13 +41,7 @@ func (s *Server) passthroughResponse(w http.ResponseWriter, r *http.Request, rt 
 		writeError(w, r, &ae)
 		return
 	}
-	gi := &gatehouseInfo{RunID: runID, Model: req.Model, ToolCalls: res.Decisions, OfferedTools: res.Offered, RemovedTools: res.Removed, Refused: res.Refused}
-	if len(res.Approvals) > 0 {
-		gi.Status, gi.Approvals = approval.RunAwaiting, approvalsJSON(res.Approvals)
-	}
-	if gi.ToolCalls == nil {
-		gi.ToolCalls = []agent.ToolCallRecord{}
-	}
+	gi := passthroughInfo(runID, req.Model, res)
 	if st == nil {
 		s.finish(w, r, c, responseBody{Response: c.responseObject("completed", outputItems(res.Message), &res.Usage), Gatehouse: gi})
 		return
