@@ -216,18 +216,10 @@ func TestWitness_RealWitnessCosignsGoesDownCatchesUpAndCatchesARewrite(t *testin
 func sameSizeFork(t *testing.T, dir, vkey string, lw *liteWitness, cosigned int64) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.OpenAudit(ctx, filepath.Join(dir, "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, db, closeFiles := openAuditFiles(t, dir)
+	defer closeFiles()
 	// The attacker's checkpoint of the size the witness cosigned is the
 	// latest one offered (those after it are set aside).
-	db, err := sql.Open("sqlite", filepath.Join(dir, "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	if _, err := db.Exec(`DELETE FROM audit_notes WHERE size > ?`, cosigned); err != nil {
 		t.Fatal(err)
 	}
@@ -287,16 +279,9 @@ func grepLines(s, sub string) string {
 func rewriteHistory(t *testing.T, dir string, seq int64) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.OpenAudit(ctx, filepath.Join(dir, "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	st, db, closeFiles := openAuditFiles(t, dir)
+	defer closeFiles()
+	var err error
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.Exec(q, args...); err != nil {
@@ -385,4 +370,21 @@ func TestConsole_AuditShowsEachEventsInclusionInTheWitnessedCheckpoint(t *testin
 		}
 	}
 	b.screenshots("audit-witnessed")
+}
+
+// openAuditFiles opens the data dir's audit log twice, as the attacker
+// holding the database does: through the store, and as raw SQL; close
+// closes both.
+func openAuditFiles(t *testing.T, dir string) (st *sqlite.AuditStore, db *sql.DB, close func()) {
+	t.Helper()
+	st, err := sqlite.OpenAudit(context.Background(), filepath.Join(dir, "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = sql.Open("sqlite", filepath.Join(dir, "audit.db"))
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st, db, func() { db.Close(); st.Close() }
 }
