@@ -28,6 +28,7 @@ const (
 	sinkNoop    = "noop"
 	sinkFileLog = "filelog"
 	sinkNoTree  = "notree" // the real log, keeping no Merkle tree
+	sinkMem     = "mem"    // no-op audit sink and in-memory sessions and released calls
 )
 
 // noopSink is G-noaudit's sink: every event is "recorded" at once. It is
@@ -45,6 +46,9 @@ func gatewayMain(getenv func(string) string) error {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
+	if up := getenv(childBareEnv); up != "" {
+		return bareProxyMain(ctx, up)
+	}
 	if getenv(childPprofEnv) != "" {
 		stop, err := serveDebug()
 		if err != nil {
@@ -62,6 +66,9 @@ func gatewayMain(getenv func(string) string) error {
 		opts.AuditSink = noopSink{}
 	case sinkNoTree:
 		opts.AuditNoTree = true
+	case sinkMem:
+		opts.AuditSink = noopSink{}
+		opts.WrapSessions = wrapInMemory
 	case sinkFileLog:
 		l, closeLog, err := fileLogSink(filepath.Dir(opts.ConfigPath))
 		if err != nil {
@@ -115,6 +122,7 @@ type gatewaySpec struct {
 	cacheSize int
 	sink      string // "", sinkNoop or sinkFileLog: replaces the configured audit log
 	pprof     bool   // serve pprof on a loopback debug listener
+	bare      bool   // a bare reverse proxy to upstream instead of gatehouse
 	noDLP     bool   // data protection off
 }
 
@@ -205,6 +213,9 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	}
 	if s.pprof {
 		cmd.Env = append(cmd.Env, childPprofEnv+"=1")
+	}
+	if s.bare {
+		cmd.Env = append(cmd.Env, childBareEnv+"="+s.upstream)
 	}
 	return startChild(ctx, cmd, stderr)
 }

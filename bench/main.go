@@ -112,7 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.scenarios = append(o.scenarios, s)
 	}
 	if o.profileDir != "" && !slices.ContainsFunc(profiled, func(s string) bool { return slices.Contains(o.scenarios, s) }) {
-		return o, fmt.Errorf("-profile needs scenario G or GP")
+		return o, fmt.Errorf("-profile needs one of the scenarios %s", strings.Join(profiled, ", "))
 	}
 	if o.rounds < 1 || o.segment <= 0 || o.rate <= 0 || o.conns < 1 {
 		return o, fmt.Errorf("rounds, duration, rate and conns must be positive")

@@ -17,6 +17,10 @@ type row struct {
 	scenario, mode string
 	s              sample
 	gwCPU, genCPU  time.Duration
+	gwSys          time.Duration // the kernel's share of gwCPU
+	// gwVol and gwInvol are the gateway's voluntary and involuntary
+	// context switches over the row's segments.
+	gwVol, gwInvol int64
 	rss            int64 // gateway RSS at the end of its last segment
 }
 
@@ -31,6 +35,8 @@ type results struct {
 	rows       map[[2]string]*row
 	hwm        map[string]int64 // each gateway's peak RSS over the whole run
 	soak       *soakResult
+	allocs     []allocResult // BenchmarkWholeRun's G and GP, rerun here
+	allocErr   string
 	profileErr string
 	elapsed    time.Duration
 }
@@ -78,6 +84,13 @@ func measure(ctx context.Context, o options, e *env, progress io.Writer) *result
 		fmt.Fprintf(progress, "soak %s %s at saturation\n", scG, o.soak)
 		res.soak = soak(ctx, o, t)
 	}
+	if ctx.Err() == nil {
+		fmt.Fprintf(progress, "allocations per request (BenchmarkWholeRun in this process)\n")
+		var err error
+		if res.allocs, err = wholeRunAllocs(e); err != nil {
+			res.allocErr = err.Error()
+		}
+	}
 	for _, name := range profiled {
 		if t := e.target(name); o.profileDir != "" && t != nil && ctx.Err() == nil && res.profileErr == "" {
 			if err := profile(ctx, o, name, t, o.profileDir, progress); err != nil {
@@ -102,9 +115,11 @@ func segment(ctx context.Context, o options, t *target, mode string, res *result
 		r = &row{scenario: t.name, mode: mode}
 		res.rows[key] = r
 	}
-	var gw0 time.Duration
+	var u0, s0 time.Duration
+	var v0, i0 int64
 	if t.gw != nil {
-		gw0, _ = procCPU(t.gw.pid)
+		u0, s0, _ = procTimes(t.gw.pid)
+		v0, i0 = procSwitches(t.gw.pid)
 	}
 	self0 := selfCPU()
 	var s sample
@@ -115,8 +130,12 @@ func segment(ctx context.Context, o options, t *target, mode string, res *result
 	}
 	r.genCPU += selfCPU() - self0
 	if t.gw != nil {
-		gw1, _ := procCPU(t.gw.pid)
-		r.gwCPU += gw1 - gw0
+		u1, s1, _ := procTimes(t.gw.pid)
+		v1, i1 := procSwitches(t.gw.pid)
+		r.gwCPU += u1 + s1 - u0 - s0
+		r.gwSys += s1 - s0
+		r.gwVol += v1 - v0
+		r.gwInvol += i1 - i0
 		r.rss, _, _ = procMem(t.gw.pid)
 	}
 	r.s.add(s)

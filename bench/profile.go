@@ -62,7 +62,7 @@ func profile(ctx context.Context, o options, name string, t *target, dir string,
 }
 
 // profiled are the scenarios -profile profiles, those of them measured.
-var profiled = []string{scG, scGP}
+var profiled = []string{scG, scGP, scGMem, scGPMem}
 
 // fetch saves url's body to path.
 func fetch(ctx context.Context, url, path string) error {

@@ -2,15 +2,10 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatehousehq/gatehouse/internal/app"
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authn"
 )
@@ -92,45 +87,13 @@ func loopFirstByte(b *testing.B, run runFunc) {
 	b.ReportMetric(float64(first.Microseconds())/float64(n), "first-byte-µs")
 }
 
-func loop(b *testing.B, run runFunc) {
-	ctx := context.Background()
-	if _, err := run(ctx); err != nil { // connections and caches warm
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := run(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // startInProcess runs gatehouse with the spec's config in this process
 // until the benchmark ends and returns its base URL.
 func startInProcess(b *testing.B, s gatewaySpec, sink audit.Sink) string {
-	cfg := filepath.Join(s.dir, "gatehouse.yaml")
-	if err := os.WriteFile(cfg, []byte(s.config()), 0o600); err != nil {
+	base, stop, err := inProcess(s, sink)
+	if err != nil {
 		b.Fatal(err)
 	}
-	env := map[string]string{"BENCH_OPENAI_KEY": "sk-bench", "BENCH_AUDIT_KEY": auditKey}
-	ctx, cancel := context.WithCancel(context.Background())
-	listening := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, app.Options{ConfigPath: cfg, Addr: "127.0.0.1:0", Getenv: func(k string) string { return env[k] },
-			Stderr: io.Discard, LogLevel: slog.LevelError, AuditSink: sink, Listening: func(base string) { listening <- base }})
-	}()
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case base := <-listening:
-		return base
-	case err := <-done:
-		b.Fatalf("gatehouse: %v", err)
-	case <-time.After(30 * time.Second):
-		b.Fatal("gatehouse did not start")
-	}
-	return ""
+	b.Cleanup(stop)
+	return base
 }

@@ -42,6 +42,10 @@ const (
 	scGNoDLP     = "G-nodlp"
 	scGPNoDLP    = "GP-nodlp"
 	scGNoTree    = "G-notree"
+	scGMem       = "G-mem"
+	scGPMem      = "GP-mem"
+	scGPBare     = "GP-bare"
+	scGBare      = "G-bare"
 	jwtIssuer    = "https://idp.bench.gatehouse.test"
 	jwtAudience  = "gatehouse"
 )
@@ -49,8 +53,8 @@ const (
 // allScenarios are every scenario, in table order; defaultScenarios are
 // those a plain run measures (the issue's).
 var (
-	allScenarios     = []string{scD1, scPortkey, scGP, scGR, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scG, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
-	defaultScenarios = []string{scD1, scPortkey, scGP, scGR, scD, scG, scNoAudit, scFileLog, scDStream, scGStream}
+	allScenarios     = []string{scD1, scPortkey, scGPBare, scGP, scGR, scGPMem, scGPNoAudit, scGPFileLog, scGPNoDLP, scD, scGBare, scG, scGMem, scNoAudit, scFileLog, scGNoDLP, scJWT, scJWTNoCache, scPG, scGNoTree, scDStream, scGStream, scGStreamFL}
+	defaultScenarios = []string{scD1, scPortkey, scGPBare, scGP, scGR, scGPMem, scGPFileLog, scD, scGBare, scG, scGMem, scFileLog, scDStream, scGStream, scGStreamFL}
 )
 
 // openOnly are the scenarios measured in open loop only: their latency is
@@ -63,6 +67,8 @@ var descriptions = map[string]string{
 	scGP:         "/v1/chat/completions governed pass-through: API key, the client tool send_email checked and offered, SQLite audit (run.started + run.finished durable)",
 	scGR:         "GP's request on /v1/responses (the Responses API) to the same pass-through model, translated to Chat Completions upstream",
 	scGPNoAudit:  "GP with a no-op audit sink wired by the harness (no config reaches it)",
+	scGPBare:     "floor for a Go gateway: GP's request through the standard library's httputil.ReverseProxy (net/http server and client, nothing else)",
+	scGPMem:      "GP with nothing durable: a no-op audit sink and in-memory sessions and released calls, wired by the harness (no config reaches them)",
 	scGPFileLog:  "GP's audit log over the bare preallocated file of G-filelog (harness only)",
 	scD:          "floor for a run: the generator makes the two upstream calls itself",
 	scDStream:    "floor for streaming: time to the upstream's first content byte, asked directly (stream: true)",
@@ -72,6 +78,8 @@ var descriptions = map[string]string{
 	scJWT:        "G with an RS256 JWT instead of the API key, verified-token cache on",
 	scJWTNoCache: "G with an RS256 JWT, cache off (auth.jwt.cache_size: -1): a signature check per run",
 	scNoAudit:    "G with a no-op audit sink wired by the harness (no config reaches it)",
+	scGBare:      "floor for a Go agent gateway: a net/http handler making D's two upstream calls (nothing else)",
+	scGMem:       "G with nothing durable: a no-op audit sink and in-memory sessions and released calls, wired by the harness (no config reaches them)",
 	scFileLog:    "G's audit log over a bare preallocated file, one write + fdatasync per group commit (harness only): the ceiling of any durable store here",
 	scPG:         "G with the audit log on PostgreSQL",
 	scGNoDLP:     "G with data protection off (data_protection.disabled); G and GP run its detectors on every message, result and answer",
@@ -80,7 +88,8 @@ var descriptions = map[string]string{
 }
 
 // sinks are the scenarios whose audit sink the harness replaces.
-var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog, scGNoTree: sinkNoTree}
+var sinks = map[string]string{scNoAudit: sinkNoop, scFileLog: sinkFileLog, scGPNoAudit: sinkNoop, scGPFileLog: sinkFileLog, scGStreamFL: sinkFileLog, scGNoTree: sinkNoTree,
+	scGMem: sinkMem, scGPMem: sinkMem}
 
 func known(s string) bool {
 	_, ok := descriptions[s]
@@ -99,8 +108,10 @@ type target struct {
 type env struct {
 	dir      string
 	upstream string
-	targets  []*target
-	closers  []func()
+	// key is the customer's API key, keyHex its SHA-256 as configured.
+	key, keyHex string
+	targets     []*target
+	closers     []func()
 }
 
 func (e *env) close() {
@@ -138,6 +149,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		e.close()
 		return nil, err
 	}
+	e.key, e.keyHex = key, keyHex
 	client := newClient(max(o.conns, 64))
 	for _, name := range o.scenarios {
 		t := &target{name: name}
@@ -164,7 +176,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 			continue
 		}
 		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name],
-			noDLP: name == scGNoDLP || name == scGPNoDLP}
+			noDLP: name == scGNoDLP || name == scGPNoDLP, bare: name == scGPBare || name == scGBare}
 		tokens := []string{key}
 		spec.pprof = o.profileDir != "" && slices.Contains(profiled, name)
 		switch name {
@@ -200,7 +212,9 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		e.closers = append(e.closers, gw.stop)
 		t.gw = gw
 		switch name {
-		case scGP, scGPNoAudit, scGPFileLog, scGPNoDLP:
+		case scGPBare:
+			t.run = passRequest(client, gw.base+"/v1/chat/completions", nil)
+		case scGP, scGPNoAudit, scGPFileLog, scGPNoDLP, scGPMem:
 			t.run = viaPassthrough(client, gw.base, key)
 		case scGR:
 			t.run = viaResponses(client, gw.base, key)

@@ -58,6 +58,11 @@ type Options struct {
 	// AuditNoTree keeps no Merkle tree (the load harness's baseline for the
 	// tree's cost only; no config key reaches it).
 	AuditNoTree bool
+	// WrapSessions, when set, replaces the session store with what it
+	// returns for the one opened (the load harness's in-memory baseline
+	// only; no config key reaches it). The result must keep every
+	// interface the opened store has.
+	WrapSessions func(session.Store) session.Store
 	// LogLevel of the JSON logs (default Info).
 	LogLevel slog.Level
 	// GoTools are tools registered by an embedding Go program (package gatehouse).
@@ -322,6 +327,9 @@ func openStores(ctx context.Context, cfg *config.Config, o Options, w *wiring) (
 		return nil, fmt.Errorf("open sessions: %w", err)
 	}
 	st.closers = append(st.closers, func() { sessions.Close() })
+	if o.WrapSessions != nil {
+		sessions = o.WrapSessions(sessions)
+	}
 	st.sessions = sessions
 	calls, ok := sessions.(passthrough.CallStore)
 	if !ok {
