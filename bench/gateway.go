@@ -123,7 +123,8 @@ type gatewaySpec struct {
 	sink      string // "", sinkNoop or sinkFileLog: replaces the configured audit log
 	pprof     bool   // serve pprof on a loopback debug listener
 	bare      bool   // a bare reverse proxy to upstream instead of gatehouse
-	noDLP     bool   // data protection off
+	env       []string
+	noDLP     bool // data protection off
 }
 
 const configTemplate = `server:
@@ -217,6 +218,7 @@ func startGateway(ctx context.Context, s gatewaySpec, stderr io.Writer) (*gatewa
 	if s.bare {
 		cmd.Env = append(cmd.Env, childBareEnv+"="+s.upstream)
 	}
+	cmd.Env = append(cmd.Env, s.env...)
 	return startChild(ctx, cmd, stderr)
 }
 

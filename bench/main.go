@@ -38,6 +38,7 @@ type options struct {
 	profileDir  string // pprof CPU and allocation profiles of G and GP at the open-loop rate
 	portkeyDir  string // bench/portkey, found from the working directory when empty
 	maxInflight int
+	gwEnv       []string // KEY=VALUE added to every gatehouse child's environment (runtime experiments: GOMAXPROCS, GOGC, GODEBUG)
 }
 
 func defaultOptions() options {
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pgDSN, "pg", o.pgDSN, "PostgreSQL for G-pg (a scratch database is created and dropped); empty skips it")
 	fs.StringVar(&o.profileDir, "profile", "", "after the rounds, profile the G and GP gateways in open loop and write cpu-NAME.pprof and allocs-NAME(-before).pprof to this directory")
 	fs.StringVar(&o.portkeyDir, "portkey-dir", "", "the directory holding serve.mjs and the pinned package-lock.json (default bench/portkey)")
+	gwEnv := fs.String("gw-env", "", "comma-separated KEY=VALUE for every gatehouse child's environment, e.g. GOMAXPROCS=1,GOGC=200 (the harness's own process keeps its own)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -100,6 +102,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !set["soak"] {
 			o.soak = 6 * time.Second
 		}
+	}
+	for _, kv := range strings.Split(*gwEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return o, fmt.Errorf("-gw-env: %q is not KEY=VALUE", kv)
+		}
+		o.gwEnv = append(o.gwEnv, kv)
 	}
 	o.scenarios = nil
 	for _, s := range strings.Split(*list, ",") {

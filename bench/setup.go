@@ -176,7 +176,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 			continue
 		}
 		spec := gatewaySpec{dir: filepath.Join(dir, name), upstream: up, apiKeyHex: keyHex, sink: sinks[name],
-			noDLP: name == scGNoDLP || name == scGPNoDLP, bare: name == scGPBare || name == scGBare}
+			noDLP: name == scGNoDLP || name == scGPNoDLP, bare: name == scGPBare || name == scGBare, env: o.gwEnv}
 		tokens := []string{key}
 		spec.pprof = o.profileDir != "" && slices.Contains(profiled, name)
 		switch name {
