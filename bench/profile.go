@@ -39,7 +39,7 @@ func profile(ctx context.Context, o options, name string, t *target, dir string,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	secs := max(5, int(o.segment.Seconds()+0.5))
+	secs := max(15, int(o.segment.Seconds()+0.5)) // enough samples for the shares
 	fmt.Fprintf(progress, "profile %s open loop %.0f runs/s, %d s\n", name, o.rate, secs)
 	if err := fetch(ctx, t.gw.debug+"/debug/pprof/allocs", filepath.Join(dir, "allocs-"+name+"-before.pprof")); err != nil {
 		return err

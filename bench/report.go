@@ -87,8 +87,10 @@ func report(w io.Writer, o options, e *env, res *results) {
 	if res.profileErr != "" {
 		fmt.Fprintf(w, "profile: %s\n", res.profileErr)
 	} else if o.profileDir != "" {
-		fmt.Fprintf(w, "\nprofiles of %s at %.0f runs/s in %s: go tool pprof -top %s/cpu-G.pprof; go tool pprof -sample_index=alloc_space -base %s/allocs-G-before.pprof -top %s/allocs-G.pprof (GP likewise)\n",
+		fmt.Fprintf(w, "\nprofiles of %s at %.0f runs/s in %s: go tool pprof -top %s/cpu-G.pprof; go tool pprof -sample_index=alloc_space -base %s/allocs-G-before.pprof -top %s/allocs-G.pprof (the others likewise)\n",
 			strings.Join(profiled, ", "), o.rate, o.profileDir, o.profileDir, o.profileDir, o.profileDir)
+		fmt.Fprintln(w, "where each gateway's CPU goes at that rate, by share of its profile's samples:")
+		printShares(w, o.profileDir, profiled)
 	}
 	fmt.Fprintln(w, "\ntargets:")
 	for _, c := range checks(res) {
