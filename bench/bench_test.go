@@ -57,6 +57,20 @@ func TestHarness_SmokeRunPrintsEveryScenarioWithoutErrors(t *testing.T) {
 	if !strings.Contains(table, "PASS zero errors: 0") {
 		t.Errorf("errors in:\n%s", table)
 	}
+	// Round three's figures: both CPU figures of every gateway, and the
+	// allocations of BenchmarkWholeRun's G and GP judged.
+	for _, want := range []string{"gateway CPU per run, at the open-loop rate (steady) and in closed loop (saturation):",
+		"allocations per request in BenchmarkWholeRun/G/audit=sqlite:", "allocations per request in BenchmarkWholeRun/GP/audit=sqlite:",
+		"own work: gateway CPU per pass-through request, nothing durable: GP-mem", "durable cost: pass-through over its file-log floor: GP adds"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("no %q in:\n%s", want, table)
+		}
+	}
+	for _, sc := range scenarios {
+		if sc != scD && sc != scD1 && sc != scDStream && !openOnly[sc] && !strings.Contains(table, "\n  "+sc+" ") {
+			t.Errorf("no CPU figures for %s in:\n%s", sc, table)
+		}
+	}
 }
 
 func containsRow(table, scenario string) bool {
