@@ -52,6 +52,14 @@ func DecodeChunk(data []byte, c *ChatCompletionChunk) error {
 	return json.Unmarshal(data, c, answerOptions)
 }
 
+// DecodeStreamedChunk decodes one event of a model server's stream into
+// c, which it clears first: one pass reads the chunk and whether the event
+// is an error in its place.
+func DecodeStreamedChunk(data []byte, c *StreamedChunk) error {
+	*c = StreamedChunk{}
+	return json.Unmarshal(data, c, answerOptions)
+}
+
 // DecodeErrorBody decodes a stream's error event or an error answer.
 func DecodeErrorBody(data []byte) (*ErrorBody, error) {
 	var e ErrorBody

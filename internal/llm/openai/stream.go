@@ -1,17 +1,20 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 var _ llm.Streamer = (*Client)(nil)
@@ -69,20 +72,37 @@ func (e *brokenStream) Error() string { return e.err.Error() }
 func (e *brokenStream) Unwrap() error { return e.err }
 
 // streamOnce makes one streaming request (with the SDK's own retries of
-// error statuses) and reads it to its end.
+// error statuses) and reads it to its end. The SDK frames the events; each
+// is decoded into one reused chunk and assembled (chunks.go). As the SDK's
+// ssestream read them: "[DONE]" ends the stream, and an event with an
+// "error" member is the upstream's error, whatever its event type.
 func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (*llm.Response, error) {
-	// As the SDK's Chat.Completions.NewStreaming, from the encoded body.
 	var raw *http.Response
 	err := o.client.Post(ctx, completionsPath, body, &raw, opts...)
-	stream := ssestream.NewStream[sdk.ChatCompletionChunk](ssestream.NewDecoder(raw), err)
-	defer stream.Close()
-	var acc sdk.ChatCompletionAccumulator
-	for stream.Next() {
-		chunk := stream.Current()
-		if !acc.AddChunk(chunk) {
+	events := ssestream.NewDecoder(raw)
+	if events != nil {
+		defer events.Close()
+	}
+	if err != nil {
+		return nil, streamError(ctx, err)
+	}
+	var acc assembly
+	var chunk openaiwire.StreamedChunk
+	for events != nil && events.Next() {
+		data := events.Event().Data
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			break
+		}
+		if err := openaiwire.DecodeStreamedChunk(data, &chunk); err != nil {
+			return nil, streamError(ctx, err)
+		}
+		if chunk.Error != nil {
+			return nil, streamError(ctx, &upstreamError{chunk.Error})
+		}
+		d, ok := acc.add(&chunk.ChatCompletionChunk)
+		if !ok {
 			return nil, &brokenStream{fmt.Errorf("%w: a stream chunk that does not fit the ones before", llm.ErrProvider)}
 		}
-		d := toDelta(chunk)
 		if d.Content == "" && len(d.ToolCalls) == 0 {
 			continue
 		}
@@ -90,56 +110,42 @@ func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.D
 			return nil, err
 		}
 	}
-	if err := stream.Err(); err != nil {
-		perr := providerError(ctx, err)
-		var apiErr *sdk.Error
-		if !errors.Is(perr, llm.ErrProvider) || errors.As(err, &apiErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errResponseTooLarge) {
-			// Already retried (statuses), not retried (model.timeout, size),
-			// or the caller's own end.
-			return nil, perr
-		}
-		return nil, &brokenStream{perr}
+	if events != nil && events.Err() != nil {
+		return nil, streamError(ctx, events.Err())
 	}
-	if len(acc.Choices) == 0 || acc.Choices[0].FinishReason == "" {
+	if acc.finish == "" {
 		// The body ended without the model finishing: a cut connection
 		// looks like this when the server closes cleanly.
 		return nil, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
 	}
-	return accumulated(&acc.ChatCompletion)
+	return acc.response(), nil
 }
 
-// accumulated is the first choice of the completion the SDK's accumulator
-// assembled from a stream.
-func accumulated(c *sdk.ChatCompletion) (*llm.Response, error) {
-	if len(c.Choices) == 0 {
-		return nil, errNoChoices
+// streamError is err, which ended a stream, as the caller hears it: a
+// brokenStream when it may be asked for again.
+func streamError(ctx context.Context, err error) error {
+	perr := providerError(ctx, err)
+	var apiErr *sdk.Error
+	if !errors.Is(perr, llm.ErrProvider) || errors.As(err, &apiErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errResponseTooLarge) {
+		// Already retried (statuses), not retried (model.timeout, size),
+		// or the caller's own end.
+		return perr
 	}
-	ch := &c.Choices[0]
-	out := &llm.Response{Model: c.Model, Message: llm.Message{Role: "assistant", Content: ch.Message.Content}, FinishReason: ch.FinishReason,
-		Usage: llm.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}}
-	for _, tc := range ch.Message.ToolCalls {
-		if tc.Type == "function" {
-			out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
-		}
-	}
-	return out, nil
+	return &brokenStream{perr}
 }
 
-// toDelta is the first choice's part of a chunk.
-func toDelta(chunk sdk.ChatCompletionChunk) llm.Delta {
-	var d llm.Delta
-	for _, ch := range chunk.Choices {
-		if ch.Index != 0 {
-			continue
-		}
-		d.Content += ch.Delta.Content
-		for _, tc := range ch.Delta.ToolCalls {
-			i := int(tc.Index)
-			if i < 0 {
-				i = 0 // some servers number a lone call -1, as the accumulator allows
-			}
-			d.ToolCalls = append(d.ToolCalls, llm.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+// upstreamError is an error event in a stream; it reads as the SDK's did.
+type upstreamError struct{ member jsontext.Value }
+
+func (e *upstreamError) Error() string {
+	msg := string(e.member)
+	switch e.member.Kind() {
+	case 'n':
+		msg = ""
+	case '"':
+		if s, err := jsontext.AppendUnquote(nil, e.member); err == nil {
+			msg = string(s)
 		}
 	}
-	return d
+	return "received error while streaming: " + msg
 }
