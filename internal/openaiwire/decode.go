@@ -54,9 +54,13 @@ func DecodeChunk(data []byte, c *ChatCompletionChunk) error {
 
 // DecodeStreamedChunk decodes one event of a model server's stream into
 // c, which it clears first: one pass reads the chunk and whether the event
-// is an error in its place.
+// is an error in its place. The choices reuse c's (json v2 zeroes each
+// element before it is read), so a stream decoded into one c allocates
+// them once.
 func DecodeStreamedChunk(data []byte, c *StreamedChunk) error {
+	choices := c.Choices[:0]
 	*c = StreamedChunk{}
+	c.Choices = choices
 	return json.Unmarshal(data, c, answerOptions)
 }
 

@@ -145,6 +145,18 @@ func TestDecodeStreamedChunk_ReadsAnErrorInPlaceOfAChunk(t *testing.T) {
 			t.Errorf("%s: error %q, content %q; want %q, %q", tt.data, c.Error, content, tt.wantErr, tt.wantContent)
 		}
 	}
+	// The choices' room is reused, never what was in it.
+	for _, data := range []string{
+		`{"id":"a","choices":[{"index":0,"delta":{"content":"hi","tool_calls":[{"index":0,"id":"c"}]},"finish_reason":"stop"}]}`,
+		`{"id":"a","choices":[{"index":1,"delta":{}}]}`,
+	} {
+		if err := openaiwire.DecodeStreamedChunk([]byte(data), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []openaiwire.ChunkChoice{{Index: 1}}; !cmp.Equal(c.Choices, want) {
+		t.Errorf("choices after a reuse: %s", cmp.Diff(want, c.Choices))
+	}
 	if err := openaiwire.DecodeStreamedChunk([]byte(`{"id":"a","id":"b"}`), &c); err == nil {
 		t.Error("a member named twice was read")
 	}
