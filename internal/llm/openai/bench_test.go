@@ -103,7 +103,10 @@ func BenchmarkStream(b *testing.B) {
 		call func() (*llm.Response, error)
 	}{
 		{"call/sdk", func() (*llm.Response, error) { return c.sdkStreamOnce(ctx, body, discard) }},
-		{"call/wire", func() (*llm.Response, error) { return c.streamOnce(ctx, body, discard) }},
+		{"call/wire", func() (*llm.Response, error) {
+			resp, _, err := c.streamOnce(ctx, body, discard)
+			return resp, err
+		}},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.ReportAllocs()

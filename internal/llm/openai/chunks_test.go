@@ -217,7 +217,8 @@ func TestStreamOnce_AssemblesChunksAsTheSDKDid(t *testing.T) {
 				run  func(context.Context, []byte, func(llm.Delta) error) (*llm.Response, error)
 			}{
 				{"plain structs", func(ctx context.Context, b []byte, f func(llm.Delta) error) (*llm.Response, error) {
-					return c.streamOnce(ctx, b, f)
+					resp, _, err := c.streamOnce(ctx, b, f)
+					return resp, err
 				}},
 				{"sdk", c.sdkStreamOnce},
 			} {

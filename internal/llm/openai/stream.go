@@ -35,25 +35,19 @@ func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.D
 		return nil, err
 	}
 	budget := o.maxRetries
+	var opts []option.RequestOption // none while the budget is the client's
 	for {
-		attempts := 0
-		count := option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-			attempts++
-			return next(r)
-		})
-		delivered := false
-		resp, err := o.streamOnce(ctx, body, func(d llm.Delta) error {
-			delivered = true
-			return onDelta(d)
-		}, option.WithMaxRetries(budget), count)
-		var broke *brokenStream
-		if err == nil || delivered || !errors.As(err, &broke) {
+		// The SDK's attempts of this ask, counted by eachAttempt.
+		attempts := new(int)
+		resp, delivered, err := o.streamOnce(context.WithValue(ctx, attemptsKey{}, attempts), body, onDelta, opts...)
+		if err == nil || delivered || !isBroken(err) {
 			return resp, err
 		}
-		budget -= attempts
+		budget -= *attempts
 		if budget < 0 {
 			return nil, err
 		}
+		opts = []option.RequestOption{option.WithMaxRetries(budget)}
 		t := time.NewTimer(o.retryDelay)
 		select {
 		case <-t.C:
@@ -71,12 +65,18 @@ type brokenStream struct{ err error }
 func (e *brokenStream) Error() string { return e.err.Error() }
 func (e *brokenStream) Unwrap() error { return e.err }
 
+func isBroken(err error) bool {
+	var broke *brokenStream
+	return errors.As(err, &broke)
+}
+
 // streamOnce makes one streaming request (with the SDK's own retries of
-// error statuses) and reads it to its end. The SDK frames the events; each
-// is decoded into one reused chunk and assembled (chunks.go). As the SDK's
-// ssestream read them: "[DONE]" ends the stream, and an event with an
-// "error" member is the upstream's error, whatever its event type.
-func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (*llm.Response, error) {
+// error statuses) and reads it to its end; delivered reports whether a
+// delta reached onDelta. The SDK frames the events; each is decoded into
+// one reused chunk and assembled (chunks.go). As the SDK's ssestream read
+// them: "[DONE]" ends the stream, and an event with an "error" member is
+// the upstream's error, whatever its event type.
+func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (_ *llm.Response, delivered bool, _ error) {
 	var raw *http.Response
 	err := o.client.Post(ctx, completionsPath, body, &raw, opts...)
 	events := ssestream.NewDecoder(raw)
@@ -84,7 +84,7 @@ func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.D
 		defer events.Close()
 	}
 	if err != nil {
-		return nil, streamError(ctx, err)
+		return nil, delivered, streamError(ctx, err)
 	}
 	var acc assembly
 	var chunk openaiwire.StreamedChunk
@@ -94,31 +94,32 @@ func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.D
 			break
 		}
 		if err := openaiwire.DecodeStreamedChunk(data, &chunk); err != nil {
-			return nil, streamError(ctx, err)
+			return nil, delivered, streamError(ctx, err)
 		}
 		if chunk.Error != nil {
-			return nil, streamError(ctx, &upstreamError{chunk.Error})
+			return nil, delivered, streamError(ctx, &upstreamError{chunk.Error})
 		}
 		d, ok := acc.add(&chunk.ChatCompletionChunk)
 		if !ok {
-			return nil, &brokenStream{fmt.Errorf("%w: a stream chunk that does not fit the ones before", llm.ErrProvider)}
+			return nil, delivered, &brokenStream{fmt.Errorf("%w: a stream chunk that does not fit the ones before", llm.ErrProvider)}
 		}
 		if d.Content == "" && len(d.ToolCalls) == 0 {
 			continue
 		}
+		delivered = true
 		if err := onDelta(d); err != nil {
-			return nil, err
+			return nil, delivered, err
 		}
 	}
 	if events != nil && events.Err() != nil {
-		return nil, streamError(ctx, events.Err())
+		return nil, delivered, streamError(ctx, events.Err())
 	}
 	if acc.finish == "" {
 		// The body ended without the model finishing: a cut connection
 		// looks like this when the server closes cleanly.
-		return nil, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
+		return nil, delivered, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
 	}
-	return acc.response(), nil
+	return acc.response(), delivered, nil
 }
 
 // streamError is err, which ended a stream, as the caller hears it: a
