@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
@@ -9,9 +11,10 @@ import (
 
 // A streamed answer is assembled here from the plain chunks of package
 // openaiwire, as the SDK's ChatCompletionAccumulator assembled it from its
-// own chunk type (whose decoding, JSON then metadata per field, cost ~14 µs
-// a chunk), with the same rules for a chunk that does not fit, but of the
-// first choice only: the only one a turn reads.
+// own chunk type (decoded twice, JSON then metadata per field), with the
+// same rules for a chunk that does not fit, but of the first choice only:
+// the only one a turn reads. BenchmarkStream/chunk: 51 allocations and
+// 6.7 kB a content chunk the SDK's way, 2 and 86 B this way.
 
 // Bounds on the indices a chunk may carry, the SDK accumulator's: at most
 // 128 choices, and a tool-call index that grows the calls so far by at most
@@ -27,12 +30,18 @@ type assembly struct {
 	model   string // the last chunk's
 	content strings.Builder
 	finish  string // the last finish_reason of the first choice, "" for null
-	calls   []callParts
-	usage   llm.Usage
+	// calls are the tool calls that have had a fragment, by index. An index
+	// may skip some (as the SDK, which filled the gap with calls of no type,
+	// later dropped): only what arrived is held, so a server sending sparse
+	// indices makes gatehouse hold no more than the stream's bytes.
+	calls  []callParts
+	ncalls int // the highest index so far + 1: the SDK's count of calls
+	usage  llm.Usage
 }
 
 // callParts is one tool call of the first choice as its fragments arrive.
 type callParts struct {
+	index     int
 	id, typ   string
 	name, arg []byte
 }
@@ -82,15 +91,15 @@ func (a *assembly) add(c *openaiwire.ChatCompletionChunk) (d llm.Delta, ok bool)
 			if !ok {
 				return d, false
 			}
-			if j >= len(a.calls) {
-				grow := j + 1 - len(a.calls)
+			if j >= a.ncalls {
+				grow := j + 1 - a.ncalls
 				if grow > maxToolCallGrowth || grow > growth {
 					return d, false
 				}
 				growth -= grow
-				a.calls = append(a.calls, make([]callParts, grow)...)
+				a.ncalls = j + 1
 			}
-			call := &a.calls[j]
+			call := a.call(j)
 			if tc.ID != "" {
 				call.id = tc.ID
 			}
@@ -109,6 +118,18 @@ func (a *assembly) add(c *openaiwire.ChatCompletionChunk) (d llm.Delta, ok bool)
 	}
 	a.model = c.Model
 	return d, true
+}
+
+// call is the call with index j, added (in index order) if it is new.
+func (a *assembly) call(j int) *callParts {
+	if n := len(a.calls); n > 0 && a.calls[n-1].index == j {
+		return &a.calls[n-1] // the call being streamed
+	}
+	i, found := slices.BinarySearchFunc(a.calls, j, func(c callParts, j int) int { return cmp.Compare(c.index, j) })
+	if !found {
+		a.calls = slices.Insert(a.calls, i, callParts{index: j})
+	}
+	return &a.calls[i]
 }
 
 // callIndex is a tool-call fragment's index: 0 when absent or -1.

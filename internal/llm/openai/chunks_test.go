@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 // sseServer answers every request with the events body(n) for the n-th
@@ -121,6 +122,19 @@ func TestStreamOnce_AssemblesChunksAsTheSDKDid(t *testing.T) {
 			},
 			want: &llm.Response{Model: "m", FinishReason: "tool_calls", Message: llm.Message{Role: "assistant",
 				ToolCalls: []llm.ToolCall{{ID: "call_c", Name: "c", Arguments: "{}"}}}},
+		},
+		{
+			name: "calls are the turn's in index order, whatever order they arrive in",
+			body: events(
+				call(`"index":1,`, `"id":"call_b","type":"function","function":{"name":"b","arguments":"[]"}`),
+				call(`"index":0,`, `"id":"call_a","type":"function","function":{"name":"a","arguments":"{}"}`),
+				toolsF),
+			wantDeltas: []llm.Delta{
+				{ToolCalls: []llm.ToolCallDelta{{Index: 1, ID: "call_b", Name: "b", Arguments: "[]"}}},
+				{ToolCalls: []llm.ToolCallDelta{{Index: 0, ID: "call_a", Name: "a", Arguments: "{}"}}},
+			},
+			want: &llm.Response{Model: "m", FinishReason: "tool_calls", Message: llm.Message{Role: "assistant",
+				ToolCalls: []llm.ToolCall{{ID: "call_a", Name: "a", Arguments: "{}"}, {ID: "call_b", Name: "b", Arguments: "[]"}}}},
 		},
 		{
 			name: "other choices are not the turn's",
@@ -264,5 +278,30 @@ func TestStream_ChunkThatDoesNotFitBeforeAnyDeltaIsAskedAgain(t *testing.T) {
 	}
 	if n := requests.Load(); n != 2 || resp.Message.Content != "Hello" || len(got) != 1 {
 		t.Errorf("%d requests, response %q, %d deltas; want 2, %q, 1", n, resp.Message.Content, len(got), "Hello")
+	}
+}
+
+// A server numbering its calls sparsely (each chunk as far past the last
+// as the SDK's bound allows) makes the assembly hold the fragments it sent,
+// not the gaps: what a stream makes gatehouse hold stays within its bytes.
+func TestAssembly_SparseCallIndicesHoldOnlyWhatArrived(t *testing.T) {
+	var a assembly
+	const chunks = 1000
+	for k := range chunks {
+		j := (k+1)*maxToolCallGrowth - 1
+		c := openaiwire.ChatCompletionChunk{ID: "c1", Choices: []openaiwire.ChunkChoice{{Delta: openaiwire.Message{
+			ToolCalls: []openaiwire.ToolCall{{Index: &j, Function: openaiwire.FunctionCall{Arguments: "x"}}}}}}}
+		if _, ok := a.add(&c); !ok {
+			t.Fatalf("chunk %d (index %d) refused", k, j)
+		}
+	}
+	if len(a.calls) != chunks || a.ncalls != chunks*maxToolCallGrowth {
+		t.Errorf("%d calls held, %d counted; want %d held, %d counted", len(a.calls), a.ncalls, chunks, chunks*maxToolCallGrowth)
+	}
+	j := a.ncalls + maxToolCallGrowth // one past the bound
+	c := openaiwire.ChatCompletionChunk{ID: "c1", Choices: []openaiwire.ChunkChoice{{Delta: openaiwire.Message{
+		ToolCalls: []openaiwire.ToolCall{{Index: &j}}}}}}
+	if _, ok := a.add(&c); ok {
+		t.Errorf("index %d after %d calls was taken", j, a.ncalls)
 	}
 }
