@@ -23,11 +23,11 @@ var _ llm.Streamer = (*Client)(nil)
 // its first delta is asked for again (capped by Config.MaxRetryDelay).
 const defaultStreamRetryDelay = 500 * time.Millisecond
 
-// Stream implements llm.Streamer with the SDK's streaming chat completions
-// (usage included). Error statuses are retried by the SDK as in Complete; a
-// stream that breaks before its first delta reached onDelta is asked for
-// again within the same budget of Config.MaxRetries. Once a delta was
-// delivered nothing is retried. Config.Timeout bounds each attempt, the
+// Stream implements llm.Streamer: a streaming chat completion (usage
+// included) that the SDK sends, read by streamOnce. Error statuses are
+// retried by the SDK as in Complete; a stream that breaks before its first
+// delta reached onDelta is asked for again within the same budget of
+// Config.MaxRetries. Once a delta was delivered nothing is retried. Config.Timeout bounds each attempt, the
 // whole stream included, and MaxResponseBytes the bytes of each attempt.
 func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Delta) error) (*llm.Response, error) {
 	body, err := o.encodeRequest(req, true)
