@@ -1,5 +1,7 @@
 package openaiwire
 
+import "github.com/go-json-experiment/json/jsontext"
+
 // ChatCompletionChunk is one server-sent event of a streamed completion
 // ("data: {...}"; the stream ends with "data: [DONE]"). The last chunk of
 // a stream that asked for stream_options.include_usage has no choices and
@@ -20,4 +22,14 @@ type ChunkChoice struct {
 	Delta        Message   `json:"delta"`
 	FinishReason *string   `json:"finish_reason"`
 	Logprobs     *struct{} `json:"logprobs"`
+}
+
+// StreamedChunk is one event of a streamed completion as a client reads
+// it: a chunk, or in its place an error object (a stream that failed
+// after it started; its data is an ErrorBody).
+type StreamedChunk struct {
+	ChatCompletionChunk
+	// Error is the event's "error" member as sent (null included), nil
+	// when it has none.
+	Error jsontext.Value `json:"error,omitempty"`
 }

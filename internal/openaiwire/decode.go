@@ -52,6 +52,18 @@ func DecodeChunk(data []byte, c *ChatCompletionChunk) error {
 	return json.Unmarshal(data, c, answerOptions)
 }
 
+// DecodeStreamedChunk decodes one event of a model server's stream into
+// c, which it clears first: one pass reads the chunk and whether the event
+// is an error in its place. The choices reuse c's (json v2 zeroes each
+// element before it is read), so a stream decoded into one c allocates
+// them once.
+func DecodeStreamedChunk(data []byte, c *StreamedChunk) error {
+	choices := c.Choices[:0]
+	*c = StreamedChunk{}
+	c.Choices = choices
+	return json.Unmarshal(data, c, answerOptions)
+}
+
 // DecodeErrorBody decodes a stream's error event or an error answer.
 func DecodeErrorBody(data []byte) (*ErrorBody, error) {
 	var e ErrorBody

@@ -121,3 +121,43 @@ func TestDecodeChatCompletion_IgnoresMembersAServerAdds(t *testing.T) {
 		t.Error("a member named twice was accepted")
 	}
 }
+
+// A stream's event is a chunk or an error in its place; the reused value
+// keeps nothing of the event before.
+func TestDecodeStreamedChunk_ReadsAnErrorInPlaceOfAChunk(t *testing.T) {
+	var c openaiwire.StreamedChunk
+	for _, tt := range []struct {
+		data, wantErr, wantContent string
+	}{
+		{`{"id":"a","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}`, "", "hi"},
+		{`{"error":{"message":"overloaded","type":"server_error"}}`, `{"message":"overloaded","type":"server_error"}`, ""},
+		{`{"id":"a","choices":[],"error":null}`, "null", ""},
+		{`{"id":"a","choices":[]}`, "", ""},
+	} {
+		if err := openaiwire.DecodeStreamedChunk([]byte(tt.data), &c); err != nil {
+			t.Fatalf("%s: %v", tt.data, err)
+		}
+		var content string
+		if len(c.Choices) > 0 {
+			content = c.Choices[0].Delta.Text()
+		}
+		if string(c.Error) != tt.wantErr || (tt.wantErr == "") != (c.Error == nil) || content != tt.wantContent {
+			t.Errorf("%s: error %q, content %q; want %q, %q", tt.data, c.Error, content, tt.wantErr, tt.wantContent)
+		}
+	}
+	// The choices' room is reused, never what was in it.
+	for _, data := range []string{
+		`{"id":"a","choices":[{"index":0,"delta":{"content":"hi","tool_calls":[{"index":0,"id":"c"}]},"finish_reason":"stop"}]}`,
+		`{"id":"a","choices":[{"index":1,"delta":{}}]}`,
+	} {
+		if err := openaiwire.DecodeStreamedChunk([]byte(data), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []openaiwire.ChunkChoice{{Index: 1}}; !cmp.Equal(c.Choices, want) {
+		t.Errorf("choices after a reuse: %s", cmp.Diff(want, c.Choices))
+	}
+	if err := openaiwire.DecodeStreamedChunk([]byte(`{"id":"a","id":"b"}`), &c); err == nil {
+		t.Error("a member named twice was read")
+	}
+}

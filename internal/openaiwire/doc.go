@@ -12,8 +12,9 @@
 // named twice, a member not of the protocol (a case variant such as
 // "Model" included), invalid UTF-8 or a value of the wrong type is refused
 // with an *Error naming the member. A model server's answers are decoded by
-// DecodeChatCompletion and DecodeChunk, which ignore members they do not
-// read (servers add their own) but still refuse a member named twice.
+// DecodeChatCompletion and DecodeChunk (DecodeStreamedChunk also reads an
+// error event in a chunk's place), which ignore members they do not read
+// (servers add their own) but still refuse a member named twice.
 //
 // The types are plain structs encoded by either encoding/json or
 // github.com/go-json-experiment/json: their tags mean the same to both.

@@ -71,7 +71,7 @@ func New(c Config) (*Client, error) {
 	if hc == nil {
 		hc = pooledClient()
 	}
-	opts = append(opts, option.WithHTTPClient(boundedClient(hc)), option.WithMiddleware(traceContext))
+	opts = append(opts, option.WithHTTPClient(boundedClient(hc)), option.WithMiddleware(eachAttempt))
 	name := "openai"
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
@@ -88,12 +88,21 @@ func New(c Config) (*Client, error) {
 		maxRetries: max(c.MaxRetries, 0), retryDelay: retryDelay}, nil
 }
 
-// traceContext passes the run's trace on to the provider (W3C
-// traceparent), on every attempt.
-func traceContext(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	telemetry.Inject(r.Context(), r.Header)
+// eachAttempt runs before every attempt the SDK makes: it passes the run's
+// trace on to the provider (W3C traceparent) and counts the attempt for
+// Stream (attemptsKey). One middleware of the client's: options given per
+// request cost allocations on every call.
+func eachAttempt(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	ctx := r.Context()
+	if n, ok := ctx.Value(attemptsKey{}).(*int); ok {
+		*n++
+	}
+	telemetry.Inject(ctx, r.Header)
 	return next(r)
 }
+
+// attemptsKey is the context key of an *int eachAttempt counts up.
+type attemptsKey struct{}
 
 // Name implements llm.Model.
 func (o *Client) Name() string { return o.name }

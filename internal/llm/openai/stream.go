@@ -1,17 +1,20 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/gatehousehq/gatehouse/internal/llm"
+	"github.com/gatehousehq/gatehouse/internal/openaiwire"
 )
 
 var _ llm.Streamer = (*Client)(nil)
@@ -20,11 +23,11 @@ var _ llm.Streamer = (*Client)(nil)
 // its first delta is asked for again (capped by Config.MaxRetryDelay).
 const defaultStreamRetryDelay = 500 * time.Millisecond
 
-// Stream implements llm.Streamer with the SDK's streaming chat completions
-// (usage included). Error statuses are retried by the SDK as in Complete; a
-// stream that breaks before its first delta reached onDelta is asked for
-// again within the same budget of Config.MaxRetries. Once a delta was
-// delivered nothing is retried. Config.Timeout bounds each attempt, the
+// Stream implements llm.Streamer: a streaming chat completion (usage
+// included) that the SDK sends, read by streamOnce. Error statuses are
+// retried by the SDK as in Complete; a stream that breaks before its first
+// delta reached onDelta is asked for again within the same budget of
+// Config.MaxRetries. Once a delta was delivered nothing is retried. Config.Timeout bounds each attempt, the
 // whole stream included, and MaxResponseBytes the bytes of each attempt.
 func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Delta) error) (*llm.Response, error) {
 	body, err := o.encodeRequest(req, true)
@@ -32,25 +35,19 @@ func (o *Client) Stream(ctx context.Context, req llm.Request, onDelta func(llm.D
 		return nil, err
 	}
 	budget := o.maxRetries
+	var opts []option.RequestOption // none while the budget is the client's
 	for {
-		attempts := 0
-		count := option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-			attempts++
-			return next(r)
-		})
-		delivered := false
-		resp, err := o.streamOnce(ctx, body, func(d llm.Delta) error {
-			delivered = true
-			return onDelta(d)
-		}, option.WithMaxRetries(budget), count)
-		var broke *brokenStream
-		if err == nil || delivered || !errors.As(err, &broke) {
+		// The SDK's attempts of this ask, counted by eachAttempt.
+		attempts := new(int)
+		resp, delivered, err := o.streamOnce(context.WithValue(ctx, attemptsKey{}, attempts), body, onDelta, opts...)
+		if err == nil || delivered || !isBroken(err) {
 			return resp, err
 		}
-		budget -= attempts
+		budget -= *attempts
 		if budget < 0 {
 			return nil, err
 		}
+		opts = []option.RequestOption{option.WithMaxRetries(budget)}
 		t := time.NewTimer(o.retryDelay)
 		select {
 		case <-t.C:
@@ -68,78 +65,88 @@ type brokenStream struct{ err error }
 func (e *brokenStream) Error() string { return e.err.Error() }
 func (e *brokenStream) Unwrap() error { return e.err }
 
+func isBroken(err error) bool {
+	var broke *brokenStream
+	return errors.As(err, &broke)
+}
+
 // streamOnce makes one streaming request (with the SDK's own retries of
-// error statuses) and reads it to its end.
-func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (*llm.Response, error) {
-	// As the SDK's Chat.Completions.NewStreaming, from the encoded body.
+// error statuses) and reads it to its end; delivered reports whether a
+// delta reached onDelta. The SDK frames the events; each is decoded into
+// one reused chunk and assembled (chunks.go). As the SDK's ssestream read
+// them: "[DONE]" ends the stream, and an event with an "error" member is
+// the upstream's error, whatever its event type.
+func (o *Client) streamOnce(ctx context.Context, body []byte, onDelta func(llm.Delta) error, opts ...option.RequestOption) (_ *llm.Response, delivered bool, _ error) {
 	var raw *http.Response
 	err := o.client.Post(ctx, completionsPath, body, &raw, opts...)
-	stream := ssestream.NewStream[sdk.ChatCompletionChunk](ssestream.NewDecoder(raw), err)
-	defer stream.Close()
-	var acc sdk.ChatCompletionAccumulator
-	for stream.Next() {
-		chunk := stream.Current()
-		if !acc.AddChunk(chunk) {
-			return nil, &brokenStream{fmt.Errorf("%w: a stream chunk that does not fit the ones before", llm.ErrProvider)}
+	events := ssestream.NewDecoder(raw)
+	if events != nil {
+		defer events.Close()
+	}
+	if err != nil {
+		return nil, delivered, streamError(ctx, err)
+	}
+	var acc assembly
+	var chunk openaiwire.StreamedChunk
+	for events != nil && events.Next() {
+		data := events.Event().Data
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			break
 		}
-		d := toDelta(chunk)
+		if err := openaiwire.DecodeStreamedChunk(data, &chunk); err != nil {
+			return nil, delivered, streamError(ctx, err)
+		}
+		if chunk.Error != nil {
+			return nil, delivered, streamError(ctx, &upstreamError{chunk.Error})
+		}
+		d, ok := acc.add(&chunk.ChatCompletionChunk)
+		if !ok {
+			return nil, delivered, &brokenStream{fmt.Errorf("%w: a stream chunk that does not fit the ones before", llm.ErrProvider)}
+		}
 		if d.Content == "" && len(d.ToolCalls) == 0 {
 			continue
 		}
+		delivered = true
 		if err := onDelta(d); err != nil {
-			return nil, err
+			return nil, delivered, err
 		}
 	}
-	if err := stream.Err(); err != nil {
-		perr := providerError(ctx, err)
-		var apiErr *sdk.Error
-		if !errors.Is(perr, llm.ErrProvider) || errors.As(err, &apiErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errResponseTooLarge) {
-			// Already retried (statuses), not retried (model.timeout, size),
-			// or the caller's own end.
-			return nil, perr
-		}
-		return nil, &brokenStream{perr}
+	if events != nil && events.Err() != nil {
+		return nil, delivered, streamError(ctx, events.Err())
 	}
-	if len(acc.Choices) == 0 || acc.Choices[0].FinishReason == "" {
+	if acc.finish == "" {
 		// The body ended without the model finishing: a cut connection
 		// looks like this when the server closes cleanly.
-		return nil, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
+		return nil, delivered, &brokenStream{fmt.Errorf("%w: the stream ended before the model finished", llm.ErrProvider)}
 	}
-	return accumulated(&acc.ChatCompletion)
+	return acc.response(), delivered, nil
 }
 
-// accumulated is the first choice of the completion the SDK's accumulator
-// assembled from a stream.
-func accumulated(c *sdk.ChatCompletion) (*llm.Response, error) {
-	if len(c.Choices) == 0 {
-		return nil, errNoChoices
+// streamError is err, which ended a stream, as the caller hears it: a
+// brokenStream when it may be asked for again.
+func streamError(ctx context.Context, err error) error {
+	perr := providerError(ctx, err)
+	var apiErr *sdk.Error
+	if !errors.Is(perr, llm.ErrProvider) || errors.As(err, &apiErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errResponseTooLarge) {
+		// Already retried (statuses), not retried (model.timeout, size),
+		// or the caller's own end.
+		return perr
 	}
-	ch := &c.Choices[0]
-	out := &llm.Response{Model: c.Model, Message: llm.Message{Role: "assistant", Content: ch.Message.Content}, FinishReason: ch.FinishReason,
-		Usage: llm.Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}}
-	for _, tc := range ch.Message.ToolCalls {
-		if tc.Type == "function" {
-			out.Message.ToolCalls = append(out.Message.ToolCalls, llm.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
-		}
-	}
-	return out, nil
+	return &brokenStream{perr}
 }
 
-// toDelta is the first choice's part of a chunk.
-func toDelta(chunk sdk.ChatCompletionChunk) llm.Delta {
-	var d llm.Delta
-	for _, ch := range chunk.Choices {
-		if ch.Index != 0 {
-			continue
-		}
-		d.Content += ch.Delta.Content
-		for _, tc := range ch.Delta.ToolCalls {
-			i := int(tc.Index)
-			if i < 0 {
-				i = 0 // some servers number a lone call -1, as the accumulator allows
-			}
-			d.ToolCalls = append(d.ToolCalls, llm.ToolCallDelta{Index: i, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+// upstreamError is an error event in a stream; it reads as the SDK's did.
+type upstreamError struct{ member jsontext.Value }
+
+func (e *upstreamError) Error() string {
+	msg := string(e.member)
+	switch e.member.Kind() {
+	case 'n':
+		msg = ""
+	case '"':
+		if s, err := jsontext.AppendUnquote(nil, e.member); err == nil {
+			msg = string(s)
 		}
 	}
-	return d
+	return "received error while streaming: " + msg
 }
