@@ -125,12 +125,12 @@ func (s *Server) base(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
 		sw := &statusWriter{ResponseWriter: w}
-		r, span := s.startSpan(r, info.requestID)
+		ctx, span := s.startSpan(r, info.requestID)
 		// The answer may be written until the request timeout of this
 		// request's config (a reload may have raised it past the listener's
 		// WriteTimeout), plus time to send it.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rt.RequestTimeout + 10*time.Second))
-		ctx, cancel := context.WithTimeoutCause(r.Context(), rt.RequestTimeout, errRequestTimeout)
+		ctx, cancel := context.WithTimeoutCause(ctx, rt.RequestTimeout, errRequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, infoKey{}, info)
 		r = r.WithContext(ctx)
