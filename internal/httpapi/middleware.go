@@ -151,16 +151,18 @@ func (s *Server) base(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", info.requestID),
-				slog.String("subject", info.subject),
-				slog.String("auth_method", info.authMethod),
-				slog.String("method", r.Method),
-				slog.String("route", r.Pattern),
-				slog.Int("status", status),
-				slog.String("error", info.errCode),
-				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
-			)
+			if s.log.Enabled(ctx, slog.LevelInfo) {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+					slog.String("request_id", info.requestID),
+					slog.String("subject", info.subject),
+					slog.String("auth_method", info.authMethod),
+					slog.String("method", r.Method),
+					slog.String("route", r.Pattern),
+					slog.Int("status", status),
+					slog.String("error", info.errCode),
+					slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+				)
+			}
 			if s.Metrics != nil {
 				s.Metrics.Request(r.Pattern, status, time.Since(start))
 			}
