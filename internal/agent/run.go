@@ -335,7 +335,7 @@ func (r *Runner) turn(ctx context.Context, req RunRequest, base audit.Event, mr 
 // offered lists the tools shown to the model: those whose permission the
 // caller holds, in config order.
 func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
-	var defs []llm.ToolDef
+	defs := make([]llm.ToolDef, 0, len(a.Order))
 	for _, name := range a.Order {
 		t := a.Tools[name]
 		if !r.Perms.Visible(p, t.Policy) || tools.DisabledReason(t.Impl) != "" {
@@ -343,6 +343,9 @@ func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
 		}
 		s := t.Impl.Spec()
 		defs = append(defs, llm.ToolDef{Name: s.Name, Description: s.Description, Parameters: s.Parameters})
+	}
+	if len(defs) == 0 {
+		return nil // none shown: the model is sent no tools at all
 	}
 	return defs
 }
