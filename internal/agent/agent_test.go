@@ -550,6 +550,33 @@ func TestRun_RunTimeout(t *testing.T) {
 	}
 }
 
+// The run keeps no timer of its own when the caller's deadline comes
+// first; the caller still hears that the run timed out, and its end is
+// recorded.
+func TestRun_CallersEarlierDeadlineEndsTheRunAsATimeout(t *testing.T) {
+	blockingModel := &scriptedModel{turn: func(ctx context.Context, _ int, _ llm.Request) (*llm.Response, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	limits := agent.Limits{MaxToolRounds: 4, MaxToolCalls: 8, MaxParallelTools: 4, ToolTimeout: 10 * time.Second, RunTimeout: time.Minute}
+	sink := &recordingSink{}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := newRunner(blockingModel, sink).Run(ctx, agent.RunRequest{Agent: newAgent(t, limits), Principal: alice,
+		Message: "hello", RequestID: "req_1", RunID: "run_1", SessionID: "ses_1"})
+	if !errors.Is(err, agent.ErrRunTimeout) {
+		t.Fatalf("err = %v; want ErrRunTimeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("run took %s with a 50ms deadline", d)
+	}
+	b := sink.briefs()
+	if last := b[len(b)-1]; last.Type != audit.TypeRunFinished || last.Outcome != "error" {
+		t.Errorf("last event %+v; want run.finished with outcome error, recorded after the deadline", last)
+	}
+}
+
 func TestRun_ToolCallsOfOneRoundRunConcurrently(t *testing.T) {
 	aReady, bReady := make(chan struct{}), make(chan struct{})
 	meet := func(mine, theirs chan struct{}) func(context.Context, tools.Args) (any, error) {

@@ -121,12 +121,14 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	ctx, span := r.startRun(ctx, req)
 	outcome := OutcomeError
 	defer func() { endRun(span, outcome) }()
-	if a.Limits.RunTimeout > 0 {
+	if t := a.Limits.RunTimeout; t > 0 && !deadlineWithin(ctx, t) {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, a.Limits.RunTimeout, ErrRunTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, t, ErrRunTimeout)
 		defer cancel()
 	}
-	ctx = principal.With(ctx, req.Principal)
+	if principal.From(ctx) != req.Principal {
+		ctx = principal.With(ctx, req.Principal)
+	}
 	ctx, ids := audit.WithIDs(ctx)
 	base := r.baseEvent(req)
 	log := &runLog{sink: r.Audit, pending: req.Before, events: &emitter{sink: req.Events, run: req.RunID}}
@@ -144,8 +146,10 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 	if first == audit.TypeRunResumed {
 		msg = "run resumed"
 	}
-	r.Log.InfoContext(ctx, msg, "request_id", req.RequestID, "run_id", req.RunID,
-		"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
+	if r.Log.Enabled(ctx, slog.LevelInfo) {
+		r.Log.InfoContext(ctx, msg, "request_id", req.RequestID, "run_id", req.RunID,
+			"subject", req.Principal.Subject, "auth_method", string(req.Principal.Method), "agent", a.Name)
+	}
 	log.emit(Event{Type: EventRunStarted})
 
 	res, runErr := body(ctx, base, log)
@@ -192,6 +196,15 @@ func (r *Runner) run(ctx context.Context, req RunRequest, first string, body fun
 		return res, runErr
 	}
 	return res, nil
+}
+
+// deadlineWithin reports whether ctx ends within d anyway (the request's
+// timeout, usually the run's too): a timer of the run's own would never
+// be the first to fire, and the run tells a timeout the same way whichever
+// deadline ended it.
+func deadlineWithin(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) <= d
 }
 
 // recorded is the answer as the log keeps it: as the model's turn was
@@ -322,7 +335,7 @@ func (r *Runner) turn(ctx context.Context, req RunRequest, base audit.Event, mr 
 // offered lists the tools shown to the model: those whose permission the
 // caller holds, in config order.
 func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
-	var defs []llm.ToolDef
+	defs := make([]llm.ToolDef, 0, len(a.Order))
 	for _, name := range a.Order {
 		t := a.Tools[name]
 		if !r.Perms.Visible(p, t.Policy) || tools.DisabledReason(t.Impl) != "" {
@@ -330,6 +343,9 @@ func (r *Runner) offered(p *principal.Principal, a *Agent) []llm.ToolDef {
 		}
 		s := t.Impl.Spec()
 		defs = append(defs, llm.ToolDef{Name: s.Name, Description: s.Description, Parameters: s.Parameters})
+	}
+	if len(defs) == 0 {
+		return nil // none shown: the model is sent no tools at all
 	}
 	return defs
 }

@@ -26,11 +26,14 @@ type toolError = gate.ToolError
 // A call whose tool needs approval is not run: it is returned in held, its
 // message left empty (Role ""), for the run to pause on.
 func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event, log *runLog, calls []llm.ToolCall) ([]llm.Message, []ToolCallRecord, []Held, error) {
+	shown := r.callable(req.Principal, req.Agent)
+	if len(calls) == 1 && ctx.Err() == nil {
+		return r.soleCall(ctx, req, base, log, shown, calls[0])
+	}
 	slots := make(chan struct{}, len(calls))
 	if n := req.Agent.Limits.MaxParallelTools; n > 0 && n < len(calls) {
 		slots = make(chan struct{}, n)
 	}
-	shown := r.callable(req.Principal, req.Agent)
 	msgs := make([]llm.Message, len(calls))
 	records := make([]ToolCallRecord, len(calls))
 	errs := make([]error, len(calls))
@@ -76,6 +79,20 @@ func (r *Runner) toolRound(ctx context.Context, req RunRequest, base audit.Event
 		}
 	}
 	return msgs, records, held, errors.Join(errs...)
+}
+
+// soleCall is a round of one call, as toolRound runs it, on the run's own
+// goroutine: there is nothing to run beside it.
+func (r *Runner) soleCall(ctx context.Context, req RunRequest, base audit.Event, log *runLog, shown map[string]*Tool, c llm.ToolCall) ([]llm.Message, []ToolCallRecord, []Held, error) {
+	content, rec, held, err := r.oneCall(ctx, req, base, log, shown, c)
+	msgs := make([]llm.Message, 1)
+	var holds []Held
+	if held == nil {
+		msgs[0] = llm.Message{Role: "tool", ToolCallID: c.ID, Content: content}
+	} else {
+		holds = []Held{*held}
+	}
+	return msgs, []ToolCallRecord{rec}, holds, errors.Join(err)
 }
 
 // oneCall gates and runs one tool call. A returned error ends the run (the

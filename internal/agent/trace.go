@@ -6,9 +6,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
+	"github.com/gatehousehq/gatehouse/internal/telemetry"
 )
 
 // Span attributes of a run (OpenTelemetry GenAI conventions where they
@@ -26,17 +26,17 @@ const (
 	attrOutcome   = "gatehouse.run.outcome"
 )
 
-func (r *Runner) tracer() trace.Tracer {
-	if r.Tracer == nil {
-		return noop.Tracer{}
-	}
-	return r.Tracer
-}
+// traced reports whether the run's spans are made: with tracing off they
+// are skipped, names and attributes included (telemetry.Untraced).
+func (r *Runner) traced() bool { return !telemetry.Off(r.Tracer) }
 
 // startRun is the run's span, the parent of its model turns, decisions,
 // tool calls and audit commits.
 func (r *Runner) startRun(ctx context.Context, req RunRequest) (context.Context, trace.Span) {
-	return r.tracer().Start(ctx, "invoke_agent "+req.Agent.Name, trace.WithAttributes(
+	if !r.traced() {
+		return telemetry.Untraced(ctx)
+	}
+	return r.Tracer.Start(ctx, "invoke_agent "+req.Agent.Name, trace.WithAttributes(
 		attribute.String(attrOperation, "invoke_agent"),
 		attribute.String(attrAgentName, req.Agent.Name),
 		attribute.String(attrRunID, req.RunID),
@@ -44,6 +44,9 @@ func (r *Runner) startRun(ctx context.Context, req RunRequest) (context.Context,
 }
 
 func endRun(span trace.Span, outcome string) {
+	if !span.IsRecording() {
+		return
+	}
 	span.SetAttributes(attribute.String(attrOutcome, outcome))
 	if outcome != OutcomeOK {
 		span.SetStatus(codes.Error, outcome)
@@ -63,11 +66,17 @@ func toolSpanName(exists bool, name string) string {
 // startAuthorize is the span of one tool call's decision and its durable
 // record.
 func (r *Runner) startAuthorize(ctx context.Context, tool, callID string) (context.Context, trace.Span) {
-	return r.tracer().Start(ctx, "authorize "+tool, trace.WithAttributes(
+	if !r.traced() {
+		return telemetry.Untraced(ctx)
+	}
+	return r.Tracer.Start(ctx, "authorize "+tool, trace.WithAttributes(
 		attribute.String(attrToolName, tool), attribute.String(attrToolCall, callID)))
 }
 
 func endAuthorize(span trace.Span, decided audit.Event, err error) {
+	if !span.IsRecording() {
+		return
+	}
 	span.SetAttributes(attribute.String(attrDecision, decided.Decision), attribute.String(attrRule, decided.Rule))
 	if err != nil {
 		span.SetStatus(codes.Error, "decision not recorded")
@@ -77,12 +86,18 @@ func endAuthorize(span trace.Span, decided audit.Event, err error) {
 
 // startTool is the span of an allowed tool's execution.
 func (r *Runner) startTool(ctx context.Context, tool, callID string) (context.Context, trace.Span) {
-	return r.tracer().Start(ctx, "execute_tool "+tool, trace.WithAttributes(
+	if !r.traced() {
+		return telemetry.Untraced(ctx)
+	}
+	return r.Tracer.Start(ctx, "execute_tool "+tool, trace.WithAttributes(
 		attribute.String(attrOperation, "execute_tool"),
 		attribute.String(attrToolName, tool), attribute.String(attrToolCall, callID)))
 }
 
 func endTool(span trace.Span, status string) {
+	if !span.IsRecording() {
+		return
+	}
 	span.SetAttributes(attribute.String(attrStatus, status))
 	if status != "ok" {
 		span.SetStatus(codes.Error, status)

@@ -25,12 +25,30 @@ type APIKey struct {
 // digest with every configured digest in constant time.
 type APIKeys struct {
 	keys []APIKey
+	// principals[i] is who keys[i] stands for, made once: the Chain hands
+	// each request its own copy.
+	principals []*principal.Principal
 }
 
 var _ TokenVerifier = (*APIKeys)(nil)
 
 // NewAPIKeys returns a verifier over keys.
-func NewAPIKeys(keys []APIKey) *APIKeys { return &APIKeys{keys: slices.Clone(keys)} }
+func NewAPIKeys(keys []APIKey) *APIKeys {
+	a := &APIKeys{keys: slices.Clone(keys), principals: make([]*principal.Principal, len(keys))}
+	for i, k := range a.keys {
+		claims := make(map[string]any, len(k.Claims))
+		for name, v := range k.Claims {
+			claims[name] = v
+		}
+		a.principals[i] = &principal.Principal{
+			Subject: k.Subject,
+			Roles:   slices.Clone(k.Roles),
+			Claims:  claims,
+			Method:  principal.MethodAPIKey,
+		}
+	}
+	return a
+}
 
 // ParseDigest decodes a 64-character hex SHA-256 digest.
 func ParseDigest(s string) ([sha256.Size]byte, error) {
@@ -45,7 +63,8 @@ func ParseDigest(s string) ([sha256.Size]byte, error) {
 
 // VerifyToken implements TokenVerifier. Every configured digest is compared,
 // whether or not an earlier one matched, so timing says nothing about which
-// or how many keys exist.
+// or how many keys exist. The principal is the key's own, shared by every
+// request it authenticates: the caller must not change it (Chain copies it).
 func (a *APIKeys) VerifyToken(_ context.Context, token string) (*principal.Principal, error) {
 	d := sha256.Sum256([]byte(token))
 	match := -1
@@ -57,17 +76,7 @@ func (a *APIKeys) VerifyToken(_ context.Context, token string) (*principal.Princ
 	if match < 0 {
 		return nil, ErrNotMine
 	}
-	k := a.keys[match]
-	claims := make(map[string]any, len(k.Claims))
-	for name, v := range k.Claims {
-		claims[name] = v
-	}
-	return &principal.Principal{
-		Subject: k.Subject,
-		Roles:   slices.Clone(k.Roles),
-		Claims:  claims,
-		Method:  principal.MethodAPIKey,
-	}, nil
+	return a.principals[match], nil
 }
 
 // NewKey makes a random API key (256 bits, "gh_" + base64url) and its digest.

@@ -27,7 +27,9 @@ var (
 
 // TokenVerifier verifies a bearer token. It returns ErrNotMine when the token
 // is not of its kind, an error wrapping ErrInvalidCredentials when it is and
-// fails validation, and any other error for a technical failure.
+// fails validation, and any other error for a technical failure. The
+// principal may be shared (a key's own, a cache's): Chain hands each request
+// its own copy.
 type TokenVerifier interface {
 	VerifyToken(ctx context.Context, token string) (*principal.Principal, error)
 }

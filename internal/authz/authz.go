@@ -27,22 +27,25 @@ type Decision struct {
 
 // Permissions maps roles and OAuth scopes to permissions.
 type Permissions struct {
-	roles  map[string]map[string]bool
-	scopes map[string]map[string]bool
+	// roles and scopes map a role or scope to the permissions it grants,
+	// each with the rule naming the grant ("role:agent grants respond"),
+	// made once here rather than on every check.
+	roles  map[string]map[string]string
+	scopes map[string]map[string]string
 }
 
 // NewPermissions builds the role and scope maps.
 func NewPermissions(roles, scopes map[string][]string) *Permissions {
-	p := &Permissions{roles: toSets(roles), scopes: toSets(scopes)}
+	p := &Permissions{roles: grants("role:", roles), scopes: grants("scope:", scopes)}
 	return p
 }
 
-func toSets(m map[string][]string) map[string]map[string]bool {
-	out := make(map[string]map[string]bool, len(m))
+func grants(kind string, m map[string][]string) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(m))
 	for k, perms := range m {
-		set := make(map[string]bool, len(perms))
+		set := make(map[string]string, len(perms))
 		for _, p := range perms {
-			set[p] = true
+			set[p] = kind + k + " grants " + p
 		}
 		out[k] = set
 	}
@@ -77,22 +80,22 @@ func (ps *Permissions) Check(p *principal.Principal, perm string) Decision {
 
 func (ps *Permissions) checkSubject(p *principal.Principal, perm string) Decision {
 	for _, r := range p.Roles {
-		if ps.roles[r][perm] {
-			return Decision{Allow: true, Rule: fmt.Sprintf("role:%s grants %s", r, perm)}
+		if rule := ps.roles[r][perm]; rule != "" {
+			return Decision{Allow: true, Rule: rule}
 		}
 	}
 	for _, s := range p.Scopes {
-		if ps.scopes[s][perm] {
-			return Decision{Allow: true, Rule: fmt.Sprintf("scope:%s grants %s", s, perm)}
+		if rule := ps.scopes[s][perm]; rule != "" {
+			return Decision{Allow: true, Rule: rule}
 		}
 	}
-	return Decision{Rule: "default deny", Reason: fmt.Sprintf("no role or scope of the caller grants %s", perm)}
+	return Decision{Rule: "default deny", Reason: "no role or scope of the caller grants " + perm}
 }
 
 // actorGrants names the actor's role granting perm.
 func (ps *Permissions) actorGrants(a principal.Actor, perm string) (string, bool) {
 	for _, r := range a.Roles {
-		if ps.roles[r][perm] {
+		if ps.roles[r][perm] != "" {
 			return r, true
 		}
 	}
@@ -106,9 +109,34 @@ func actorName(a principal.Actor) string {
 	return "client:" + a.ClientID
 }
 
-// Has reports whether p holds perm.
+// Has reports whether p holds perm: Check's Allow, without naming the rule.
 func (ps *Permissions) Has(p *principal.Principal, perm string) bool {
-	return ps.Check(p, perm).Allow
+	if p == nil || !ps.subjectHas(p, perm) {
+		return false
+	}
+	for _, a := range p.Actor {
+		if a.Unbounded {
+			continue
+		}
+		if _, ok := ps.actorGrants(a, perm); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (ps *Permissions) subjectHas(p *principal.Principal, perm string) bool {
+	for _, r := range p.Roles {
+		if ps.roles[r][perm] != "" {
+			return true
+		}
+	}
+	for _, s := range p.Scopes {
+		if ps.scopes[s][perm] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Granted lists the permissions p holds, sorted; none for a nil principal,
@@ -118,7 +146,7 @@ func (ps *Permissions) Granted(p *principal.Principal) []string {
 		return nil
 	}
 	var out []string
-	add := func(set map[string]bool) {
+	add := func(set map[string]string) {
 		for perm := range set {
 			if !slices.Contains(out, perm) && ps.Has(p, perm) {
 				out = append(out, perm)

@@ -44,6 +44,9 @@ func TestPermissions_DelegationIsTheIntersection(t *testing.T) {
 			if diff := cmp.Diff(tc.want, ps.Check(tc.p, tc.perm)); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}
+			if has := ps.Has(tc.p, tc.perm); has != tc.want.Allow {
+				t.Errorf("Has = %v; want %v", has, tc.want.Allow)
+			}
 		})
 	}
 	if diff := cmp.Diff([]string{"respond"}, ps.Granted(user(powerful))); diff != "" {

@@ -73,12 +73,12 @@ func (ps *Permissions) Standing(role string, pol ToolPolicy) Cell {
 func (ps *Permissions) Grants(perm string) []string {
 	var out []string
 	for _, r := range ps.Roles() {
-		if ps.roles[r][perm] {
+		if ps.roles[r][perm] != "" {
 			out = append(out, "role:"+r+" grants "+perm)
 		}
 	}
 	for _, s := range slices.Sorted(maps.Keys(ps.scopes)) {
-		if ps.scopes[s][perm] {
+		if ps.scopes[s][perm] != "" {
 			out = append(out, "scope:"+s+" grants "+perm)
 		}
 	}

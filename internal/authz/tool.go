@@ -44,13 +44,17 @@ func (ps *Permissions) AuthorizeTool(ctx context.Context, p *principal.Principal
 	if pol.Condition == nil {
 		return d
 	}
-	rule := "condition of " + pol.Tool + ": " + pol.Source
 	ok, err := pol.Condition(ctx, p, args)
 	if err != nil {
-		return Decision{Rule: rule, Reason: "the tool's condition could not be evaluated for this call", Detail: err.Error()}
+		return Decision{Rule: conditionRule(pol), Reason: "the tool's condition could not be evaluated for this call", Detail: err.Error()}
 	}
 	if !ok {
-		return Decision{Rule: rule, Reason: "the tool's condition does not allow this call"}
+		return Decision{Rule: conditionRule(pol), Reason: "the tool's condition does not allow this call"}
 	}
-	return Decision{Allow: true, Rule: d.Rule + "; " + rule}
+	return Decision{Allow: true, Rule: d.Rule + "; condition of " + pol.Tool + ": " + pol.Source}
+}
+
+// conditionRule names the tool's condition as the rule that decided.
+func conditionRule(pol ToolPolicy) string {
+	return "condition of " + pol.Tool + ": " + pol.Source
 }

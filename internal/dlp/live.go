@@ -28,29 +28,62 @@ type Sink struct {
 	Live *Live
 }
 
-// Record scrubs events and records them.
+// Record scrubs events and records them. The caller's events and their
+// content maps are never changed: an event that needs scrubbing is copied,
+// one that does not is passed on as it is.
 func (s Sink) Record(ctx context.Context, events ...audit.Event) error {
-	if s.Live.p.Load() == nil {
+	p := s.Live.p.Load()
+	if p == nil {
 		return s.Next.Record(ctx, events...)
 	}
-	out := make([]audit.Event, len(events))
+	var out []audit.Event // nil until an event changes
 	for i, ev := range events {
 		if ev.Type == audit.TypeDataFound {
 			// Made here from a finding's type, place and keyed hash, which
 			// a detector might take for a secret.
-			out[i] = ev
+			if out != nil {
+				out[i] = ev
+			}
 			continue
 		}
-		ev.Reason, ev.Rule, ev.Resource, ev.Subject = s.Live.Scrub(ev.Reason), s.Live.Scrub(ev.Rule), s.Live.Scrub(ev.Resource), s.Live.Scrub(ev.Subject)
-		if len(ev.Content) > 0 {
-			ev.Content = maps.Clone(ev.Content)
-			for k, v := range ev.Content {
-				ev.Content[k] = s.Live.Scrub(v)
+		reason, rule, resource, subject := p.Scrub(ev.Reason), p.Scrub(ev.Rule), p.Scrub(ev.Resource), p.Scrub(ev.Subject)
+		content := scrubContent(p, ev.Content)
+		changed := reason != ev.Reason || rule != ev.Rule || resource != ev.Resource || subject != ev.Subject || content != nil
+		if changed {
+			ev.Reason, ev.Rule, ev.Resource, ev.Subject = reason, rule, resource, subject
+			if content != nil {
+				ev.Content = content
 			}
 		}
-		out[i] = ev
+		if changed && out == nil {
+			out = make([]audit.Event, len(events))
+			copy(out, events[:i])
+		}
+		if out != nil {
+			out[i] = ev
+		}
+	}
+	if out == nil {
+		return s.Next.Record(ctx, events...)
 	}
 	return s.Next.Record(ctx, out...)
+}
+
+// scrubContent is content with every value scrubbed, a copy; nil when no
+// value needs it.
+func scrubContent(p *Protector, content map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range content {
+		c := p.Scrub(v)
+		if c == v {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(content)
+		}
+		out[k] = c
+	}
+	return out
 }
 
 // LogHandler scrubs every record's message and string attributes before

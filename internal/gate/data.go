@@ -46,6 +46,9 @@ func (g *Gate) withFindings(ctx context.Context, raw string) context.Context {
 		return ctx
 	}
 	fs := g.Data.Findings(raw)
+	if len(fs) == 0 && authz.FindingsFrom(ctx) == nil {
+		return ctx // none to carry, and none carried from before
+	}
 	out := make([]authz.Finding, len(fs))
 	for i, f := range fs {
 		out[i] = authz.Finding{Type: f.Type, Path: f.Path}

@@ -86,7 +86,11 @@ func (x *Executor) Execute(ctx context.Context, r Run) Outcome {
 	if err != nil {
 		return Outcome{Status: "error", Err: err, Content: toolErrorContent(d.Call.Name, "the arguments cannot be encoded")}
 	}
-	tctx := tools.WithCall(principal.With(ctx, r.Principal), call)
+	tctx := ctx
+	if principal.From(ctx) != r.Principal {
+		tctx = principal.With(ctx, r.Principal)
+	}
+	tctx = tools.WithCall(tctx, call)
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
 		tctx, cancel = context.WithTimeout(tctx, r.Timeout)

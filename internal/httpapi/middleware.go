@@ -34,6 +34,10 @@ type reqInfo struct {
 	// before its response is sent.
 	pending []audit.Event
 	sink    audit.Sink
+
+	// w is the request's response writer as the handlers get it (one
+	// allocation with the rest of the request's state).
+	w statusWriter
 }
 
 // defer queues ev to be recorded with the request's next durable write.
@@ -88,6 +92,20 @@ var errRequestTimeout = errors.New("request timed out")
 
 func newID(prefix string) string { return ids.New(prefix) }
 
+// setBaseHeaders sets the headers of every answer: the request id and the
+// security headers. Their values share one array made per request (five
+// Sets made five); each is a slice of its own capacity, so adding to one
+// header never writes into the next.
+func setBaseHeaders(h http.Header, requestID string) {
+	v := [...]string{requestID, "nosniff", "no-store", "default-src 'none'; frame-ancestors 'none'", "no-referrer"}
+	vals := v[:]
+	h["X-Request-Id"] = vals[0:1:1]
+	h["X-Content-Type-Options"] = vals[1:2:2]
+	h["Cache-Control"] = vals[2:3:3]
+	h["Content-Security-Policy"] = vals[3:4:4]
+	h["Referrer-Policy"] = vals[4:5:5]
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -118,19 +136,15 @@ func (s *Server) base(next http.Handler) http.Handler {
 		defer l.release()
 		rt := l.rt
 		info := &reqInfo{rt: rt, chat: l.chat, requestID: newID("req_")}
-		h := w.Header()
-		h.Set("X-Request-Id", info.requestID)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
-		sw := &statusWriter{ResponseWriter: w}
-		r, span := s.startSpan(r, info.requestID)
+		setBaseHeaders(w.Header(), info.requestID)
+		sw := &info.w
+		sw.ResponseWriter = w
+		ctx, span := s.startSpan(r, info.requestID)
 		// The answer may be written until the request timeout of this
 		// request's config (a reload may have raised it past the listener's
 		// WriteTimeout), plus time to send it.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rt.RequestTimeout + 10*time.Second))
-		ctx, cancel := context.WithTimeoutCause(r.Context(), rt.RequestTimeout, errRequestTimeout)
+		ctx, cancel := context.WithTimeoutCause(ctx, rt.RequestTimeout, errRequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, infoKey{}, info)
 		r = r.WithContext(ctx)
@@ -151,16 +165,18 @@ func (s *Server) base(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", info.requestID),
-				slog.String("subject", info.subject),
-				slog.String("auth_method", info.authMethod),
-				slog.String("method", r.Method),
-				slog.String("route", r.Pattern),
-				slog.Int("status", status),
-				slog.String("error", info.errCode),
-				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
-			)
+			if s.log.Enabled(ctx, slog.LevelInfo) {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+					slog.String("request_id", info.requestID),
+					slog.String("subject", info.subject),
+					slog.String("auth_method", info.authMethod),
+					slog.String("method", r.Method),
+					slog.String("route", r.Pattern),
+					slog.Int("status", status),
+					slog.String("error", info.errCode),
+					slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+				)
+			}
 			if s.Metrics != nil {
 				s.Metrics.Request(r.Pattern, status, time.Since(start))
 			}

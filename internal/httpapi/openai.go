@@ -126,8 +126,7 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	p := principal.From(r.Context())
 	id := "chatcmpl-" + runID
 	created := time.Now().Unix()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ctx := r.Context()
 	var stream *sse
 	preq := passthrough.Request{
 		Principal: p, Model: req.Model, Messages: llmMessages(req.Messages), Tools: offeredTools(req.Tools), Options: llmOptions(req),
@@ -135,6 +134,10 @@ func (s *Server) passthroughCompletion(w http.ResponseWriter, r *http.Request, r
 	}
 	var cs *chunkStream
 	if req.Stream {
+		// A stream the client stops reading ends the run (stopOnWriteError).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 		stream = newSSE(w)
 		cs = &chunkStream{sse: stream, id: id, created: created, model: req.Model}
 		preq.OnContent = stopOnWriteError(cs.content, cancel)

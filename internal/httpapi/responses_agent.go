@@ -30,12 +30,15 @@ func (s *Server) agentResponse(w http.ResponseWriter, r *http.Request, ag *agent
 		writeError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ctx := r.Context()
 	creq := chat.Request{Principal: principal.From(r.Context()), Agent: ag.Name, Stateless: true, History: history,
 		Message: message, RequestID: info.requestID, Before: info.take()}
 	var st *respStream
 	if c.req.Stream {
+		// A stream the client stops reading ends the run.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 		st = newRespStream(w, c)
 		creq.OnEvent = func(ev chat.Event) {
 			if ev.Type == chat.EventStarted {

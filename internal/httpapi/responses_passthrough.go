@@ -17,8 +17,7 @@ func (s *Server) passthroughResponse(w http.ResponseWriter, r *http.Request, rt 
 	info := infoFrom(r.Context())
 	req := c.req
 	runHeaders(w, r, runID)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ctx := r.Context()
 	opts := llm.Options{Temperature: req.Temperature, TopP: req.TopP, MaxCompletionTokens: req.MaxOutputTokens, ParallelToolCalls: req.ParallelToolCalls}
 	if tc := req.ToolChoice; tc != nil {
 		opts.ToolChoice = &llm.ToolChoice{Mode: tc.Mode, Function: tc.Function}
@@ -27,6 +26,10 @@ func (s *Server) passthroughResponse(w http.ResponseWriter, r *http.Request, rt 
 		Tools: responseTools(req.Tools), Options: opts, RequestID: info.requestID, RunID: runID, Before: info.take(), Door: gate.DoorResponses}
 	var st *respStream
 	if req.Stream {
+		// A stream the client stops reading ends the run (stopOnWriteError).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 		st = newRespStream(w, c)
 		preq.OnContent = stopOnWriteError(st.content, cancel)
 	}

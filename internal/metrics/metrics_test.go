@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,5 +91,13 @@ func TestModel_LabelsOnlyConfiguredModels(t *testing.T) {
 	}
 	if _, ok := md.(llm.Streamer); !ok {
 		t.Error("the measured model does not stream")
+	}
+}
+
+func TestStatusLabel_IsTheStatusInDecimal(t *testing.T) {
+	for status := 100; status < 600; status++ {
+		if got := statusLabel(status); got != strconv.Itoa(status) {
+			t.Fatalf("statusLabel(%d) = %q", status, got)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 package openaiwire
 
-import "fmt"
+import "strconv"
 
 // check applies what the decoder cannot: required members, the roles, and
 // what each role may carry. It also refuses what gatehouse does not serve
@@ -16,17 +16,17 @@ func (r *ChatRequest) check() error {
 		return &Error{Param: "messages", Message: "must not be empty"}
 	}
 	for i := range r.Messages {
-		if err := r.Messages[i].check(fmt.Sprintf("messages[%d]", i)); err != nil {
+		if err := r.Messages[i].check(); err != nil {
+			err.Param = index("messages", i) + err.Param
 			return err
 		}
 	}
 	for i, t := range r.Tools {
-		p := fmt.Sprintf("tools[%d]", i)
 		if t.Type != "function" {
-			return &Error{Param: p + ".type", Message: "only function tools are served"}
+			return &Error{Param: index("tools", i) + ".type", Message: "only function tools are served"}
 		}
 		if t.Function.Name == "" {
-			return &Error{Param: p + ".function.name", Message: "is required"}
+			return &Error{Param: index("tools", i) + ".function.name", Message: "is required"}
 		}
 	}
 	if r.N != nil && *r.N > 1 {
@@ -35,17 +35,23 @@ func (r *ChatRequest) check() error {
 	return nil
 }
 
-func (m *Message) check(p string) error {
+// index names element i of list as a param ("messages[2]"): made only for
+// an error, never for a request that passes.
+func index(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
+
+// check returns an Error whose Param is relative to the message (".role"):
+// the caller prefixes where the message is.
+func (m *Message) check() *Error {
 	switch m.Role {
 	case "system", "developer", "user", "assistant", "tool":
 	default:
-		return &Error{Param: p + ".role", Message: "must be system, developer, user, assistant or tool"}
+		return &Error{Param: ".role", Message: "must be system, developer, user, assistant or tool"}
 	}
 	if m.Role == "tool" && m.ToolCallID == "" {
-		return &Error{Param: p + ".tool_call_id", Message: "a tool message needs it"}
+		return &Error{Param: ".tool_call_id", Message: "a tool message needs it"}
 	}
 	if len(m.ToolCalls) > 0 && m.Role != "assistant" {
-		return &Error{Param: p + ".tool_calls", Message: "only assistant messages carry them"}
+		return &Error{Param: ".tool_calls", Message: "only assistant messages carry them"}
 	}
 	return nil
 }

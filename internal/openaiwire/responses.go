@@ -136,6 +136,13 @@ type ResponseToolChoice struct {
 // MarshalJSON writes the mode as a string, a function as an object.
 func (c ResponseToolChoice) MarshalJSON() ([]byte, error) {
 	if c.Function == "" {
+		switch c.Mode {
+		case "", "auto", "none", "required":
+			// The modes a request may hold: written as they are, without
+			// a marshaller per stored response.
+			b := make([]byte, 0, len(c.Mode)+2)
+			return append(append(append(b, '"'), c.Mode...), '"'), nil
+		}
 		return jsonv2.Marshal(c.Mode)
 	}
 	return jsonv2.Marshal(map[string]string{"type": "function", "name": c.Function})

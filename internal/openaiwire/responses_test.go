@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehousehq/gatehouse/internal/openaiwire"
@@ -107,5 +108,24 @@ func TestDecodeResponse_ReadsWhatIsWritten(t *testing.T) {
 	}
 	if diff := cmp.Diff(&in, got); diff != "" {
 		t.Errorf("(-written +read):\n%s", diff)
+	}
+}
+
+// A tool choice is written as jsonv2 writes it, whichever way it is made.
+func TestResponseToolChoice_MarshalsAsJSON(t *testing.T) {
+	for _, c := range []openaiwire.ResponseToolChoice{{}, {Mode: "auto"}, {Mode: "none"}, {Mode: "required"}, {Mode: `odd"<mode>`}, {Function: "f"}} {
+		got, err := c.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		if c.Function == "" {
+			want, err = jsonv2.Marshal(c.Mode)
+		} else {
+			want, err = jsonv2.Marshal(map[string]string{"type": "function", "name": c.Function})
+		}
+		if err != nil || string(got) != string(want) {
+			t.Errorf("MarshalJSON(%+v) = %s; want %s", c, got, want)
+		}
 	}
 }

@@ -3,7 +3,7 @@ package passthrough
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/authz"
@@ -20,6 +20,23 @@ import (
 // for the same value in every turn.
 func scope(p *principal.Principal) dlp.Scope { return dlp.Scope{Owner: p.Key(), ID: "passthrough"} }
 
+// placed is found with each finding's place set: message i of the
+// client's (of role), plus suffix. The place is named only when there is a
+// finding to name it.
+func placed(found []dlp.Found, i int, role, suffix string) []dlp.Found {
+	if len(found) == 0 {
+		return found
+	}
+	where := "the client's messages[" + strconv.Itoa(i) + "] (" + role + ")" + suffix
+	if role == "tool" {
+		where = "a client tool's result, messages[" + strconv.Itoa(i) + "]" + suffix
+	}
+	for j := range found {
+		found[j].Where = where
+	}
+	return found
+}
+
 // protectMessages is the client's conversation as the model may see it:
 // every message's text — the caller's words, the answers it kept, the
 // results its tools sent back — and the arguments of the calls released
@@ -31,13 +48,12 @@ func (s *Service) protectMessages(ctx context.Context, p *principal.Principal, b
 	}
 	out := make([]llm.Message, len(msgs))
 	var found []dlp.Found
+	sc := scope(p)
 	for i, m := range msgs {
-		where := fmt.Sprintf("the client's messages[%d] (%s)", i, m.Role)
-		if m.Role == "tool" {
-			where = fmt.Sprintf("a client tool's result, messages[%d]", i)
-		}
-		c, f, err := s.Data.Protect(ctx, scope(p), where, m.Content)
-		found = append(found, f...)
+		// Where a finding was is named only for a finding: most messages
+		// hold none.
+		c, f, err := s.Data.Protect(ctx, sc, "", m.Content)
+		found = append(found, placed(f, i, m.Role, "")...)
 		if err != nil {
 			return nil, gate.FoundEvents(base, found), err
 		}
@@ -46,8 +62,8 @@ func (s *Service) protectMessages(ctx context.Context, p *principal.Principal, b
 		if len(m.ToolCalls) > 0 {
 			out[i].ToolCalls = make([]llm.ToolCall, len(m.ToolCalls))
 			for j, tc := range m.ToolCalls {
-				a, f, err := s.Data.Protect(ctx, scope(p), where+" tool call arguments", tc.Arguments)
-				found = append(found, f...)
+				a, f, err := s.Data.Protect(ctx, sc, "", tc.Arguments)
+				found = append(found, placed(f, i, m.Role, " tool call arguments")...)
 				if err != nil {
 					return nil, gate.FoundEvents(base, found), err
 				}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/internal/agent"
@@ -197,7 +198,8 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 	// The findings of what the client sent are recorded with the run's end,
 	// after its decisions: records, not preconditions.
 	res.found = found
-	if err := s.Audit.Record(ctx, startEvents(req, base, m, res, answered)...); err != nil {
+	frame := m.frame()
+	if err := s.Audit.Record(ctx, startEvents(req, base, frame, res, answered)...); err != nil {
 		return nil, err
 	}
 	runErr := s.report(ctx, p, answered)
@@ -220,7 +222,7 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 		end.Outcome = "ok"
 		end.Content = map[string]string{"response": res.protected}
 	}
-	fin := runs.Finished(base, m.frame(), start, s.Now(), end)
+	fin := runs.Finished(base, frame, start, s.Now(), end)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.Audit.Record(rctx, append(res.found, fin)...); err != nil {
@@ -234,9 +236,9 @@ func (s *Service) Complete(ctx context.Context, req Request) (*Result, error) {
 
 // startEvents are the request's first durable record: its own events
 // (Before), run.started, and a tool.finished for each result reported.
-func startEvents(req Request, base audit.Event, m Model, res *Result, answered []answer) []audit.Event {
-	started := runs.Started(base, m.frame(), audit.TypeRunStarted,
-		fmt.Sprintf("pass-through; tools offered: %s; removed: %s", list(res.Offered), list(res.Removed)),
+func startEvents(req Request, base audit.Event, frame runs.Frame, res *Result, answered []answer) []audit.Event {
+	started := runs.Started(base, frame, audit.TypeRunStarted,
+		"pass-through; tools offered: "+list(res.Offered)+"; removed: "+list(res.Removed),
 		map[string]string{"message": lastUser(req.Messages)})
 	evs := append(req.Before, started)
 	for _, tm := range answered {
@@ -404,10 +406,43 @@ func lastUser(msgs []llm.Message) string {
 	return ""
 }
 
+// list is names as a JSON array, or none. Names that JSON writes as they
+// are (tool names: letters, digits, _ - . :) are joined directly; any other
+// goes through encoding/json, which escapes it.
 func list(names []string) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	b, _ := json.Marshal(names)
-	return string(b)
+	n := 1
+	for _, name := range names {
+		if !plain(name) {
+			b, _ := json.Marshal(names)
+			return string(b)
+		}
+		n += len(name) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, name := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(name)
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// plain reports whether s is written in JSON as it is, between quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }

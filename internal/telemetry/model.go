@@ -78,6 +78,9 @@ func (m Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Del
 }
 
 func (m Model) start(ctx context.Context, req llm.Request) (context.Context, trace.Span) {
+	if Off(m.Tracer) {
+		return Untraced(ctx)
+	}
 	model := req.Model
 	if model == "" {
 		model = m.DefaultModel
@@ -91,6 +94,9 @@ func (m Model) start(ctx context.Context, req llm.Request) (context.Context, tra
 }
 
 func (m Model) finish(span trace.Span, resp *llm.Response, err error) {
+	if !span.IsRecording() {
+		return
+	}
 	if err != nil {
 		// The error's text may quote the provider; its kind is enough.
 		span.SetStatus(codes.Error, "model call failed")

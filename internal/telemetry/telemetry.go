@@ -29,6 +29,28 @@ func Tracer(tp trace.TracerProvider) trace.Tracer {
 	return tp.Tracer(ScopeName)
 }
 
+// Off reports whether tr traces nothing: nil or the no-op tracer of
+// tracing off. Callers then skip their spans (Untraced), and with them the
+// names and attributes they would build for no one.
+func Off(tr trace.Tracer) bool {
+	if tr == nil {
+		return true
+	}
+	_, ok := tr.(noop.Tracer)
+	return ok
+}
+
+// Untraced is what the no-op tracer's Start gives, without its cost: ctx
+// unchanged, and ctx's own span when that records nothing (a caller's
+// remote span context, whose trace id still reaches the audit events), or
+// else an empty one.
+func Untraced(ctx context.Context) (context.Context, trace.Span) {
+	if span := trace.SpanFromContext(ctx); !span.IsRecording() {
+		return ctx, span
+	}
+	return ctx, trace.SpanFromContext(context.Background())
+}
+
 // propagator is W3C trace context only: gatehouse reads and writes
 // traceparent and tracestate, and no baggage (whose values a caller
 // chooses and a tool would receive).
@@ -37,6 +59,11 @@ var propagator = propagation.TraceContext{}
 // Extract returns ctx carrying the remote span context of an incoming
 // request's traceparent, if it has a valid one.
 func Extract(ctx context.Context, h http.Header) context.Context {
+	if len(h["Traceparent"]) == 0 {
+		// Nothing to read (a received request's keys are canonical); Get
+		// would canonicalize the lower-case key, an allocation per request.
+		return ctx
+	}
 	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
 }
 

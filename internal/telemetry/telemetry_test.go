@@ -65,3 +65,19 @@ func TestLogHandler_AddsTraceID(t *testing.T) {
 		t.Errorf("log lines:\n%s", buf.String())
 	}
 }
+
+func TestUntraced_KeepsTheCallersTraceAndRecordsNothing(t *testing.T) {
+	if !Off(Tracer(nil)) || !Off(nil) {
+		t.Fatal("the no-op tracer is not Off")
+	}
+	ctx, span := Untraced(remoteCtx(t))
+	if span.IsRecording() {
+		t.Error("an untraced span records")
+	}
+	if id := TraceID(ctx); id != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("TraceID = %q under the caller's traceparent", id)
+	}
+	if _, span := Untraced(context.Background()); span.IsRecording() || span.SpanContext().IsValid() {
+		t.Error("an untraced span outside a trace has a span context")
+	}
+}
