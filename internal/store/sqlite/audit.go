@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/store/storesql"
@@ -52,18 +53,29 @@ func (s *AuditStore) Close() error {
 
 // Append stores events in one fsync'd transaction.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
+	var chain boxedChain
 	return s.w.inTx(ctx, func(tx txn) error {
 		err := insertEvents.exec(tx, len(events), func(i int, args []any) ([]any, error) {
-			e := events[i]
-			return append(args, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID)), nil
+			e := &events[i]
+			return append(args, chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+				e.Decision, e.PrevHash, e.Hash, textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
 		})
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
 		}
-		tree := treeRows(events)
-		if err := insertTree.exec(tx, len(tree), func(i int, args []any) ([]any, error) {
-			return append(args, tree[i].chain, tree[i].h.Index, tree[i].h.Hash[:]), nil
+		n := 0
+		for i := range events {
+			n += len(events[i].Tree)
+		}
+		ev, h := 0, 0 // the cursor: events[ev].Tree[h] is the next row
+		if err := insertTree.exec(tx, n, func(_ int, args []any) ([]any, error) {
+			for h == len(events[ev].Tree) {
+				ev, h = ev+1, 0
+			}
+			e := &events[ev]
+			x := &e.Tree[h]
+			h++
+			return append(args, chain.of(e.ChainID), x.Index, x.Hash[:]), nil
 		}); err != nil {
 			return fmt.Errorf("append audit tree: %w", err)
 		}
@@ -71,22 +83,26 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	})
 }
 
-var insertTree = newRowInsert("audit_tree", "chain_id", "idx", "hash")
-
-type treeRow struct {
-	chain string
-	h     audit.StoredHash
+// boxedChain boxes a batch's chain id once for all its rows (they are
+// nearly always of one chain), rather than once per event and tree hash.
+type boxedChain struct {
+	id  string
+	box any
 }
 
-func treeRows(events []audit.Sealed) []treeRow {
-	var out []treeRow
-	for _, e := range events {
-		for _, h := range e.Tree {
-			out = append(out, treeRow{e.ChainID, h})
-		}
+func (c *boxedChain) of(id string) any {
+	if c.box == nil || id != c.id {
+		c.id, c.box = id, id
 	}
-	return out
+	return c.box
 }
+
+// textOf is b as the text SQLite stores, without copying it: the driver
+// copies a text argument into SQLite's memory as it binds it, and the
+// event's encoding does not change while Append runs.
+func textOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+var insertTree = newRowInsert("audit_tree", "chain_id", "idx", "hash")
 
 var insertEvents = newRowInsert("audit_events",
 	"chain_id", "seq", "time_ns", "type", "subject", "decision", "prev_hash", "hash", "body", "trace_id")
