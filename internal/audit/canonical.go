@@ -174,14 +174,26 @@ type Sealed struct {
 	Tree []StoredHash
 }
 
-// seal sets e.Hash from its canonical encoding (e is chained already).
-func seal(e Event) (Sealed, error) {
+// sealer seals events for the writer goroutine, reusing one buffer for
+// the bytes a hash covers.
+type sealer struct {
+	buf []byte
+}
+
+// seal sets e.Hash from its canonical encoding (e is chained already) and
+// also returns the hash's raw bytes (the tree's leaf is made of them).
+func (s *sealer) seal(e Event) (Sealed, [sha256.Size]byte, error) {
 	b, err := EncodeCanonical(e)
 	if err != nil {
-		return Sealed{}, err
+		return Sealed{}, [sha256.Size]byte{}, err
 	}
-	e.Hash = hashOver(e.PrevHash, b)
-	return Sealed{Event: e, Canonical: b}, nil
+	// What hashOver hashes, in one buffer: no hasher to make per event.
+	s.buf = append(append(append(s.buf[:0], e.PrevHash...), '\n'), b...)
+	sum := sha256.Sum256(s.buf)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	e.Hash = string(hx[:])
+	return Sealed{Event: e, Canonical: b}, sum, nil
 }
 
 // Encode pairs each event with its canonical encoding and keeps Hash as

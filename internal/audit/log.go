@@ -83,7 +83,14 @@ type Log struct {
 	tree       *frontier // the chain's Merkle tree; nil when kept by none
 	trees      TreeStore // cfg.Store when it keeps trees and NoTree is false
 	noted      int64     // the size of the last note checkpoint stored
+	scratch    struct {
+		sealer sealer
+		events []Sealed
+		hashes []StoredHash
+		tree   *frontier // the tree's copy a batch extends
+	}
 
+	macs    contentMACs // for ContentHMAC
 	limiter authLimiter
 	stats   struct{ events, batches, failures atomic.Int64 }
 }
@@ -144,6 +151,7 @@ func New(cfg Config) (*Log, error) {
 		done:    make(chan struct{}),
 		stale:   true,
 	}
+	l.macs.key = cfg.HMACKey
 	if ts, ok := cfg.Store.(TreeStore); ok && !cfg.NoTree {
 		l.trees = ts
 	}
@@ -235,7 +243,7 @@ func (l *Log) prepare(e Event) (Event, error) {
 	if e.Type == "" {
 		return Event{}, errors.New("record audit event: empty type")
 	}
-	e.Content = l.cfg.ContentMode.transform(l.cfg.HMACKey, e.Content)
+	e.Content = l.cfg.ContentMode.transform(&l.macs, e.Content)
 	if e.Time.IsZero() {
 		e.Time = l.cfg.Now()
 	}
