@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // GenesisHash is the prev_hash of the first event of every chain.
@@ -67,11 +68,18 @@ type canonicalEvent struct {
 // content keys sorted, and the time in UTC as RFC 3339 with nanoseconds and no
 // trailing zeros. Hash is not part of it.
 func EncodeCanonical(e Event) ([]byte, error) {
-	c := canonicalEvent{
+	var c canonicalEvent
+	c.set(e, e.Time.UTC().Format(time.RFC3339Nano))
+	return c.marshal()
+}
+
+// set fills c from e, with the time already formatted.
+func (c *canonicalEvent) set(e Event, t string) {
+	*c = canonicalEvent{
 		V:          canonicalVersion,
 		ChainID:    e.ChainID,
 		Seq:        e.Seq,
-		Time:       e.Time.UTC().Format(time.RFC3339Nano),
+		Time:       t,
 		PrevHash:   e.PrevHash,
 		RequestID:  e.RequestID,
 		RunID:      e.RunID,
@@ -95,6 +103,9 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Scopes:     e.Scopes,
 		Actor:      e.Actor,
 	}
+}
+
+func (c *canonicalEvent) marshal() ([]byte, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
@@ -174,16 +185,23 @@ type Sealed struct {
 	Tree []StoredHash
 }
 
-// sealer seals events for the writer goroutine, reusing one buffer for
-// the bytes a hash covers.
+// sealer seals events for the writer goroutine, reusing what it can
+// between events: the struct encoded, the time's text and the bytes a
+// hash covers.
 type sealer struct {
-	buf []byte
+	c    canonicalEvent
+	time []byte
+	buf  []byte
 }
 
 // seal sets e.Hash from its canonical encoding (e is chained already) and
 // also returns the hash's raw bytes (the tree's leaf is made of them).
 func (s *sealer) seal(e Event) (Sealed, [sha256.Size]byte, error) {
-	b, err := EncodeCanonical(e)
+	s.time = e.Time.UTC().AppendFormat(s.time[:0], time.RFC3339Nano)
+	// The string only lives while json encodes it (it copies it).
+	s.c.set(e, unsafe.String(unsafe.SliceData(s.time), len(s.time)))
+	b, err := s.c.marshal()
+	s.c = canonicalEvent{} // keep none of e alive
 	if err != nil {
 		return Sealed{}, [sha256.Size]byte{}, err
 	}

@@ -177,6 +177,31 @@ func TestRecordFailsClosedWhenStoreHangs(t *testing.T) {
 	wg.Wait()
 }
 
+// Record reuses its timers: one that expired (a Record that timed out)
+// must give the next Record its whole bound, not the old expiry.
+func TestRecordAfterATimeoutGetsItsWholeBound(t *testing.T) {
+	var calls atomic.Int32
+	s := &faultyStore{Store: openStore(t)}
+	s.appendHook = func(ctx context.Context, events []audit.Sealed) error {
+		if calls.Add(1) == 1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond) // well within the bound
+		return s.Store.Append(ctx, events)
+	}
+	l := newLog(t, audit.Config{Store: s, CommitTimeout: 100 * time.Millisecond})
+	ctx := context.Background()
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Record over a hung store = %v, want ErrUnavailable", err)
+	}
+	for i := range 5 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatalf("Record %d after the timeout: %v", i, err)
+		}
+	}
+}
+
 func TestRecordHonoursContext(t *testing.T) {
 	block := make(chan struct{})
 	s := &faultyStore{Store: openStore(t), appendHook: func(ctx context.Context, _ []audit.Sealed) error {

@@ -195,8 +195,12 @@ func (t txn) scan(query string, args []any, dest ...any) error {
 func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 	select {
 	case w.lock <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for write lock: %w", ctx.Err())
+	default: // held: wait, honouring ctx (whose Done channel costs an allocation the first time)
+		select {
+		case w.lock <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for write lock: %w", ctx.Err())
+		}
 	}
 	defer func() { <-w.lock }()
 	t := txn{ctx: ctx, w: w}
