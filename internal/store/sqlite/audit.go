@@ -16,6 +16,10 @@ import (
 type AuditStore struct {
 	db *sql.DB
 	w  *writer
+
+	// Guarded by w's lock: the last chain id and hash Append bound, boxed
+	// (see box).
+	chain, hash box
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -53,12 +57,14 @@ func (s *AuditStore) Close() error {
 
 // Append stores events in one fsync'd transaction.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
-	var chain boxedChain
 	return s.w.inTx(ctx, func(tx txn) error {
 		err := insertEvents.exec(tx, len(events), func(i int, args []any) ([]any, error) {
 			e := &events[i]
-			return append(args, chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, e.PrevHash, e.Hash, textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
+			// An event's prev_hash is the hash of the one before it,
+			// bound just before (or by the previous Append).
+			prev := s.hash.of(e.PrevHash)
+			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
+				e.Decision, prev, s.hash.of(e.Hash), textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
 		})
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
@@ -75,7 +81,7 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 			e := &events[ev]
 			x := &e.Tree[h]
 			h++
-			return append(args, chain.of(e.ChainID), x.Index, x.Hash[:]), nil
+			return append(args, s.chain.of(e.ChainID), x.Index, x.Hash[:]), nil
 		}); err != nil {
 			return fmt.Errorf("append audit tree: %w", err)
 		}
@@ -83,18 +89,19 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	})
 }
 
-// boxedChain boxes a batch's chain id once for all its rows (they are
-// nearly always of one chain), rather than once per event and tree hash.
-type boxedChain struct {
-	id  string
-	box any
+// box keeps the last string it boxed as an argument: a batch's rows are
+// nearly always of one chain, and each event's prev_hash is the hash
+// bound just before it, so each is boxed once rather than per row.
+type box struct {
+	s   string
+	val any
 }
 
-func (c *boxedChain) of(id string) any {
-	if c.box == nil || id != c.id {
-		c.id, c.box = id, id
+func (b *box) of(s string) any {
+	if b.val == nil || s != b.s {
+		b.s, b.val = s, s
 	}
-	return c.box
+	return b.val
 }
 
 // textOf is b as the text SQLite stores, without copying it: the driver
