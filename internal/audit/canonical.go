@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -230,7 +229,8 @@ func Encode(events ...Event) ([]Sealed, error) {
 
 // normalize returns e as it reads back after a canonical round trip (UTC
 // time, valid UTF-8, nil for empty slices and maps), so that what the log
-// hashes is exactly what any store returns.
+// hashes is exactly what any store returns. e.Content must be e's own
+// (prepare's transform made it): normalize may return it as it is.
 func normalize(e Event) (Event, error) {
 	if validUTF8(e) {
 		return normalizeValid(e), nil
@@ -241,28 +241,24 @@ func normalize(e Event) (Event, error) {
 // normalizeValid is the round trip's result computed directly, for events
 // whose strings are all valid UTF-8 (the round trip changes nothing else):
 // the time in UTC without a monotonic reading, empty slices and maps as nil,
-// and copies of slices, maps and Usage. TestNormalize_FastPathEqualsRoundTrip
-// holds it to roundTrip.
+// and copies of slices and Usage (Content is e's own already: see
+// normalize). TestNormalize_FastPathEqualsRoundTrip holds it to roundTrip.
 func normalizeValid(e Event) Event {
 	e.Time = e.Time.Round(0).UTC()
+	// Roles and scopes share one copy; each is capped so that appending
+	// to one (bound does) cannot reach the other.
+	names := make([]string, 0, len(e.Roles)+len(e.Scopes))
+	names = append(append(names, e.Roles...), e.Scopes...)
+	r := len(e.Roles)
+	e.Roles, e.Scopes = names[:r:r], names[r:]
 	if len(e.Roles) == 0 {
 		e.Roles = nil
-	} else {
-		e.Roles = append([]string(nil), e.Roles...)
 	}
 	if len(e.Scopes) == 0 {
 		e.Scopes = nil
-	} else {
-		e.Scopes = append([]string(nil), e.Scopes...)
 	}
 	if len(e.Content) == 0 {
 		e.Content = nil
-	} else {
-		c := make(map[string]string, len(e.Content))
-		for k, v := range e.Content {
-			c[k] = v
-		}
-		e.Content = c
 	}
 	if e.Usage != nil {
 		u := *e.Usage
@@ -283,9 +279,11 @@ func validUTF8(e Event) bool {
 			return false
 		}
 	}
-	for _, r := range slices.Concat(e.Roles, e.Scopes) {
-		if !utf8.ValidString(r) {
-			return false
+	for _, l := range [...][]string{e.Roles, e.Scopes} {
+		for _, r := range l {
+			if !utf8.ValidString(r) {
+				return false
+			}
 		}
 	}
 	for _, a := range e.Actor {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"sync"
 )
 
@@ -86,16 +87,15 @@ func (m ContentMode) validate(key []byte) error {
 	}
 }
 
-// transform returns the content as stored in mode m. It never modifies c:
-// the caller's event may still be in use. In mode full it returns c
-// itself; prepare's normalize copies what it keeps.
+// transform returns the content as stored in mode m, in a map of its own:
+// it never modifies c, as the caller's event may still be in use.
 func (m ContentMode) transform(macs *contentMACs, c map[string]string) map[string]string {
 	if len(c) == 0 {
 		return nil
 	}
 	switch m {
 	case ContentFull:
-		return c
+		return maps.Clone(c)
 	case ContentHMAC:
 		out := make(map[string]string, len(c))
 		mac := macs.get()

@@ -267,7 +267,8 @@ func (l *Log) prepare(e Event) (Event, error) {
 	}
 	e.Seq, e.ChainID, e.PrevHash, e.Hash = 0, "", "", ""
 	// Cut after normalizing: invalid UTF-8 grows as it becomes U+FFFD.
-	// normalize copies roles and content, so bound may cut them in place.
+	// transform copied the content and normalize copies roles and scopes,
+	// so bound may cut them in place.
 	n, err := normalize(e)
 	if err != nil {
 		return Event{}, err
