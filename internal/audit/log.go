@@ -111,6 +111,7 @@ type request struct {
 	ids    []EventID // set by the writer before done is sent
 	state  atomic.Int32
 	done   chan error
+	inline [2]Event // the events of a Record of up to two (most are), in the same allocation
 }
 
 // New validates cfg, fills defaults and starts the writer. Close stops it.
@@ -188,7 +189,12 @@ func (l *Log) RecordIDs(ctx context.Context, events ...Event) ([]EventID, error)
 	if len(events) == 0 {
 		return nil, nil
 	}
-	r := &request{events: make([]Event, len(events)), done: make(chan error, 1)}
+	r := &request{done: make(chan error, 1)}
+	if n := len(events); n <= len(r.inline) {
+		r.events = r.inline[:n:n]
+	} else {
+		r.events = make([]Event, n)
+	}
 	for i, e := range events {
 		p, err := l.prepare(e)
 		if err != nil {
