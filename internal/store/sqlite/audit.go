@@ -17,9 +17,10 @@ type AuditStore struct {
 	db *sql.DB
 	w  *writer
 
-	// Guarded by w's lock: the last chain id and hash Append bound, boxed
-	// (see box).
+	// Guarded by w's lock: the last chain id and hash Append bound, and
+	// the event types and decisions, boxed (see box and names).
 	chain, hash box
+	names       names
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -63,8 +64,8 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 			// An event's prev_hash is the hash of the one before it,
 			// bound just before (or by the previous Append).
 			prev := s.hash.of(e.PrevHash)
-			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, prev, s.hash.of(e.Hash), textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
+			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), s.names.of(e.Type), e.Subject,
+				s.names.of(e.Decision), prev, s.hash.of(e.Hash), textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
 		})
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
@@ -102,6 +103,28 @@ func (b *box) of(s string) any {
 		b.s, b.val = s, s
 	}
 	return b.val
+}
+
+// names boxes the few distinct event types and decisions once each, up
+// to maxNames of them (a type is any string a caller names; past the
+// bound each is boxed per row again).
+type names map[string]any
+
+const maxNames = 64
+
+func (n *names) of(s string) any {
+	if v, ok := (*n)[s]; ok {
+		return v
+	}
+	if *n == nil {
+		*n = names{}
+	}
+	if len(*n) >= maxNames {
+		return s
+	}
+	var v any = s
+	(*n)[s] = v
+	return v
 }
 
 // textOf is b as the text SQLite stores, without copying it: the driver
