@@ -17,10 +17,11 @@ type AuditStore struct {
 	db *sql.DB
 	w  *writer
 
-	// Guarded by w's lock: the last chain id and hash Append bound, and
-	// the event types and decisions, boxed (see box and names).
-	chain, hash box
-	names       names
+	// Guarded by w's lock: the last chain id, hash, subject and trace id
+	// Append bound, and the event types and decisions, boxed (see box and
+	// names).
+	chain, hash, subject, trace box
+	names                       names
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -64,8 +65,12 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 			// An event's prev_hash is the hash of the one before it,
 			// bound just before (or by the previous Append).
 			prev := s.hash.of(e.PrevHash)
-			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), s.names.of(e.Type), e.Subject,
-				s.names.of(e.Decision), prev, s.hash.of(e.Hash), textOf(e.Canonical), storesql.Nullable(e.TraceID)), nil
+			var trace any // NULL without one
+			if e.TraceID != "" {
+				trace = s.trace.of(e.TraceID)
+			}
+			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), s.names.of(e.Type), s.subject.of(e.Subject),
+				s.names.of(e.Decision), prev, s.hash.of(e.Hash), textOf(e.Canonical), trace), nil
 		})
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
@@ -91,8 +96,9 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 }
 
 // box keeps the last string it boxed as an argument: a batch's rows are
-// nearly always of one chain, and each event's prev_hash is the hash
-// bound just before it, so each is boxed once rather than per row.
+// nearly always of one chain, each event's prev_hash is the hash bound
+// just before it, and the events of one Record share their subject and
+// trace id, so each is boxed once rather than per row.
 type box struct {
 	s   string
 	val any
