@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // GenesisHash is the prev_hash of the first event of every chain.
@@ -67,11 +67,18 @@ type canonicalEvent struct {
 // content keys sorted, and the time in UTC as RFC 3339 with nanoseconds and no
 // trailing zeros. Hash is not part of it.
 func EncodeCanonical(e Event) ([]byte, error) {
-	c := canonicalEvent{
+	var c canonicalEvent
+	c.set(e, e.Time.UTC().Format(time.RFC3339Nano))
+	return c.marshal()
+}
+
+// set fills c from e, with the time already formatted.
+func (c *canonicalEvent) set(e Event, t string) {
+	*c = canonicalEvent{
 		V:          canonicalVersion,
 		ChainID:    e.ChainID,
 		Seq:        e.Seq,
-		Time:       e.Time.UTC().Format(time.RFC3339Nano),
+		Time:       t,
 		PrevHash:   e.PrevHash,
 		RequestID:  e.RequestID,
 		RunID:      e.RunID,
@@ -95,6 +102,9 @@ func EncodeCanonical(e Event) ([]byte, error) {
 		Scopes:     e.Scopes,
 		Actor:      e.Actor,
 	}
+}
+
+func (c *canonicalEvent) marshal() ([]byte, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
@@ -174,14 +184,33 @@ type Sealed struct {
 	Tree []StoredHash
 }
 
-// seal sets e.Hash from its canonical encoding (e is chained already).
-func seal(e Event) (Sealed, error) {
-	b, err := EncodeCanonical(e)
+// sealer seals events for the writer goroutine, reusing what it can
+// between events: the struct encoded, the time's text and the bytes a
+// hash covers.
+type sealer struct {
+	c    canonicalEvent
+	time []byte
+	buf  []byte
+}
+
+// seal sets e.Hash from its canonical encoding (e is chained already) and
+// also returns the hash's raw bytes (the tree's leaf is made of them).
+func (s *sealer) seal(e Event) (Sealed, [sha256.Size]byte, error) {
+	s.time = e.Time.UTC().AppendFormat(s.time[:0], time.RFC3339Nano)
+	// The string only lives while json encodes it (it copies it).
+	s.c.set(e, unsafe.String(unsafe.SliceData(s.time), len(s.time)))
+	b, err := s.c.marshal()
+	s.c = canonicalEvent{} // keep none of e alive
 	if err != nil {
-		return Sealed{}, err
+		return Sealed{}, [sha256.Size]byte{}, err
 	}
-	e.Hash = hashOver(e.PrevHash, b)
-	return Sealed{Event: e, Canonical: b}, nil
+	// What hashOver hashes, in one buffer: no hasher to make per event.
+	s.buf = append(append(append(s.buf[:0], e.PrevHash...), '\n'), b...)
+	sum := sha256.Sum256(s.buf)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	e.Hash = string(hx[:])
+	return Sealed{Event: e, Canonical: b}, sum, nil
 }
 
 // Encode pairs each event with its canonical encoding and keeps Hash as
@@ -200,7 +229,8 @@ func Encode(events ...Event) ([]Sealed, error) {
 
 // normalize returns e as it reads back after a canonical round trip (UTC
 // time, valid UTF-8, nil for empty slices and maps), so that what the log
-// hashes is exactly what any store returns.
+// hashes is exactly what any store returns. e.Content must be e's own
+// (prepare's transform made it): normalize may return it as it is.
 func normalize(e Event) (Event, error) {
 	if validUTF8(e) {
 		return normalizeValid(e), nil
@@ -211,28 +241,24 @@ func normalize(e Event) (Event, error) {
 // normalizeValid is the round trip's result computed directly, for events
 // whose strings are all valid UTF-8 (the round trip changes nothing else):
 // the time in UTC without a monotonic reading, empty slices and maps as nil,
-// and copies of slices, maps and Usage. TestNormalize_FastPathEqualsRoundTrip
-// holds it to roundTrip.
+// and copies of slices and Usage (Content is e's own already: see
+// normalize). TestNormalize_FastPathEqualsRoundTrip holds it to roundTrip.
 func normalizeValid(e Event) Event {
 	e.Time = e.Time.Round(0).UTC()
+	// Roles and scopes share one copy; each is capped so that appending
+	// to one (bound does) cannot reach the other.
+	names := make([]string, 0, len(e.Roles)+len(e.Scopes))
+	names = append(append(names, e.Roles...), e.Scopes...)
+	r := len(e.Roles)
+	e.Roles, e.Scopes = names[:r:r], names[r:]
 	if len(e.Roles) == 0 {
 		e.Roles = nil
-	} else {
-		e.Roles = append([]string(nil), e.Roles...)
 	}
 	if len(e.Scopes) == 0 {
 		e.Scopes = nil
-	} else {
-		e.Scopes = append([]string(nil), e.Scopes...)
 	}
 	if len(e.Content) == 0 {
 		e.Content = nil
-	} else {
-		c := make(map[string]string, len(e.Content))
-		for k, v := range e.Content {
-			c[k] = v
-		}
-		e.Content = c
 	}
 	if e.Usage != nil {
 		u := *e.Usage
@@ -253,9 +279,11 @@ func validUTF8(e Event) bool {
 			return false
 		}
 	}
-	for _, r := range slices.Concat(e.Roles, e.Scopes) {
-		if !utf8.ValidString(r) {
-			return false
+	for _, l := range [...][]string{e.Roles, e.Scopes} {
+		for _, r := range l {
+			if !utf8.ValidString(r) {
+				return false
+			}
 		}
 	}
 	for _, a := range e.Actor {

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"maps"
+	"sync"
 )
 
 // ContentMode says how Event.Content is stored (config audit.content).
@@ -31,20 +32,46 @@ const HMACPrefix = "hmac-sha256:"
 // hex HMAC-SHA256 of value under key. `gatehouse audit hash VALUE` prints it,
 // so an operator can search the log for a known value.
 func HashValue(key []byte, value string) string {
-	return hashValue(hmac.New(sha256.New, key), value)
+	return newContentMAC(key).hash(value)
 }
 
-// hashValue is HashValue with the HMAC given (reset here), so one event's
-// values share one: an HMAC costs several allocations to make.
-func hashValue(m hash.Hash, value string) string {
-	m.Reset()
-	io.WriteString(m, value)
-	var sum [sha256.Size]byte
-	b := make([]byte, len(HMACPrefix)+hex.EncodedLen(sha256.Size))
-	copy(b, HMACPrefix)
-	hex.Encode(b[len(HMACPrefix):], m.Sum(sum[:0]))
-	return string(b)
+// contentMAC is an HMAC for ContentHMAC values with room for its sum:
+// making an HMAC costs several allocations, so the log reuses them.
+type contentMAC struct {
+	mac hash.Hash
+	sum []byte
 }
+
+func newContentMAC(key []byte) *contentMAC {
+	return &contentMAC{mac: hmac.New(sha256.New, key), sum: make([]byte, 0, sha256.Size)}
+}
+
+// hash is HashValue under the MAC's key.
+func (m *contentMAC) hash(value string) string {
+	m.mac.Reset()
+	io.WriteString(m.mac, value)
+	m.sum = m.mac.Sum(m.sum[:0])
+	var b [len(HMACPrefix) + 2*sha256.Size]byte
+	copy(b[:], HMACPrefix)
+	hex.Encode(b[len(HMACPrefix):], m.sum)
+	return string(b[:])
+}
+
+// contentMACs hands out contentMACs of one key to the callers' goroutines
+// (prepare runs on each of them).
+type contentMACs struct {
+	key  []byte
+	pool sync.Pool
+}
+
+func (p *contentMACs) get() *contentMAC {
+	if m, ok := p.pool.Get().(*contentMAC); ok {
+		return m
+	}
+	return newContentMAC(p.key)
+}
+
+func (p *contentMACs) put(m *contentMAC) { p.pool.Put(m) }
 
 func (m ContentMode) validate(key []byte) error {
 	switch m {
@@ -60,9 +87,9 @@ func (m ContentMode) validate(key []byte) error {
 	}
 }
 
-// transform returns the content as stored in mode m. It never modifies c:
-// the caller's event may still be in use.
-func (m ContentMode) transform(key []byte, c map[string]string) map[string]string {
+// transform returns the content as stored in mode m, in a map of its own:
+// it never modifies c, as the caller's event may still be in use.
+func (m ContentMode) transform(macs *contentMACs, c map[string]string) map[string]string {
 	if len(c) == 0 {
 		return nil
 	}
@@ -71,9 +98,10 @@ func (m ContentMode) transform(key []byte, c map[string]string) map[string]strin
 		return maps.Clone(c)
 	case ContentHMAC:
 		out := make(map[string]string, len(c))
-		mac := hmac.New(sha256.New, key)
+		mac := macs.get()
+		defer macs.put(mac)
 		for k, v := range c {
-			out[k] = hashValue(mac, v)
+			out[k] = mac.hash(v)
 		}
 		return out
 	default:

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,6 +176,31 @@ func TestRecordFailsClosedWhenStoreHangs(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Record reuses its timers: one that expired (a Record that timed out)
+// must give the next Record its whole bound, not the old expiry.
+func TestRecordAfterATimeoutGetsItsWholeBound(t *testing.T) {
+	var calls atomic.Int32
+	s := &faultyStore{Store: openStore(t)}
+	s.appendHook = func(ctx context.Context, events []audit.Sealed) error {
+		if calls.Add(1) == 1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond) // well within the bound
+		return s.Store.Append(ctx, events)
+	}
+	l := newLog(t, audit.Config{Store: s, CommitTimeout: 100 * time.Millisecond})
+	ctx := context.Background()
+	if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Record over a hung store = %v, want ErrUnavailable", err)
+	}
+	for i := range 5 {
+		if err := l.Record(ctx, audit.Event{Type: audit.TypeRunStarted}); err != nil {
+			t.Fatalf("Record %d after the timeout: %v", i, err)
+		}
+	}
 }
 
 func TestRecordHonoursContext(t *testing.T) {
@@ -408,4 +434,40 @@ func TestAppend_StoreGetsTheHashedEncoding(t *testing.T) {
 			t.Errorf("seq %d: Hash = %s, want %s", e.Seq, e.Hash, h)
 		}
 	}
+}
+
+// RecordIDs names each event it committed, in order, for Records of one
+// event and of more (held in the request itself or beside it).
+func TestRecordIDs_NamesEachEventInOrder(t *testing.T) {
+	s := openStore(t)
+	l := newLog(t, audit.Config{Store: s, ChainID: "c1"})
+	ctx := context.Background()
+	var want, got []audit.EventID
+	for _, n := range []int{1, 2, 3, 5} {
+		events := make([]audit.Event, n)
+		for i := range events {
+			events[i] = audit.Event{Type: audit.TypeToolDecided, Resource: fmt.Sprint("tool ", i)}
+		}
+		ids, err := l.RecordIDs(ctx, events...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			want = append(want, audit.EventID{ChainID: "c1", Seq: int64(len(want) + 1)})
+		}
+		got = append(got, ids...)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+	stored := storetest.Events(t, s)
+	if len(stored) != len(want) {
+		t.Fatalf("%d events stored, want %d", len(stored), len(want))
+	}
+	for i, e := range stored[len(stored)-5:] {
+		if e.Resource != fmt.Sprint("tool ", i) {
+			t.Errorf("event %d of the last Record: resource %q", i, e.Resource)
+		}
+	}
+	mustVerify(t, s, audit.VerifyOptions{})
 }

@@ -15,7 +15,9 @@ type Store interface {
 	// Append stores events in one transaction that is durable (fsync'd)
 	// when Append returns nil, each with its Canonical encoding as body.
 	// Within a chain (ChainID, Seq) is unique: an event whose seq is
-	// already taken fails the whole batch.
+	// already taken fails the whole batch. The events slice and each
+	// event's Tree are the caller's again once Append returns (the Log
+	// reuses their memory): a store that keeps them copies them.
 	Append(ctx context.Context, events []Sealed) error
 	// Head returns the last event of a chain, or ok=false for an empty chain.
 	Head(ctx context.Context, chainID string) (e Event, ok bool, err error)

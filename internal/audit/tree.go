@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -59,19 +61,29 @@ func LeafHash(eventHash string) (tlog.Hash, error) {
 	if err != nil || len(raw) != tlog.HashSize {
 		return tlog.Hash{}, fmt.Errorf("event hash %q is not 32 bytes of hex", eventHash)
 	}
-	return tlog.RecordHash(raw), nil
+	return leafHash((*[tlog.HashSize]byte)(raw)), nil
+}
+
+// leafHash is tlog.RecordHash of an event's raw hash: SHA-256(0x00 ||
+// hash), without the hasher tlog allocates for each record.
+func leafHash(raw *[sha256.Size]byte) tlog.Hash {
+	var buf [1 + sha256.Size]byte
+	copy(buf[1:], raw[:])
+	return sha256.Sum256(buf[:])
 }
 
 // frontier is a chain's tree as the writer extends it: its size and the
-// roots of the complete subtrees it is made of (all tlog needs to add a
-// leaf or compute the root). Owned by the writer goroutine.
+// roots of the complete subtrees it is made of (all that is needed to add
+// a leaf or compute the root). Owned by the writer goroutine.
 type frontier struct {
-	size   int64
-	hashes map[int64]tlog.Hash // stored index → hash
+	size int64
+	// roots holds one hash per set bit of size, the largest (leftmost)
+	// subtree first: the last is the one a new leaf joins first.
+	roots []tlog.Hash
 }
 
 // frontierIndexes are the stored indexes of the complete subtrees that
-// make up a tree of size n.
+// make up a tree of size n, smallest subtree first.
 func frontierIndexes(n int64) []int64 {
 	var out []int64
 	for level := 0; n>>level > 0; level++ {
@@ -82,53 +94,56 @@ func frontierIndexes(n int64) []int64 {
 	return out
 }
 
-// ReadHashes serves tlog from the frontier.
+// ReadHashes serves tlog (TreeHash, for the root) from the frontier.
 func (f *frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	have := frontierIndexes(f.size) // smallest subtree first: roots reversed
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		h, ok := f.hashes[x]
-		if !ok {
+		j := slices.Index(have, x)
+		if j < 0 {
 			return nil, fmt.Errorf("tree hash %d not in the frontier of size %d", x, f.size)
 		}
-		out[i] = h
+		out[i] = f.roots[len(f.roots)-1-j]
 	}
 	return out, nil
 }
 
-// add appends a leaf and returns the hashes to store for it.
-func (f *frontier) add(eventHash string) ([]StoredHash, error) {
+// add appends the leaf of an event hash (hex) and appends the hashes to
+// store for it to dst.
+func (f *frontier) add(dst []StoredHash, eventHash string) ([]StoredHash, error) {
 	leaf, err := LeafHash(eventHash)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	hs, err := tlog.StoredHashesForRecordHash(f.size, leaf, f)
-	if err != nil {
-		return nil, fmt.Errorf("extend tree: %w", err)
+	return f.addLeaf(dst, leaf), nil
+}
+
+// addLeaf appends a leaf hash and appends the hashes to store for it to
+// dst: the leaf, then the hash of each subtree it completes (each
+// trailing 1 bit of the old size joins two subtrees), at consecutive
+// stored indexes, as tlog.StoredHashesForRecordHash gives them.
+func (f *frontier) addLeaf(dst []StoredHash, leaf tlog.Hash) []StoredHash {
+	x := tlog.StoredHashIndex(0, f.size)
+	dst = append(dst, StoredHash{x, leaf})
+	h := leaf
+	for n := f.size; n&1 == 1; n >>= 1 {
+		last := len(f.roots) - 1
+		h = tlog.NodeHash(f.roots[last], h)
+		f.roots = f.roots[:last]
+		x++
+		dst = append(dst, StoredHash{x, h})
 	}
-	first := tlog.StoredHashIndex(0, f.size)
-	out := make([]StoredHash, len(hs))
-	for i, h := range hs {
-		out[i] = StoredHash{first + int64(i), h}
-		f.hashes[first+int64(i)] = h
-	}
+	f.roots = append(f.roots, h)
 	f.size++
-	keep := map[int64]tlog.Hash{}
-	for _, x := range frontierIndexes(f.size) {
-		keep[x] = f.hashes[x]
-	}
-	f.hashes = keep
-	return out, nil
+	return dst
 }
 
 // root is the tree's root hash.
 func (f *frontier) root() (tlog.Hash, error) { return tlog.TreeHash(f.size, f) }
 
-func (f *frontier) clone() *frontier {
-	c := &frontier{size: f.size, hashes: make(map[int64]tlog.Hash, len(f.hashes))}
-	for k, v := range f.hashes {
-		c.hashes[k] = v
-	}
-	return c
+// set makes f a copy of g, reusing f's memory.
+func (f *frontier) set(g *frontier) {
+	f.size, f.roots = g.size, append(f.roots[:0], g.roots...)
 }
 
 // loadFrontier reads a chain's frontier from the store, first building
@@ -209,11 +224,10 @@ func buildTrees(ctx context.Context, s TreeStore, heads map[string]int64) (map[s
 		if e.Seq != f.size+1 {
 			return fmt.Errorf("chain %s seq %d follows seq %d: the tree is built over an unbroken chain only", e.ChainID, e.Seq, f.size)
 		}
-		add, err := f.add(e.Hash)
-		if err != nil {
+		var err error
+		if pending, err = f.add(pending, e.Hash); err != nil {
 			return err
 		}
-		pending = append(pending, add...)
 		sizes[e.ChainID] = f.size
 		if len(pending) >= 2048 {
 			return flush()
@@ -235,16 +249,12 @@ func readFrontier(ctx context.Context, s TreeStore, chainID string) (*frontier, 
 	if err != nil {
 		return nil, fmt.Errorf("read tree size: %w", err)
 	}
-	f := &frontier{size: size, hashes: map[int64]tlog.Hash{}}
-	idx := frontierIndexes(size)
-	hs, err := s.TreeHashes(ctx, chainID, idx)
+	hs, err := s.TreeHashes(ctx, chainID, frontierIndexes(size))
 	if err != nil {
 		return nil, fmt.Errorf("read tree frontier: %w", err)
 	}
-	for i, x := range idx {
-		f.hashes[x] = hs[i]
-	}
-	return f, nil
+	slices.Reverse(hs) // largest subtree first
+	return &frontier{size: size, roots: hs}, nil
 }
 
 // TreeSizeFromMaxIndex returns the tree size whose last stored hash has

@@ -88,13 +88,13 @@ func (tc *treeCheck) add(msg []byte, origin string) {
 func (tc *treeCheck) event(e Event) {
 	f := tc.frontiers[e.ChainID]
 	if f == nil {
-		f = &frontier{hashes: map[int64]tlog.Hash{}}
+		f = &frontier{}
 		tc.frontiers[e.ChainID] = f
 	}
 	if e.Seq != f.size+1 {
 		return // a break Verify reports; the tree is checked up to it
 	}
-	if _, err := f.add(e.Hash); err != nil {
+	if _, err := f.add(nil, e.Hash); err != nil {
 		return
 	}
 	want := tc.notes[e.ChainID][f.size]

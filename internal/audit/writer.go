@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -92,6 +93,10 @@ func (l *Log) commit(batch []*request) {
 	}
 }
 
+// maxKeptScratch bounds the events whose room the writer keeps between
+// batches: enough for the groups of a busy log, not a burst's worth.
+const maxKeptScratch = 256
+
 func (l *Log) appendBatch(batch []*request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CommitTimeout)
 	defer cancel()
@@ -99,23 +104,46 @@ func (l *Log) appendBatch(batch []*request) error {
 		l.stats.failures.Add(1)
 		return err
 	}
-	var events []Sealed
-	seq, prev := l.seq, l.hash
+	n := 0
+	for _, r := range batch {
+		n += len(r.events)
+	}
+	// The batch is built in the writer's reused buffers (the store keeps
+	// none of it past Append) and extends a copy of the tree, which
+	// replaces the tree only once the batch is committed.
+	events := slices.Grow(l.scratch.events[:0], n)
+	hashes := l.scratch.hashes[:0]
+	defer func() {
+		clear(events) // no event kept alive by the buffer
+		if cap(events) <= maxKeptScratch {
+			l.scratch.events, l.scratch.hashes = events[:0], hashes[:0]
+		} else {
+			l.scratch.events, l.scratch.hashes = nil, nil
+		}
+	}()
 	var tree *frontier
 	if l.tree != nil {
-		tree = l.tree.clone()
+		if l.scratch.tree == nil {
+			l.scratch.tree = &frontier{}
+		}
+		tree = l.scratch.tree
+		tree.set(l.tree)
 	}
+	ids := make([]EventID, n) // one allocation for the batch's answers
+	seq, prev := l.seq, l.hash
 	for _, r := range batch {
-		r.ids = make([]EventID, len(r.events))
+		r.ids, ids = ids[:len(r.events):len(r.events)], ids[len(r.events):]
 		for i, e := range r.events {
 			seq++
 			e.ChainID, e.Seq, e.PrevHash = l.cfg.ChainID, seq, prev
-			s, err := seal(e)
-			if err == nil && tree != nil {
-				s.Tree, err = tree.add(s.Hash)
-			}
+			s, sum, err := l.scratch.sealer.seal(e)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			if tree != nil {
+				start := len(hashes)
+				hashes = tree.addLeaf(hashes, leafHash(&sum))
+				s.Tree = hashes[start:len(hashes):len(hashes)]
 			}
 			prev = s.Hash
 			r.ids[i] = EventID{ChainID: l.cfg.ChainID, Seq: seq}
@@ -129,7 +157,10 @@ func (l *Log) appendBatch(batch []*request) error {
 		l.stats.failures.Add(1)
 		return fmt.Errorf("%w: append events: %w", ErrUnavailable, err)
 	}
-	l.seq, l.hash, l.tree = seq, prev, tree
+	l.seq, l.hash = seq, prev
+	if tree != nil {
+		l.tree, l.scratch.tree = tree, l.tree
+	}
 	l.sinceCheck += len(events)
 	l.stats.events.Add(int64(len(events)))
 	l.stats.batches.Add(1)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/store/storesql"
@@ -15,6 +16,12 @@ import (
 type AuditStore struct {
 	db *sql.DB
 	w  *writer
+
+	// Guarded by w's lock: the last chain id, hash, subject and trace id
+	// Append bound, and the event types and decisions, boxed (see box and
+	// names).
+	chain, hash, subject, trace box
+	names                       names
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -54,16 +61,33 @@ func (s *AuditStore) Close() error {
 func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	return s.w.inTx(ctx, func(tx txn) error {
 		err := insertEvents.exec(tx, len(events), func(i int, args []any) ([]any, error) {
-			e := events[i]
-			return append(args, e.ChainID, e.Seq, e.Time.UnixNano(), e.Type, e.Subject,
-				e.Decision, e.PrevHash, e.Hash, string(e.Canonical), storesql.Nullable(e.TraceID)), nil
+			e := &events[i]
+			// An event's prev_hash is the hash of the one before it,
+			// bound just before (or by the previous Append).
+			prev := s.hash.of(e.PrevHash)
+			var trace any // NULL without one
+			if e.TraceID != "" {
+				trace = s.trace.of(e.TraceID)
+			}
+			return append(args, s.chain.of(e.ChainID), e.Seq, e.Time.UnixNano(), s.names.of(e.Type), s.subject.of(e.Subject),
+				s.names.of(e.Decision), prev, s.hash.of(e.Hash), textOf(e.Canonical), trace), nil
 		})
 		if err != nil {
 			return fmt.Errorf("append audit events %s/%d-%d: %w", events[0].ChainID, events[0].Seq, events[len(events)-1].Seq, err)
 		}
-		tree := treeRows(events)
-		if err := insertTree.exec(tx, len(tree), func(i int, args []any) ([]any, error) {
-			return append(args, tree[i].chain, tree[i].h.Index, tree[i].h.Hash[:]), nil
+		n := 0
+		for i := range events {
+			n += len(events[i].Tree)
+		}
+		ev, h := 0, 0 // the cursor: events[ev].Tree[h] is the next row
+		if err := insertTree.exec(tx, n, func(_ int, args []any) ([]any, error) {
+			for h == len(events[ev].Tree) {
+				ev, h = ev+1, 0
+			}
+			e := &events[ev]
+			x := &e.Tree[h]
+			h++
+			return append(args, s.chain.of(e.ChainID), x.Index, x.Hash[:]), nil
 		}); err != nil {
 			return fmt.Errorf("append audit tree: %w", err)
 		}
@@ -71,22 +95,50 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Sealed) error {
 	})
 }
 
-var insertTree = newRowInsert("audit_tree", "chain_id", "idx", "hash")
-
-type treeRow struct {
-	chain string
-	h     audit.StoredHash
+// box keeps the last string it boxed as an argument: a batch's rows are
+// nearly always of one chain, each event's prev_hash is the hash bound
+// just before it, and the events of one Record share their subject and
+// trace id, so each is boxed once rather than per row.
+type box struct {
+	s   string
+	val any
 }
 
-func treeRows(events []audit.Sealed) []treeRow {
-	var out []treeRow
-	for _, e := range events {
-		for _, h := range e.Tree {
-			out = append(out, treeRow{e.ChainID, h})
-		}
+func (b *box) of(s string) any {
+	if b.val == nil || s != b.s {
+		b.s, b.val = s, s
 	}
-	return out
+	return b.val
 }
+
+// names boxes the few distinct event types and decisions once each, up
+// to maxNames of them (a type is any string a caller names; past the
+// bound each is boxed per row again).
+type names map[string]any
+
+const maxNames = 64
+
+func (n *names) of(s string) any {
+	if v, ok := (*n)[s]; ok {
+		return v
+	}
+	if *n == nil {
+		*n = names{}
+	}
+	if len(*n) >= maxNames {
+		return s
+	}
+	var v any = s
+	(*n)[s] = v
+	return v
+}
+
+// textOf is b as the text SQLite stores, without copying it: the driver
+// copies a text argument into SQLite's memory as it binds it, and the
+// event's encoding does not change while Append runs.
+func textOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+var insertTree = newRowInsert("audit_tree", "chain_id", "idx", "hash")
 
 var insertEvents = newRowInsert("audit_events",
 	"chain_id", "seq", "time_ns", "type", "subject", "decision", "prev_hash", "hash", "body", "trace_id")

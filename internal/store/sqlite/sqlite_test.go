@@ -6,9 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/approval"
-	"github.com/gatehousehq/gatehouse/internal/dlp"
-	"github.com/gatehousehq/gatehouse/internal/passthrough"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/approval"
+	"github.com/gatehousehq/gatehouse/internal/dlp"
+	"github.com/gatehousehq/gatehouse/internal/passthrough"
 
 	"github.com/gatehousehq/gatehouse/internal/audit"
 	"github.com/gatehousehq/gatehouse/internal/session"

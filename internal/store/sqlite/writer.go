@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,7 +30,10 @@ type writer struct {
 
 	// Guarded by lock.
 	conn    *sql.Conn
-	stmts   map[string]*sql.Stmt
+	stmts   map[string]*sql.Stmt   // for queries (scan)
+	execs   map[string]driver.Stmt // for exec, prepared on conn's driver connection
+	args    []any                  // rowInsert's arguments, reused
+	named   []driver.NamedValue    // exec's arguments, reused
 	commits int64
 
 	checkpointEvery int64
@@ -101,18 +105,22 @@ func newRowInsert(table string, columns ...string) *rowInsert {
 	return r
 }
 
-// exec inserts n rows in tx; row appends the values of row i to args.
+// exec inserts n rows in tx. row appends the values of row i to args; it
+// is called for i = 0, 1, …, n-1 in that order, so it may walk a cursor.
 func (r *rowInsert) exec(tx txn, n int, row func(i int, args []any) ([]any, error)) error {
 	for start := 0; start < n; start += maxRowsPerInsert {
 		k := min(n-start, maxRowsPerInsert)
-		args := make([]any, 0, k*r.columns)
+		args := tx.w.args[:0]
 		for i := start; i < start+k; i++ {
 			var err error
 			if args, err = row(i, args); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.exec(r.stmts[k], args...); err != nil {
+		_, err := tx.exec(r.stmts[k], args...)
+		clear(args) // keep no caller's values alive
+		tx.w.args = args[:0]
+		if err != nil {
 			return err
 		}
 	}
@@ -130,15 +138,44 @@ type txn struct {
 // watches a cancellable context with a goroutine per statement, which
 // made a commit a third slower (the busy timeout bounds a statement's
 // wait for a lock, and an fsync cannot be interrupted anyway).
-func (t txn) exec(query string, args ...any) (sql.Result, error) {
-	st, err := t.w.stmt(t.ctx, query)
-	if err != nil {
+//
+// It runs on the driver's own statement, prepared once on the write
+// connection, with the arguments converted as database/sql converts them:
+// database/sql's exec path cost a commit some ten allocations a statement
+// (its argument copy, context, result wrapper) and the critical section
+// of every commit is spent here.
+func (t txn) exec(query string, args ...any) (driver.Result, error) {
+	if err := t.w.open(t.ctx); err != nil {
 		return nil, err
 	}
 	if err := t.ctx.Err(); err != nil {
 		return nil, err
 	}
-	return st.ExecContext(context.WithoutCancel(t.ctx), args...)
+	named := t.w.named[:0]
+	for i, a := range args {
+		v, err := driver.DefaultParameterConverter.ConvertValue(a)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: v})
+	}
+	defer func() {
+		clear(named)
+		t.w.named = named[:0]
+	}()
+	var res driver.Result
+	err := t.w.conn.Raw(func(dc any) error {
+		st, err := t.w.execStmt(dc, query)
+		if err != nil {
+			return err
+		}
+		res, err = st.(driver.StmtExecContext).ExecContext(context.Background(), named)
+		return err
+	})
+	if errors.Is(err, driver.ErrBadConn) {
+		t.w.dropConn() // database/sql has closed it
+	}
+	return res, err
 }
 
 // scan runs a one-row query of the transaction into dest.
@@ -158,8 +195,12 @@ func (t txn) scan(query string, args []any, dest ...any) error {
 func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 	select {
 	case w.lock <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for write lock: %w", ctx.Err())
+	default: // held: wait, honouring ctx (whose Done channel costs an allocation the first time)
+		select {
+		case w.lock <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for write lock: %w", ctx.Err())
+		}
 	}
 	defer func() { <-w.lock }()
 	t := txn{ctx: ctx, w: w}
@@ -184,24 +225,51 @@ func (w *writer) inTx(ctx context.Context, fn func(txn) error) error {
 	return nil
 }
 
+// open opens the write connection if needed. Called with the lock held.
+func (w *writer) open(ctx context.Context) error {
+	if w.conn != nil {
+		return nil
+	}
+	c, err := w.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open write connection: %w", err)
+	}
+	w.conn, w.stmts, w.execs = c, map[string]*sql.Stmt{}, map[string]driver.Stmt{}
+	return nil
+}
+
 // stmt returns query prepared on the write connection, opening the
 // connection first if needed. Called with the lock held.
 func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := w.stmts[query]; ok {
 		return st, nil
 	}
-	if w.conn == nil {
-		c, err := w.db.Conn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("open write connection: %w", err)
-		}
-		w.conn, w.stmts = c, map[string]*sql.Stmt{}
+	if err := w.open(ctx); err != nil {
+		return nil, err
 	}
 	st, err := w.conn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	w.stmts[query] = st
+	return st, nil
+}
+
+// execStmt returns query prepared on dc, the write connection's driver
+// connection (inside conn.Raw). Called with the lock held.
+func (w *writer) execStmt(dc any, query string) (driver.Stmt, error) {
+	if st, ok := w.execs[query]; ok {
+		return st, nil
+	}
+	st, err := dc.(driver.ConnPrepareContext).PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := st.(driver.StmtExecContext); !ok {
+		st.Close()
+		return nil, fmt.Errorf("prepare %q: driver statement cannot exec with a context", query)
+	}
+	w.execs[query] = st
 	return st, nil
 }
 
@@ -235,10 +303,24 @@ func (w *writer) closeConn() {
 		st.Close()
 	}
 	if w.conn != nil {
-		_ = w.conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = w.conn.Raw(func(any) error {
+			for _, st := range w.execs {
+				st.Close()
+			}
+			return driver.ErrBadConn
+		})
 		w.conn.Close()
 	}
-	w.conn, w.stmts = nil, nil
+	w.conn, w.stmts, w.execs = nil, nil, nil
+}
+
+// dropConn forgets a write connection database/sql has already closed
+// (its driver reported it bad): the next transaction opens another.
+func (w *writer) dropConn() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	w.conn, w.stmts, w.execs = nil, nil, nil
 }
 
 // close releases the write connection; call it before closing the database.
