@@ -36,6 +36,25 @@ type memSessions struct {
 	mu       sync.Mutex
 	sessions map[string]*session.Session
 	calls    map[string]passthrough.Released
+	// order holds the ids in creation order: past memKeep of each kind,
+	// the oldest are dropped, so a scenario's memory does not grow with
+	// its runs (the harness never returns to a session).
+	sessionOrder, callOrder []string
+}
+
+// memKeep is how many sessions, and how many released calls, the -mem
+// scenarios keep.
+const memKeep = 4096
+
+// remember adds id to order, dropping the oldest past memKeep from m.
+func remember[V any](m map[string]V, order *[]string, id string) {
+	*order = append(*order, id)
+	if len(*order) > 2*memKeep {
+		for _, old := range (*order)[:len(*order)-memKeep] {
+			delete(m, old)
+		}
+		*order = append((*order)[:0], (*order)[len(*order)-memKeep:]...)
+	}
 }
 
 // wrapInMemory is app.Options.WrapSessions for the -mem scenarios.
@@ -70,6 +89,7 @@ func (m *memSessions) Create(_ context.Context, s *session.Session) error {
 		return fmt.Errorf("create session: id %s taken", c.ID)
 	}
 	m.sessions[c.ID] = &c
+	remember(m.sessions, &m.sessionOrder, c.ID)
 	return nil
 }
 
@@ -110,6 +130,7 @@ func (m *memSessions) Release(_ context.Context, calls []passthrough.Released) e
 	}
 	for _, c := range calls {
 		m.calls[c.ID] = c
+		remember(m.calls, &m.callOrder, c.ID)
 	}
 	return nil
 }

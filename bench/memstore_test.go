@@ -30,3 +30,30 @@ func TestMemSessions_KeepsTheSessionStoreContract(t *testing.T) {
 func TestMemSessions_KeepsTheReleasedCallContract(t *testing.T) {
 	storetest.TestCallStore(t, func(t *testing.T) passthrough.CallStore { return openMem(t) })
 }
+
+// The -mem scenarios run for minutes: the store keeps the newest sessions
+// only, so the gateway's memory does not grow with its runs.
+func TestMemSessions_KeepsTheNewestOnly(t *testing.T) {
+	m := openMem(t)
+	ctx := context.Background()
+	var first, last string
+	for i := range 3 * memKeep {
+		s := &session.Session{Subject: "s"}
+		if err := m.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = s.ID
+		}
+		last = s.ID
+	}
+	if n := len(m.sessions); n > 2*memKeep {
+		t.Errorf("%d sessions kept, want at most %d", n, 2*memKeep)
+	}
+	if _, err := m.Get(ctx, first, "s"); err == nil {
+		t.Error("the first session is still kept")
+	}
+	if _, err := m.Get(ctx, last, "s"); err != nil {
+		t.Errorf("the newest session: %v", err)
+	}
+}
