@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/openai/openai-go/v3/option"
 )
 
 // maxIdlePerHost keeps a connection per concurrent run to the one model
@@ -25,17 +27,31 @@ func pooledClient() *http.Client {
 // hold more than this per attempt.
 const MaxResponseBytes = 16 << 20
 
-// boundedClient is hc with every response body cut off, as an error, past
-// MaxResponseBytes.
-func boundedClient(hc *http.Client) *http.Client {
-	c := *hc
-	next := c.Transport
+// boundedClient is what the SDK sends with: hc with every response body
+// cut off, as an error, past MaxResponseBytes. A client with nothing of
+// its own but a transport (the default one) becomes that transport
+// itself: http.Client.Do would copy every request's headers for
+// redirects (a model API's answer is never followed elsewhere: a 3xx is
+// an error status, and the API key stays with the host it was meant for)
+// and wrap its context for a timeout it does not have (the SDK bounds
+// each attempt with model.timeout).
+func boundedClient(hc *http.Client) option.HTTPClient {
+	next := hc.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	if hc.Jar == nil && hc.CheckRedirect == nil && hc.Timeout == 0 {
+		return transportDoer{boundedTransport{next}}
+	}
+	c := *hc
 	c.Transport = boundedTransport{next}
 	return &c
 }
+
+// transportDoer sends a request with its transport alone.
+type transportDoer struct{ rt http.RoundTripper }
+
+func (d transportDoer) Do(req *http.Request) (*http.Response, error) { return d.rt.RoundTrip(req) }
 
 type boundedTransport struct{ next http.RoundTripper }
 

@@ -1,10 +1,16 @@
 package openai
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/gatehousehq/gatehouse/internal/llm"
 )
 
 // Past the bound, every read fails: a caller reading again must not see a
@@ -23,5 +29,34 @@ func TestBoundedBody_ErrorIsSticky(t *testing.T) {
 	b := &boundedBody{rc: io.NopCloser(strings.NewReader("abcd")), left: 4}
 	if got, err := io.ReadAll(b); string(got) != "abcd" || err != nil {
 		t.Errorf("exactly the bound: %q, %v", got, err)
+	}
+}
+
+// The client sends with the transport alone: a model server answering
+// with a redirect gets an error status back, and the place it names is
+// never asked (nor handed the API key).
+func TestComplete_ARedirectIsAnErrorNotFollowed(t *testing.T) {
+	var followed atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+	}))
+	defer elsewhere.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL + "/v1", APIKey: "sk-secret", Model: "m", MaxRetries: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Complete(context.Background(), llm.Request{Messages: []llm.Message{{Role: "user", Content: "hi"}}})
+	if err == nil || !errors.Is(err, llm.ErrProvider) {
+		t.Fatalf("Complete = %v, want a provider error", err)
+	}
+	if strings.Contains(err.Error(), "sk-secret") {
+		t.Errorf("the error holds the key: %v", err)
+	}
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }
