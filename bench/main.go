@@ -38,6 +38,7 @@ type options struct {
 	profileDir  string // pprof CPU and allocation profiles of G and GP at the open-loop rate
 	portkeyDir  string // bench/portkey, found from the working directory when empty
 	maxInflight int
+	sharesDir   string   // -shares: print the shares of existing profiles only
 	gwEnv       []string // KEY=VALUE added to every gatehouse child's environment (runtime experiments: GOMAXPROCS, GOGC, GODEBUG)
 }
 
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pgDSN, "pg", o.pgDSN, "PostgreSQL for G-pg (a scratch database is created and dropped); empty skips it")
 	fs.StringVar(&o.profileDir, "profile", "", "after the rounds, profile the G and GP gateways in open loop and write cpu-NAME.pprof and allocs-NAME(-before).pprof to this directory")
 	fs.StringVar(&o.portkeyDir, "portkey-dir", "", "the directory holding serve.mjs and the pinned package-lock.json (default bench/portkey)")
+	fs.StringVar(&o.sharesDir, "shares", "", "print the CPU shares of the cpu-NAME.pprof profiles a -profile run wrote to this directory, and exit")
 	gwEnv := fs.String("gw-env", "", "comma-separated KEY=VALUE for every gatehouse child's environment, e.g. GOMAXPROCS=1,GOGC=200 (the harness's own process keeps its own)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -136,6 +138,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.sharesDir != "" {
+		printShares(stdout, o.sharesDir, profiled)
+		return nil
 	}
 	env, err := setup(ctx, o, stderr)
 	if err != nil {

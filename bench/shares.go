@@ -23,7 +23,8 @@ type share struct {
 var components = []struct{ part, prefixes string }{
 	{"JSON (decoding requests and answers, encoding events and replies)", "github.com/go-json-experiment/json encoding/json"},
 	{"data protection (detectors over messages and answers)", "github.com/gatehousehq/gatehouse/internal/dlp"},
-	{"the builtin tool (payments_lookup's query of the demo database)", "github.com/gatehousehq/gatehouse/internal/tools modernc.org/sqlite"},
+	{"the builtin tool (payments_lookup's query of the demo database)", "github.com/gatehousehq/gatehouse/internal/tools"},
+	{"SQLite writes and syncs (audit log, sessions)", "modernc.org/sqlite github.com/gatehousehq/gatehouse/internal/store database/sql"},
 	{"policy (the gate, roles, CEL conditions)", "cel.dev/cel-go github.com/gatehousehq/gatehouse/internal/gate github.com/gatehousehq/gatehouse/internal/authz"},
 	{"authentication", "github.com/gatehousehq/gatehouse/internal/authn"},
 	{"audit events (hashing and chaining before the sink)", "github.com/gatehousehq/gatehouse/internal/audit. github.com/gatehousehq/gatehouse/internal/telemetry.Sink"},

@@ -52,7 +52,7 @@ func TestCPUShares_ClaimEachSampleOnce(t *testing.T) {
 	}
 	want := []share{
 		{components[0].part, 0.4},
-		{components[6].part, 0.3},
+		{components[7].part, 0.3},
 		{"scheduler (finding work, parking and waking threads, timers)", 0.2},
 		{"gatehouse's request handling (other)", 0.1},
 	}
