@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sync"
@@ -67,19 +65,8 @@ func wrapInMemory(s session.Store) session.Store {
 }
 
 func (m *memSessions) Create(_ context.Context, s *session.Session) error {
-	if s.ID == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-		s.ID = hex.EncodeToString(b)
-	}
-	now := time.Now().UTC()
-	if s.Created.IsZero() {
-		s.Created = now
-	}
-	if s.Updated.IsZero() {
-		s.Updated = s.Created
+	if err := s.FillNew(time.Now()); err != nil {
+		return err
 	}
 	c := *s
 	c.Messages = slices.Clone(s.Messages)

@@ -3,10 +3,13 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/gatehousehq/gatehouse/internal/ids"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/internal/ids"
 )
 
 // ErrNotFound means no session with that id exists for the asking subject.
@@ -103,3 +106,23 @@ func NewID() string { return ids.New(idPrefix) }
 // checked before any lookup or record, so a malformed one (of any size)
 // reaches neither the store nor the audit log.
 func ValidID(id string) bool { return ids.Valid(idPrefix, id) }
+
+// FillNew fills what a store's Create fills in a new session: an empty
+// ID with a random one, a zero Created with now and a zero Updated with
+// Created.
+func (s *Session) FillNew(now time.Time) error {
+	if s.ID == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("create session id: %w", err)
+		}
+		s.ID = hex.EncodeToString(b)
+	}
+	if s.Created.IsZero() {
+		s.Created = now.UTC()
+	}
+	if s.Updated.IsZero() {
+		s.Updated = s.Created
+	}
+	return nil
+}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,18 +43,8 @@ func (s *SessionStore) Close() error {
 // Create stores a new session. An empty ID is filled with a random one and
 // zero times with now.
 func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
-	if ss.ID == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
-			return fmt.Errorf("create session id: %w", err)
-		}
-		ss.ID = hex.EncodeToString(b)
-	}
-	if ss.Created.IsZero() {
-		ss.Created = s.now().UTC()
-	}
-	if ss.Updated.IsZero() {
-		ss.Updated = ss.Created
+	if err := ss.FillNew(s.now()); err != nil {
+		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, subject, agent, created_ns, updated_ns)

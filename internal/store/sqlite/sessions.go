@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,19 +47,8 @@ func (s *SessionStore) Close() error {
 // Create stores a new session. An empty ID is filled with a random one and
 // zero times with now.
 func (s *SessionStore) Create(ctx context.Context, ss *session.Session) error {
-	if ss.ID == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
-			return fmt.Errorf("create session id: %w", err)
-		}
-		ss.ID = hex.EncodeToString(b)
-	}
-	now := s.now().UTC()
-	if ss.Created.IsZero() {
-		ss.Created = now
-	}
-	if ss.Updated.IsZero() {
-		ss.Updated = ss.Created
+	if err := ss.FillNew(s.now()); err != nil {
+		return err
 	}
 	return s.w.inTx(ctx, func(tx txn) error {
 		if _, err := tx.exec(`INSERT INTO sessions (id, subject, agent, created_ns, updated_ns)
